@@ -1,0 +1,91 @@
+//! The command line (clap): one subcommand per capability that exists.
+
+use crate::exit::{ExitCode, Failure};
+use crate::settings::{self, Settings};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// otrbot teaches learners to use OTR encryption and SMP verification over XMPP.
+#[derive(Debug, Parser)]
+#[command(name = "otrbot", version, about, long_about = None)]
+pub struct Cli {
+    /// Settings file to use (default: settings/<env>.toml).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub settings: Option<PathBuf>,
+    /// Environment whose settings/<env>.toml is used.
+    #[arg(long, global = true, env = settings::ENV_VAR, default_value = settings::DEFAULT_ENV)]
+    pub env: String,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the bot with the chosen settings until stopped (SIGINT or SIGTERM).
+    Run,
+    /// Load and validate the settings, print a summary, and exit.
+    CheckConfig,
+}
+
+impl Cli {
+    /// The settings file this invocation uses.
+    pub fn settings_path(&self) -> PathBuf {
+        self.settings
+            .clone()
+            .unwrap_or_else(|| settings::path_for_env(&self.env))
+    }
+
+    /// Loads and validates the settings, mapping failures to exit codes.
+    pub fn load_settings(&self) -> Result<Settings, Failure> {
+        settings::load(&self.settings_path()).map_err(|e| {
+            let code = match e {
+                settings::LoadError::NotFound(_) => ExitCode::NoSettings,
+                _ => ExitCode::BadSetting,
+            };
+            Failure::new(code, e.to_string())
+        })
+    }
+}
+
+/// Runs a parsed command line.
+pub fn execute(cli: Cli) -> Result<(), Failure> {
+    match cli.command {
+        Command::Run => {
+            let s = cli.load_settings()?;
+            crate::logging::init(&s.logging).map_err(|e| Failure::new(ExitCode::BadSetting, e))?;
+            crate::bot::run(s)
+        }
+        Command::CheckConfig => {
+            let path = cli.settings_path();
+            let s = cli.load_settings()?;
+            println!("{}: valid", path.display());
+            println!(
+                "  account   {} ({})",
+                s.account().jid,
+                s.xmpp.default_account
+            );
+            println!(
+                "  server    {}:{}",
+                s.account().host.as_deref().unwrap_or("(from DNS)"),
+                s.account().port
+            );
+            println!(
+                "  tls       {}",
+                if s.tls.enabled {
+                    "on"
+                } else {
+                    "OFF (loopback test server)"
+                }
+            );
+            println!("  data      {}", s.store.data_dir.display());
+            println!(
+                "  lti       {} ({} consumers)",
+                s.lti.public_url,
+                s.lti.consumers.len()
+            );
+            Ok(())
+        }
+    }
+}

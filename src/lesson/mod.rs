@@ -1,0 +1,1 @@
+//! The teaching state machine: `(stage, event) -> (stage, actions)`, pure.

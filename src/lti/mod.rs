@@ -1,0 +1,1 @@
+//! LTI 1.1 tool provider (Rocket): launch, pages, grade passback.

@@ -1,0 +1,1 @@
+//! Typed, versioned persistence in sled: everything that must survive a restart.

@@ -1,0 +1,3 @@
+//! The XMPP client connection (tokio-xmpp): TLS, roster, presence, messages.
+
+pub mod jid;
