@@ -328,3 +328,38 @@ fn hung_peer_fails_with_a_clear_message() {
     p.set_timeout(std::time::Duration::from_millis(20));
     p.command("bench smp 5");
 }
+
+#[test]
+fn smp_respond_needs_a_request_and_smp_restarts_after_abort() {
+    let (mut a, mut b) = pair(policy::MANUAL);
+    establish(&mut a, &mut b);
+    // libotr itself would crash here; the peer refuses instead.
+    let r = b.command("smp_respond alice@test 00");
+    assert!(r.err.is_some() && r.outcome.inject.is_empty(), "{r:?}");
+    // An SMP1, aborted by bob, then a fresh SMP that succeeds.
+    let s = a.smp_start(BOB, b"one", None);
+    relay(&a, &mut b, &s.inject);
+    let abort = b.smp_abort(ALICE);
+    assert!(relay(&b, &mut a, &abort.inject).has_smp("OTRL_SMPEVENT_ABORT"));
+    assert!(b.command("smp_respond alice@test 6f6e65").err.is_some());
+    let s = a.smp_start(BOB, b"two", None);
+    let ob = relay(&a, &mut b, &s.inject);
+    assert!(ob.has_smp("OTRL_SMPEVENT_ASK_FOR_SECRET"));
+    let resp = b.smp_respond(ALICE, b"two");
+    let (ob, oa) = converse(&mut b, &mut a, resp);
+    assert!(oa.has_smp("OTRL_SMPEVENT_SUCCESS") && ob.has_smp("OTRL_SMPEVENT_SUCCESS"));
+    // An SMP1 while bob expects SMP3: libotr reports an error and the peer
+    // aborts (like pidgin-otr), which alice sees as an abort.
+    let s = a.smp_start(BOB, b"three", None);
+    relay(&a, &mut b, &s.inject);
+    let lost = b.smp_respond(ALICE, b"three");
+    assert_eq!(lost.inject.len(), 1, "SMP2, never delivered");
+    assert_eq!(b.status(ALICE).smp, "expect3");
+    let s = a.smp_start(BOB, b"four", None);
+    let ob = relay(&a, &mut b, &s.inject);
+    assert!(ob.has_smp("OTRL_SMPEVENT_ERROR"), "{ob:?}");
+    assert_eq!(ob.inject.len(), 1, "abort message: {ob:?}");
+    assert_eq!(b.status(ALICE).smp, "expect1");
+    let oa = relay(&b, &mut a, &ob.inject);
+    assert!(oa.has_smp("OTRL_SMPEVENT_ABORT"), "{oa:?}");
+}

@@ -357,6 +357,7 @@ static void op_gone_secure(void *opdata, ConnContext *context)
 {
     Side *s = opdata;
     s->gone_secure++;
+    if (s->smp_ctx == context) s->smp_ask = 0;   /* new session, new SMP */
     if (!s->interactive) return;
     out_fmt("event gone_secure %s", contact_of(context));
     out_end();
@@ -374,6 +375,7 @@ static void op_still_secure(void *opdata, ConnContext *context, int is_reply)
 {
     Side *s = opdata;
     (void)is_reply;
+    if (s->smp_ctx == context) s->smp_ask = 0;
     if (!s->interactive) return;
     out_fmt("event still_secure %s", contact_of(context));
     out_end();
@@ -476,10 +478,12 @@ static void op_handle_smp_event(void *opdata, OtrlSMPEvent smp_event,
     case OTRL_SMPEVENT_ERROR:
         s->abort_ctx = context;
         s->smp_bad++;
+        if (s->smp_ctx == context) s->smp_ask = 0;
         break;
     case OTRL_SMPEVENT_FAILURE:
     case OTRL_SMPEVENT_ABORT:
         s->smp_bad++;
+        if (s->smp_ctx == context) s->smp_ask = 0;
         break;
     default:
         break;
@@ -1084,6 +1088,7 @@ static void handle_line(char *line)
         NEED(2, "finish CONTACT");
         otrl_message_disconnect_all_instances(g_side.us, &ops, &g_side,
                 g_side.account, PROTOCOL, tok[1]);
+        g_side.smp_ask = 0;
         reply_ok();
     } else if (strcmp(cmd, "smp_start") == 0 || strcmp(cmd, "smp_respond") == 0) {
         int start = strcmp(cmd, "smp_start") == 0;
@@ -1092,6 +1097,13 @@ static void handle_line(char *line)
         ConnContext *ctx = encrypted_context(&g_side, tok[1]);
         if (!ctx) {
             reply_err("%s: no encrypted session with %s", cmd, tok[1]);
+            return;
+        }
+        /* libotr crashes answering an SMP that was never asked for: only
+         * respond to the pending request (after an ASK_FOR_* event). */
+        if (!start && !(g_side.smp_ask && g_side.smp_ctx == ctx
+                    && ctx->smstate->nextExpected == OTRL_SMP_EXPECT1)) {
+            reply_err("smp_respond: no SMP request from %s to answer", tok[1]);
             return;
         }
         size_t slen;
@@ -1114,6 +1126,7 @@ static void handle_line(char *line)
             otrl_message_initiate_smp(g_side.us, &ops, &g_side, ctx, secret,
                     slen);
         } else {
+            g_side.smp_ask = 0;
             otrl_message_respond_smp(g_side.us, &ops, &g_side, ctx, secret,
                     slen);
         }
@@ -1126,6 +1139,7 @@ static void handle_line(char *line)
             reply_err("smp_abort: no encrypted session with %s", tok[1]);
             return;
         }
+        if (g_side.smp_ctx == ctx) g_side.smp_ask = 0;
         otrl_message_abort_smp(g_side.us, &ops, &g_side, ctx);
         reply_ok();
     } else if (strcmp(cmd, "symkey") == 0) {
@@ -1187,6 +1201,9 @@ static void handle_line(char *line)
         reply_ok();
     } else if (strcmp(cmd, "forget") == 0) {
         otrl_context_forget_all(g_side.us);
+        g_side.smp_ask = 0;
+        g_side.smp_ctx = NULL;
+        g_side.abort_ctx = NULL;
         new_instag(&g_side, g_side.account, PROTOCOL);
         reply_ok();
     } else if (strcmp(cmd, "bench") == 0) {
