@@ -632,6 +632,13 @@ static int parse_uint(const char *s, int base, unsigned long max,
 
 /* ------------------------------------------------------------------ */
 /* Bench: two userstates in one process, talking through queues.      */
+/* Nothing is printed inside the timed loops.                          */
+/*  ake N:       query -> DH-Commit -> DH-Key -> Reveal Sig -> Sig,     */
+/*               both gone_secure; contexts forgotten after each run.  */
+/*  data N SIZE: one established session, N messages A->B, each        */
+/*               encrypted, queued, decrypted and compared.            */
+/*  smp N:       one established session, N SMP runs (same secret),   */
+/*               B answers on ASK_FOR_SECRET, both must succeed.       */
 
 typedef struct {
     Side a, b;

@@ -48,6 +48,28 @@
 //! - Event and SMP kinds are libotr's enum names, e.g. `OTRL_SMPEVENT_SUCCESS`,
 //!   `OTRL_MSGEVENT_RCVDMSG_UNREADABLE`, `OTRL_ERRCODE_MSG_MALFORMED`.
 //! - The peer's default policy is `OTRL_POLICY_DEFAULT` = 0x76 ([`policy::DEFAULT`]).
+//! - `smp_respond` is refused (`err`) unless an `OTRL_SMPEVENT_ASK_FOR_*` request is
+//!   pending on that context: libotr 4.1.1 crashes answering an SMP never asked for.
+//! - v3: the master context keeps a sent DH-Commit for 60 s (for other instances),
+//!   so `poll` right after an AKE keeps the timer running.
+//!
+//! # API at a glance
+//! - Start: [`Peer::spawn`] (account `peer@test`, no key), [`Peer::with_key`]`("alice")`
+//!   (fixture key, account `alice@test`); setup: [`Peer::account`], [`Peer::load_key`],
+//!   [`Peer::gen_key`], [`Peer::autokey`], [`Peer::policy`], [`Peer::max_size`],
+//!   [`Peer::new_instag`], [`Peer::instag`], [`Peer::set_timeout`].
+//! - Messages: [`Peer::query`], [`Peer::send`], [`Peer::recv`], [`Peer::finish`],
+//!   [`Peer::poll`], [`Peer::forget`]; SMP: [`Peer::smp_start`], [`Peer::smp_respond`],
+//!   [`Peer::smp_abort`], [`Peer::trust`]; [`Peer::symkey`]; inspection:
+//!   [`Peer::status`], [`Peer::fingerprint`], [`Peer::version`], [`Peer::account_name`].
+//! - Raw: [`Peer::command`] returns a [`Reply`] with `err` instead of panicking.
+//! - Bench anchor: [`Peer::bench_key`] then [`Peer::bench_ake`], [`Peer::bench_data`],
+//!   [`Peer::bench_smp`] (two libotr userstates inside the peer, in-memory queues,
+//!   no I/O in the timed loop).
+//! - Two peers: [`relay`], [`converse`]; encoding: [`hex`], [`unhex`].
+//!
+//! Wire details beyond notes/peer-protocol.md: empty hex is written `-`; extra
+//! commands `autokey PATH` and `version`.
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -569,18 +591,22 @@ impl Peer {
         self.run(&format!("bench key {p}"));
     }
 
-    /// Time for `n` complete AKEs (query to both gone secure, fresh contexts each)
-    /// between two libotr userstates in the peer process.
+    /// Time for `n` complete AKEs between two libotr userstates in the peer process:
+    /// query, DH-Commit, DH-Key, Reveal Signature, Signature (v3, policy V2|V3, no
+    /// fragmentation) until both went secure; contexts are forgotten after each run.
     pub fn bench_ake(&mut self, n: u32) -> Duration {
         self.bench(&format!("ake {n}"))
     }
 
-    /// Time for `n` data messages of `size` bytes, one direction, encrypted and decrypted.
+    /// Time for `n` data messages of `size` bytes, one direction (so no DH ratchet
+    /// after the first), each encrypted by one side and decrypted by the other.
     pub fn bench_data(&mut self, n: u32, size: usize) -> Duration {
         self.bench(&format!("data {n} {size}"))
     }
 
-    /// Time for `n` complete SMP runs with the right secret (both sides succeed).
+    /// Time for `n` complete SMP runs with the right secret on one established session
+    /// (SMP1-SMP4 as encrypted data messages, libotr's DH ratchet included), both
+    /// sides reporting success.
     pub fn bench_smp(&mut self, n: u32) -> Duration {
         self.bench(&format!("smp {n}"))
     }
