@@ -1,0 +1,33 @@
+# Installs what otrbot's scripts need on Debian, once. Sourced by scripts/test and scripts/try.
+# Needs root (or sudo) only when something is missing.
+
+OTRBOT_APT_PACKAGES=(prosody lua-sec libotr5-dev libgcrypt20-dev gcc pkg-config openssl
+  gettext ca-certificates curl python3 python3-oauthlib)
+
+otrbot_install_deps() {
+  local missing=()
+  for p in "${OTRBOT_APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if ! command -v cargo >/dev/null; then
+    echo "otrbot: cargo is missing; install Rust with rustup (https://rustup.rs) first" >&2
+    return 5
+  fi
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "otrbot: installing ${missing[*]}" >&2
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  # Keep apt from starting Debian's own Prosody service on port 5222: ours runs from .run/.
+  local prc=/usr/sbin/policy-rc.d made_prc=""
+  if [ ! -e "$prc" ]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee "$prc" >/dev/null && $sudo chmod +x "$prc" && made_prc=1
+  fi
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  local rc=$?
+  [ -n "$made_prc" ] && $sudo rm -f "$prc"
+  if [ $rc -ne 0 ]; then
+    echo "otrbot: apt-get install ${missing[*]} failed" >&2
+    return 5
+  fi
+}
