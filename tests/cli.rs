@@ -30,7 +30,10 @@ fn help_lists_the_commands() {
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     for cmd in ["run", "check-config"] {
-        assert!(text.contains(&format!("  {cmd} ")), "--help lacks {cmd}:\n{text}");
+        assert!(
+            text.contains(&format!("  {cmd} ")),
+            "--help lacks {cmd}:\n{text}"
+        );
     }
     assert!(!text.to_lowercase().contains("not implemented"));
     let out = otrbot(&["run", "--help"], dir.path());
@@ -46,7 +49,10 @@ fn run_with_missing_key_names_it_and_exits_bad_setting() {
     assert_eq!(out.status.code(), Some(4), "{out:?}");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("xmpp.accounts.bot.password"), "{err}");
-    assert!(!dir.path().join("data").exists(), "nothing is created on bad settings");
+    assert!(
+        !dir.path().join("data").exists(),
+        "nothing is created on bad settings"
+    );
 }
 
 #[test]
@@ -87,8 +93,15 @@ fn bad_argument_exits_invalid_argument() {
 fn bad_value_names_key() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("s.toml");
-    std::fs::write(&file, format!("{GOOD}[lesson]\nsession_timeout = 10\nwarning_timeout = 20\n")).unwrap();
-    let out = otrbot(&["--settings", file.to_str().unwrap(), "check-config"], dir.path());
+    std::fs::write(
+        &file,
+        format!("{GOOD}[lesson]\nsession_timeout = 10\nwarning_timeout = 20\n"),
+    )
+    .unwrap();
+    let out = otrbot(
+        &["--settings", file.to_str().unwrap(), "check-config"],
+        dir.path(),
+    );
     assert_eq!(out.status.code(), Some(4));
     assert!(String::from_utf8_lossy(&out.stderr).contains("lesson.warning_timeout"));
 }
