@@ -19,6 +19,8 @@ pub enum ExitCode {
     MissingDependency,
     /// The data store could not be opened or used.
     Store,
+    /// The XMPP login failed (unreachable server, TLS failure, refused credentials).
+    XmppLogin,
     /// The TLS version or cipher suite negotiated is not as configured.
     TlsNotAsConfigured,
 }
@@ -34,12 +36,13 @@ impl ExitCode {
             ExitCode::BadSetting => 4,
             ExitCode::MissingDependency => 5,
             ExitCode::Store => 6,
+            ExitCode::XmppLogin => 7,
             ExitCode::TlsNotAsConfigured => 127,
         }
     }
 
     /// Every code, for documentation and tests.
-    pub const ALL: [ExitCode; 8] = [
+    pub const ALL: [ExitCode; 9] = [
         ExitCode::Ok,
         ExitCode::Unknown,
         ExitCode::InvalidArgument,
@@ -47,6 +50,7 @@ impl ExitCode {
         ExitCode::BadSetting,
         ExitCode::MissingDependency,
         ExitCode::Store,
+        ExitCode::XmppLogin,
         ExitCode::TlsNotAsConfigured,
     ];
 }

@@ -6,3 +6,4 @@
 
 pub mod keys;
 pub mod libotr;
+pub mod prosody;

@@ -1,0 +1,100 @@
+//! Logging in to the loopback Prosody: success, and each failure named with its exit code.
+
+mod support;
+
+use otrbot::exit::ExitCode;
+use otrbot::xmpp::login::{Login, LoginError};
+use std::time::Duration;
+use support::prosody;
+
+const T: Duration = Duration::from_secs(15);
+
+#[tokio::test]
+async fn logs_in_with_starttls_and_checked_certificate() {
+    let (jid, pw) = prosody::fresh_account("login");
+    let dir = tempfile::tempdir().unwrap();
+    let s = prosody::settings(&jid, &pw, dir.path());
+    let login = Login::from_settings(&s).unwrap();
+    let (client, bound, info) = login.connect(T).await.expect("online");
+    assert_eq!(bound.to_bare().to_string(), jid);
+    let tls = info.negotiated.expect("TLS was negotiated");
+    assert!(
+        tls.version == "TLSv1_3" || tls.version == "TLSv1_2",
+        "{tls:?}"
+    );
+    assert!(!info.mechanisms.is_empty());
+    client.send_end().await.ok();
+}
+
+#[tokio::test]
+async fn wrong_password_is_reported_not_retried() {
+    let (jid, _) = prosody::fresh_account("badpw");
+    let dir = tempfile::tempdir().unwrap();
+    let s = prosody::settings(&jid, "not the password", dir.path());
+    let e = Login::from_settings(&s)
+        .unwrap()
+        .connect(T)
+        .await
+        .expect_err("refused");
+    assert!(matches!(e, LoginError::Auth { .. }), "{e:?}");
+    assert!(e.to_string().contains("password"), "{e}");
+    assert_eq!(e.exit_code(), ExitCode::XmppLogin);
+}
+
+#[tokio::test]
+async fn untrusted_certificate_is_refused() {
+    let (jid, pw) = prosody::fresh_account("noca");
+    let dir = tempfile::tempdir().unwrap();
+    let text = prosody::settings_text(&jid, &pw, dir.path());
+    let ca_line = format!("ca_file = {:?}\n", prosody::ca_file());
+    let text = text.replace(&ca_line, "");
+    let s = otrbot::settings::from_toml(&text, std::path::Path::new(""), &|_| None).unwrap();
+    assert!(s.tls.ca_file.is_none());
+    let e = Login::from_settings(&s)
+        .unwrap()
+        .probe(T)
+        .await
+        .expect_err("refused");
+    match &e {
+        LoginError::Tls(t) => assert!(t.to_string().contains("certificate"), "{t}"),
+        other => panic!("expected a TLS failure, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn unreachable_server_is_reported() {
+    // A port that was just free: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let text = prosody::settings_text("otrbot@localhost", "x", dir.path()).replace(
+        &format!("port = {}", prosody::port()),
+        &format!("port = {port}"),
+    );
+    let s = otrbot::settings::from_toml(&text, std::path::Path::new(""), &|_| None).unwrap();
+    let e = Login::from_settings(&s)
+        .unwrap()
+        .probe(T)
+        .await
+        .expect_err("unreachable");
+    assert!(matches!(e, LoginError::Unreachable { .. }), "{e:?}");
+}
+
+#[tokio::test]
+async fn tls_13_minimum_is_met() {
+    let (jid, pw) = prosody::fresh_account("tls13");
+    let dir = tempfile::tempdir().unwrap();
+    let text = prosody::settings_text(&jid, &pw, dir.path())
+        .replace("[tls]\n", "[tls]\nmin_version = \"1.3\"\n");
+    let s = otrbot::settings::from_toml(&text, std::path::Path::new(""), &|_| None).unwrap();
+    // Debian's Prosody (LuaSec on OpenSSL 3) speaks TLS 1.3.
+    let info = Login::from_settings(&s)
+        .unwrap()
+        .probe(T)
+        .await
+        .expect("TLS 1.3 login");
+    assert_eq!(info.negotiated.unwrap().version, "TLSv1_3");
+}
