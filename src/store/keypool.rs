@@ -186,7 +186,12 @@ fn fill(
         match store.pool_add(&key) {
             Ok(()) => {
                 added.send_modify(|n| *n += 1);
-                tracing::debug!(ready = store.pool_len(), "key pool: added a key");
+                let ready = store.pool_len();
+                if ready == target {
+                    tracing::info!(ready, "key pool: full");
+                } else {
+                    tracing::debug!(ready, "key pool: added a key");
+                }
             }
             Err(e) => {
                 tracing::error!(error = %e, "key pool: cannot store a key");
