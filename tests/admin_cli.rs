@@ -124,7 +124,10 @@ fn whitelist_add_reaches_a_running_bot_and_works_without_it() {
     assert_eq!(mode(&data), 0o700);
     assert_eq!(mode(&data.join("admin.sock")), 0o600);
 
-    let out = ok(&otrbot(&s, &["whitelist", "add", "Learner@Example.org", "--locale", "de"]));
+    let out = ok(&otrbot(
+        &s,
+        &["whitelist", "add", "Learner@Example.org", "--locale", "de"],
+    ));
     assert!(out.contains("whitelisted learner@example.org"), "{out}");
     // While the bot holds the store nobody else can open it: this answer came over the socket.
     assert_eq!(
@@ -133,9 +136,15 @@ fn whitelist_add_reaches_a_running_bot_and_works_without_it() {
     );
     let table = ok(&otrbot(&s, &["whitelist", "list"]));
     assert!(table.starts_with("JID"), "{table}");
-    assert!(table.contains("learner@example.org  de      cli"), "{table}");
+    assert!(
+        table.contains("learner@example.org  de      cli"),
+        "{table}"
+    );
     let table = ok(&otrbot(&s, &["sessions", "list"]));
-    assert!(table.contains("pupil@example.org  awaiting_otr  nl_NL"), "{table}");
+    assert!(
+        table.contains("pupil@example.org  awaiting_otr  nl_NL"),
+        "{table}"
+    );
     let v: serde_json::Value =
         serde_json::from_str(&ok(&otrbot(&s, &["sessions", "list", "--json"]))).unwrap();
     assert_eq!(v[0]["jid"], "pupil@example.org");
@@ -147,7 +156,10 @@ fn whitelist_add_reaches_a_running_bot_and_works_without_it() {
     let bad = otrbot(&s, &["whitelist", "add", "not-a-jid"]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("Jabber ID"));
-    let bad = otrbot(&s, &["whitelist", "add", "a@example.org", "--locale", "english"]);
+    let bad = otrbot(
+        &s,
+        &["whitelist", "add", "a@example.org", "--locale", "english"],
+    );
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("not a locale"));
     let missing = otrbot(&s, &["sessions", "kill", "nobody@example.org"]);
@@ -165,7 +177,10 @@ fn whitelist_add_reaches_a_running_bot_and_works_without_it() {
         vec![("learner@example.org".into(), "de".into(), "cli".into())]
     );
     ok(&otrbot(&s, &["whitelist", "add", "second@example.org"]));
-    let out = ok(&otrbot(&s, &["whitelist", "remove", "learner@example.org", "--json"]));
+    let out = ok(&otrbot(
+        &s,
+        &["whitelist", "remove", "learner@example.org", "--json"],
+    ));
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["type"], "removed");
     assert_eq!(

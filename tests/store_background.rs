@@ -62,7 +62,10 @@ async fn an_empty_pool_makes_a_learner_wait_but_stalls_nobody() {
     assert!(took >= Duration::from_millis(450), "{took:?}");
     let expected = took.as_millis() as u64 / 10;
     let got = beats.load(Ordering::SeqCst);
-    assert!(got * 2 >= expected, "heartbeat stalled: {got} of ~{expected}");
+    assert!(
+        got * 2 >= expected,
+        "heartbeat stalled: {got} of ~{expected}"
+    );
     let keys: std::collections::HashSet<Vec<u8>> = jids
         .iter()
         .map(|j| store.otr_key(j).unwrap().unwrap().expose().to_vec())

@@ -48,7 +48,12 @@ fn crash_child() {
     let store = open_retrying(Path::new(&dir));
     let pid = std::process::id();
     let mut rng = rand::rng();
-    let mut live: Vec<String> = store.sessions().unwrap().into_iter().map(|(j, _)| j).collect();
+    let mut live: Vec<String> = store
+        .sessions()
+        .unwrap()
+        .into_iter()
+        .map(|(j, _)| j)
+        .collect();
     let mut out = std::io::stdout().lock();
     for n in 0u64.. {
         let roll = rng.random_range(0..10);
@@ -173,11 +178,17 @@ fn crash_restart_loses_nothing_acknowledged() {
             continue;
         }
         assert!(s.is_some(), "acknowledged session {jid} lost");
-        assert_eq!(store.otr_key(jid).unwrap().unwrap().expose(), key.as_bytes());
+        assert_eq!(
+            store.otr_key(jid).unwrap().unwrap().expose(),
+            key.as_bytes()
+        );
         let stored = counter(&store, jid);
         let acked = counters.get(jid).copied().unwrap_or(0);
         // A save may have reached the disk just before the kill, unacknowledged: >=.
-        assert!(stored >= acked, "{jid}: stored {stored} < acknowledged {acked}");
+        assert!(
+            stored >= acked,
+            "{jid}: stored {stored} < acknowledged {acked}"
+        );
     }
     eprintln!(
         "{rounds} kills: {} sessions, {} ended, {ctr_acks} counter steps, all intact",

@@ -159,7 +159,10 @@ fn nonces_round_trip_and_prune() {
     assert!(s.nonce_check_and_store("ck", "2n1", 100, 10).unwrap());
     drop(s);
     let s = Store::open(d.path()).unwrap();
-    assert!(!s.nonce_check_and_store("ck", "n1", 150, 50).unwrap(), "replay");
+    assert!(
+        !s.nonce_check_and_store("ck", "n1", 150, 50).unwrap(),
+        "replay"
+    );
     assert_eq!(s.nonce_count(), 4);
     assert_eq!(s.prune_nonces(99).unwrap(), 0);
     assert_eq!(s.prune_nonces(100).unwrap(), 3);
@@ -241,10 +244,7 @@ fn data_without_a_version_is_refused() {
             .unwrap();
         db.flush().unwrap();
     }
-    assert!(matches!(
-        Store::open(d.path()),
-        Err(Error::NoSchemaVersion)
-    ));
+    assert!(matches!(Store::open(d.path()), Err(Error::NoSchemaVersion)));
 }
 
 #[test]

@@ -261,7 +261,10 @@ pub fn handle(store: &Store, req: &Request, now: u64) -> (Response, Option<Admin
         Request::SessionsList => store
             .sessions()
             .map(|list| {
-                let entries = list.into_iter().map(|(jid, r)| session_row(jid, r)).collect();
+                let entries = list
+                    .into_iter()
+                    .map(|(jid, r)| session_row(jid, r))
+                    .collect();
                 (Reply::Sessions { entries }, None)
             })
             .map_err(store_error),
@@ -361,7 +364,10 @@ async fn connection(
             (error(ErrorKind::Protocol, m), None)
         } else {
             match serde_json::from_slice::<Request>(&line) {
-                Err(e) => (error(ErrorKind::Protocol, format!("bad request: {e}")), None),
+                Err(e) => (
+                    error(ErrorKind::Protocol, format!("bad request: {e}")),
+                    None,
+                ),
                 Ok(req) => {
                     tracing::info!(request = ?req, "admin request");
                     let store = store.clone();
@@ -369,7 +375,10 @@ async fn connection(
                     tokio::task::spawn_blocking(move || handle(&store, &req, now))
                         .await
                         .unwrap_or_else(|e| {
-                            (error(ErrorKind::Store, format!("request failed: {e}")), None)
+                            (
+                                error(ErrorKind::Store, format!("request failed: {e}")),
+                                None,
+                            )
                         })
                 }
             }

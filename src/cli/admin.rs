@@ -124,10 +124,11 @@ pub fn send(settings: &Settings, req: &Request) -> Result<Reply, Failure> {
             )
         })?,
         // No socket, or a stale one left by a bot that died: nobody holds the store.
-        Err(e) if matches!(
-            e.kind(),
-            std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
-        ) =>
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+            ) =>
         {
             let store = crate::bot::open_store(settings).map_err(|f| match f.message {
                 ref m if m.contains("in use by another process") => Failure::new(
@@ -234,7 +235,14 @@ pub fn sessions_table(rows: &[SessionRow]) -> String {
         .collect::<Vec<_>>();
     table(
         &[
-            "JID", "STAGE", "LOCALE", "STARTED", "LAST ACTIVE", "EXPIRES", "SECRET", "DONE",
+            "JID",
+            "STAGE",
+            "LOCALE",
+            "STARTED",
+            "LAST ACTIVE",
+            "EXPIRES",
+            "SECRET",
+            "DONE",
         ],
         &body,
     )

@@ -89,7 +89,18 @@ mod tests {
             Err(Error::Decode { tree: "t", .. })
         ));
         // A length prefix claiming far more than the limit is refused without allocating it.
-        let huge = [SCHEMA_VERSION as u8, 253, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f];
+        let huge = [
+            SCHEMA_VERSION as u8,
+            253,
+            0xff,
+            0xff,
+            0xff,
+            0xff,
+            0xff,
+            0xff,
+            0xff,
+            0x7f,
+        ];
         assert!(decode::<V>("t", &huge).is_err());
     }
 

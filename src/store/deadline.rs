@@ -89,7 +89,7 @@ mod tests {
 
     #[test]
     fn keys_sort_by_time_then_jid() {
-        let mut ks = vec![key(300, "a@x.org"), key(2, "z@x.org"), key(256, "b@x.org")];
+        let mut ks = [key(300, "a@x.org"), key(2, "z@x.org"), key(256, "b@x.org")];
         ks.sort();
         let parsed: Vec<_> = ks.iter().map(|k| parse_key(k).unwrap()).collect();
         assert_eq!(

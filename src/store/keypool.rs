@@ -69,7 +69,9 @@ pub fn decode_dsa_key(bytes: &[u8]) -> Result<[Zeroizing<Vec<u8>>; 5]> {
     let mut rest = bytes;
     let mut parts: [Zeroizing<Vec<u8>>; 5] = Default::default();
     for part in parts.iter_mut() {
-        let (len, tail) = rest.split_first_chunk::<4>().ok_or_else(|| bad("truncated"))?;
+        let (len, tail) = rest
+            .split_first_chunk::<4>()
+            .ok_or_else(|| bad("truncated"))?;
         let len = u32::from_be_bytes(*len) as usize;
         if len > MAX_MPI || len > tail.len() {
             return Err(bad("bad length"));

@@ -67,12 +67,15 @@ impl Store {
     /// Opens the store with explicit options.
     pub fn open_with(data_dir: &Path, opts: Options) -> Result<Store> {
         let path = db_path(data_dir);
-        let db = sled::Config::new().path(&path).open().map_err(|e| match e {
-            sled::Error::Io(ref io) if io.to_string().contains("could not acquire lock") => {
-                Error::Locked(path.clone())
-            }
-            e => Error::Sled(e),
-        })?;
+        let db = sled::Config::new()
+            .path(&path)
+            .open()
+            .map_err(|e| match e {
+                sled::Error::Io(ref io) if io.to_string().contains("could not acquire lock") => {
+                    Error::Locked(path.clone())
+                }
+                e => Error::Sled(e),
+            })?;
         let t = Trees::open(&db)?;
         let store = Store { db, t, path, opts };
         store.check_schema()?;
@@ -142,8 +145,10 @@ fn abort<T>(e: Error) -> sled::transaction::ConflictableTransactionResult<T, Err
 /// Encodes inside a transaction, aborting on failure.
 fn enc<T: serde::Serialize + ?Sized>(
     v: &T,
-) -> std::result::Result<zeroize::Zeroizing<Vec<u8>>, sled::transaction::ConflictableTransactionError<Error>>
-{
+) -> std::result::Result<
+    zeroize::Zeroizing<Vec<u8>>,
+    sled::transaction::ConflictableTransactionError<Error>,
+> {
     codec::encode(v).map_err(sled::transaction::ConflictableTransactionError::Abort)
 }
 

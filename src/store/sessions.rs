@@ -42,7 +42,12 @@ impl Store {
     /// a key from the pool, all at once. Fails with [`Error::PoolEmpty`] when no key is ready
     /// (see [`KeyPool::create_session`](super::KeyPool::create_session) to wait for one) and
     /// [`Error::SessionExists`] when `jid` has a session.
-    pub fn create_session(&self, jid: &str, session: &Session, t: Timeouts) -> Result<StoredSession> {
+    pub fn create_session(
+        &self,
+        jid: &str,
+        session: &Session,
+        t: Timeouts,
+    ) -> Result<StoredSession> {
         let record = StoredSession {
             session: session.clone(),
             deadlines: Deadlines::after_activity(session.last_activity, t),
