@@ -1,5 +1,7 @@
 //! The command line (clap): one subcommand per capability that exists.
 
+pub mod admin;
+
 use crate::exit::{ExitCode, Failure};
 use crate::settings::{self, Settings};
 use clap::{Parser, Subcommand};
@@ -27,6 +29,12 @@ pub enum Command {
     Run,
     /// Load and validate the settings, print a summary, and exit.
     CheckConfig,
+    /// Show or change who may talk to the bot (works while the bot runs).
+    #[command(subcommand)]
+    Whitelist(admin::WhitelistCmd),
+    /// Show or end learners' sessions (works while the bot runs).
+    #[command(subcommand)]
+    Sessions(admin::SessionsCmd),
 }
 
 impl Cli {
@@ -57,6 +65,8 @@ pub fn execute(cli: Cli) -> Result<(), Failure> {
             crate::logging::init(&s.logging).map_err(|e| Failure::new(ExitCode::BadSetting, e))?;
             crate::bot::run(s)
         }
+        Command::Whitelist(ref c) => admin::whitelist(c, || cli.load_settings()),
+        Command::Sessions(ref c) => admin::sessions(c, || cli.load_settings()),
         Command::CheckConfig => {
             let path = cli.settings_path();
             let s = cli.load_settings()?;

@@ -1,0 +1,171 @@
+//! LTI launch nonces (replay protection, pruned after expiry) and the grade outbox.
+
+use super::error::{from_tx, Error, Result};
+use super::model::GradeRequest;
+use super::trees::{GRADE_OUTBOX, LTI_NONCES};
+use super::{codec, deadline, dec, enc, Store};
+use sled::Transactional;
+
+/// The nonce tree key: u16 big-endian length of the consumer key, the key, the nonce.
+fn nonce_key(consumer_key: &str, nonce: &str) -> Result<Vec<u8>> {
+    let len = u16::try_from(consumer_key.len())
+        .map_err(|_| Error::Encode("consumer key longer than 65535 bytes".into()))?;
+    let mut k = Vec::with_capacity(2 + consumer_key.len() + nonce.len());
+    k.extend_from_slice(&len.to_be_bytes());
+    k.extend_from_slice(consumer_key.as_bytes());
+    k.extend_from_slice(nonce.as_bytes());
+    Ok(k)
+}
+
+/// The expiry index key: expiry (u64 big-endian) || nonce key.
+fn expiry_key(expires_at: u64, nonce_key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(8 + nonce_key.len());
+    k.extend_from_slice(&expires_at.to_be_bytes());
+    k.extend_from_slice(nonce_key);
+    k
+}
+
+fn id_of(k: &[u8]) -> Result<u64> {
+    let raw: [u8; 8] = k.try_into().map_err(|_| Error::Decode {
+        tree: GRADE_OUTBOX,
+        reason: "outbox id is not 8 bytes".into(),
+    })?;
+    Ok(u64::from_be_bytes(raw))
+}
+
+impl Store {
+    /// Records an LTI nonce of `consumer_key` valid until `expires_at`; false if the same
+    /// nonce was recorded before and has not expired at `now` (a replayed launch).
+    pub fn nonce_check_and_store(
+        &self,
+        consumer_key: &str,
+        nonce: &str,
+        expires_at: u64,
+        now: u64,
+    ) -> Result<bool> {
+        let key = nonce_key(consumer_key, nonce)?;
+        (&self.t.nonces, &self.t.nonce_expiry)
+            .transaction(|(n, ix)| {
+                if let Some(v) = n.get(&key)? {
+                    let old: u64 = dec(LTI_NONCES, &v)?;
+                    if old > now {
+                        return Ok(false);
+                    }
+                    ix.remove(expiry_key(old, &key))?;
+                }
+                n.insert(key.as_slice(), enc(&expires_at)?.as_slice())?;
+                ix.insert(expiry_key(expires_at, &key), &[])?;
+                self.durable(n);
+                Ok(true)
+            })
+            .map_err(from_tx)
+    }
+
+    /// Removes every nonce expired at `now` (a range scan of the expiry index); returns how many.
+    pub fn prune_nonces(&self, now: u64) -> Result<usize> {
+        let range = match deadline::due_bound(now) {
+            Some(end) => self.t.nonce_expiry.range(..end.to_vec()),
+            None => self.t.nonce_expiry.range::<Vec<u8>, _>(..),
+        };
+        let due: Vec<(sled::IVec, Vec<u8>, u64)> = range
+            .map(|kv| {
+                let (k, _) = kv?;
+                let mut at = [0u8; 8];
+                if k.len() < 8 {
+                    return Err(Error::Decode {
+                        tree: super::trees::LTI_NONCE_EXPIRY,
+                        reason: "key too short".into(),
+                    });
+                }
+                at.copy_from_slice(&k[..8]);
+                let nk = k[8..].to_vec();
+                Ok((k, nk, u64::from_be_bytes(at)))
+            })
+            .collect::<Result<_>>()?;
+        if due.is_empty() {
+            return Ok(0);
+        }
+        (&self.t.nonces, &self.t.nonce_expiry)
+            .transaction(|(n, ix)| {
+                let mut removed = 0;
+                for (ik, nk, at) in &due {
+                    ix.remove(ik)?;
+                    // Only if the nonce was not recorded again with a later expiry.
+                    if let Some(v) = n.get(nk)? {
+                        let exp: u64 = dec(LTI_NONCES, &v)?;
+                        if exp == *at {
+                            n.remove(nk.as_slice())?;
+                            removed += 1;
+                        }
+                    }
+                }
+                Ok(removed)
+            })
+            .map_err(from_tx)
+    }
+
+    /// How many nonces are recorded.
+    pub fn nonce_count(&self) -> usize {
+        self.t.nonces.len()
+    }
+
+    /// Puts a grade in the outbox; returns its id once it is on disk.
+    pub fn grade_enqueue(&self, req: &GradeRequest) -> Result<u64> {
+        let id = self.db.generate_id()?;
+        self.t
+            .outbox
+            .insert(id.to_be_bytes(), codec::encode(req)?.as_slice())?;
+        self.t.outbox.flush()?;
+        Ok(id)
+    }
+
+    /// Every grade in the outbox, oldest first.
+    pub fn grades(&self) -> Result<Vec<(u64, GradeRequest)>> {
+        self.t
+            .outbox
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv?;
+                Ok((id_of(&k)?, codec::decode(GRADE_OUTBOX, &v)?))
+            })
+            .collect()
+    }
+
+    /// The grades whose next try is due at `now`.
+    pub fn grades_due(&self, now: u64) -> Result<Vec<(u64, GradeRequest)>> {
+        Ok(self
+            .grades()?
+            .into_iter()
+            .filter(|(_, g)| g.next_try <= now)
+            .collect())
+    }
+
+    /// Removes a grade the LMS accepted; true if it was there.
+    pub fn grade_done(&self, id: u64) -> Result<bool> {
+        let old = self.t.outbox.remove(id.to_be_bytes())?;
+        self.t.outbox.flush()?;
+        Ok(old.is_some())
+    }
+
+    /// Records a failed try: one more attempt, the error, and when to try again.
+    pub fn grade_retry(&self, id: u64, next_try: u64, error: &str) -> Result<GradeRequest> {
+        let key = id.to_be_bytes();
+        let g = self
+            .t
+            .outbox
+            .transaction(|o| {
+                let Some(v) = o.get(key)? else {
+                    return super::abort(Error::NoGrade(id));
+                };
+                let mut g: GradeRequest = dec(GRADE_OUTBOX, &v)?;
+                g.attempts = g.attempts.saturating_add(1);
+                g.next_try = next_try;
+                g.last_error = Some(error.to_owned());
+                o.insert(&key, enc(&g)?.as_slice())?;
+                o.flush();
+                Ok(g)
+            })
+            .map_err(from_tx)?;
+        Ok(g)
+    }
+}

@@ -1,0 +1,70 @@
+//! Every sled tree the store uses, named in one place, with its key and value layout.
+
+/// `"schema_version"` → u32 big-endian. Checked at open.
+pub const META: &str = "meta";
+/// Bare JID → [`WhitelistEntry`](super::WhitelistEntry).
+pub const WHITELIST: &str = "whitelist";
+/// Bare JID → [`StoredSession`](super::StoredSession).
+pub const SESSIONS: &str = "sessions";
+/// Due time (u64 big-endian) || bare JID → [`DeadlineKind`](super::DeadlineKind).
+pub const DEADLINES: &str = "deadlines";
+/// Bare JID → the session's OTR private key (opaque [`SecretBytes`](super::SecretBytes)).
+pub const OTR_KEYS: &str = "otr_keys";
+/// Bare JID → the session's OTR channel state (opaque [`SecretBytes`](super::SecretBytes)).
+pub const OTR_CHANNELS: &str = "otr_channels";
+/// Id (u64 big-endian) → a pre-generated private key (opaque [`SecretBytes`](super::SecretBytes)).
+pub const KEY_POOL: &str = "key_pool";
+/// u16 big-endian length || consumer key || nonce → expiry (u64, Unix seconds).
+pub const LTI_NONCES: &str = "lti_nonces";
+/// Expiry (u64 big-endian) || nonce key → `()`: which nonces to prune, by range scan.
+pub const LTI_NONCE_EXPIRY: &str = "lti_nonce_expiry";
+/// Id (u64 big-endian) → [`GradeRequest`](super::GradeRequest).
+pub const GRADE_OUTBOX: &str = "grade_outbox";
+
+/// The meta key holding the schema version.
+pub const SCHEMA_KEY: &[u8] = b"schema_version";
+
+/// Every data tree (all but [`META`]), to tell a fresh store from one without a version.
+pub const DATA_TREES: [&str; 9] = [
+    WHITELIST,
+    SESSIONS,
+    DEADLINES,
+    OTR_KEYS,
+    OTR_CHANNELS,
+    KEY_POOL,
+    LTI_NONCES,
+    LTI_NONCE_EXPIRY,
+    GRADE_OUTBOX,
+];
+
+/// The open trees.
+#[derive(Clone)]
+pub(crate) struct Trees {
+    pub meta: sled::Tree,
+    pub whitelist: sled::Tree,
+    pub sessions: sled::Tree,
+    pub deadlines: sled::Tree,
+    pub otr_keys: sled::Tree,
+    pub otr_channels: sled::Tree,
+    pub key_pool: sled::Tree,
+    pub nonces: sled::Tree,
+    pub nonce_expiry: sled::Tree,
+    pub outbox: sled::Tree,
+}
+
+impl Trees {
+    pub(crate) fn open(db: &sled::Db) -> sled::Result<Self> {
+        Ok(Trees {
+            meta: db.open_tree(META)?,
+            whitelist: db.open_tree(WHITELIST)?,
+            sessions: db.open_tree(SESSIONS)?,
+            deadlines: db.open_tree(DEADLINES)?,
+            otr_keys: db.open_tree(OTR_KEYS)?,
+            otr_channels: db.open_tree(OTR_CHANNELS)?,
+            key_pool: db.open_tree(KEY_POOL)?,
+            nonces: db.open_tree(LTI_NONCES)?,
+            nonce_expiry: db.open_tree(LTI_NONCE_EXPIRY)?,
+            outbox: db.open_tree(GRADE_OUTBOX)?,
+        })
+    }
+}
