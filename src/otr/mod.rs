@@ -8,3 +8,6 @@ pub mod message;
 pub mod policy;
 pub mod tlv;
 pub mod wire;
+pub mod ake;
+pub mod crypto;
+pub mod data;
