@@ -11,3 +11,15 @@ pub mod wire;
 pub mod ake;
 pub mod crypto;
 pub mod data;
+pub mod account;
+pub mod channel;
+pub mod session;
+
+pub use account::Account;
+pub use channel::{Channel, Ended, Event, Offer, Problem};
+pub use error::OtrError;
+pub use keyfile::{import_libotr, ImportedKey};
+pub use keys::{Fingerprint, PrivateKey, PublicKey};
+pub use message::Version;
+pub use policy::{Policy, Versions};
+pub use tlv::Tlv;
