@@ -12,23 +12,23 @@ impl Policy {
     /// Allow protocol version 2.
     pub const ALLOW_V2: Policy = Policy(0x02);
     /// Refuse to send unencrypted messages.
-    pub const REQUIRE_ENCRYPTION: Policy = Policy(0x04);
+    pub const REQUIRE_ENCRYPTION: Policy = Policy(0x08);
     /// Advertise OTR with a whitespace tag on plaintext.
-    pub const SEND_WHITESPACE_TAG: Policy = Policy(0x08);
+    pub const SEND_WHITESPACE_TAG: Policy = Policy(0x10);
     /// Start the AKE on receiving a whitespace tag.
-    pub const WHITESPACE_START_AKE: Policy = Policy(0x10);
+    pub const WHITESPACE_START_AKE: Policy = Policy(0x20);
     /// Start the AKE on receiving an OTR error message.
-    pub const ERROR_START_AKE: Policy = Policy(0x20);
+    pub const ERROR_START_AKE: Policy = Policy(0x40);
     /// Allow protocol version 3.
-    pub const ALLOW_V3: Policy = Policy(0x40);
+    pub const ALLOW_V3: Policy = Policy(0x04);
     /// Never use OTR.
     pub const NEVER: Policy = Policy(0x00);
     /// Use OTR only when asked.
-    pub const MANUAL: Policy = Policy(0x02 | 0x40);
+    pub const MANUAL: Policy = Policy(0x02 | 0x04);
     /// Advertise OTR and start it whenever possible.
-    pub const OPPORTUNISTIC: Policy = Policy(0x02 | 0x40 | 0x08 | 0x10 | 0x20);
+    pub const OPPORTUNISTIC: Policy = Policy(0x02 | 0x04 | 0x10 | 0x20 | 0x40);
     /// Require OTR for every message.
-    pub const ALWAYS: Policy = Policy(0x02 | 0x40 | 0x04 | 0x10 | 0x20);
+    pub const ALWAYS: Policy = Policy(0x02 | 0x04 | 0x08 | 0x20 | 0x40);
     /// libotr's default (`OTRL_POLICY_DEFAULT` = opportunistic).
     pub const DEFAULT: Policy = Policy::OPPORTUNISTIC;
 
@@ -100,9 +100,10 @@ mod tests {
 
     #[test]
     fn presets_match_libotr() {
-        assert_eq!(Policy::OPPORTUNISTIC.0, 0x7a);
-        assert_eq!(Policy::MANUAL.0, 0x42);
-        assert_eq!(Policy::ALWAYS.0, 0x76);
+        // Values from libotr 4.1.1's proto.h.
+        assert_eq!(Policy::OPPORTUNISTIC.0, 0x76);
+        assert_eq!(Policy::MANUAL.0, 0x06);
+        assert_eq!(Policy::ALWAYS.0, 0x6e);
         assert_eq!(Policy::DEFAULT, Policy::OPPORTUNISTIC);
         assert!(Policy::ALWAYS.contains(Policy::REQUIRE_ENCRYPTION));
     }
