@@ -21,14 +21,21 @@ impl Bot {
         let key = keys.remove(0).key;
         let mut account = Account::new(BOT, key).unwrap();
         account.policy = policy;
-        Bot { account, channel: Channel::new(), events: Vec::new(), now: 1_000 }
+        Bot {
+            account,
+            channel: Channel::new(),
+            events: Vec::new(),
+            now: 1_000,
+        }
     }
 
     fn messages(&self) -> Vec<(String, bool)> {
         self.events
             .iter()
             .filter_map(|e| match e {
-                Event::Message { text, encrypted, .. } => Some((text.clone(), *encrypted)),
+                Event::Message {
+                    text, encrypted, ..
+                } => Some((text.clone(), *encrypted)),
                 _ => None,
             })
             .collect()
@@ -56,7 +63,12 @@ fn injects(events: &[Event]) -> Vec<Vec<u8>> {
 }
 
 /// Relays messages both ways until quiet; returns everything libotr did.
-fn run(bot: &mut Bot, lib: &mut Peer, mut to_lib: Vec<Vec<u8>>, mut to_bot: Vec<Vec<u8>>) -> Outcome {
+fn run(
+    bot: &mut Bot,
+    lib: &mut Peer,
+    mut to_lib: Vec<Vec<u8>>,
+    mut to_bot: Vec<Vec<u8>>,
+) -> Outcome {
     let mut total = Outcome::default();
     for _ in 0..100 {
         if to_lib.is_empty() && to_bot.is_empty() {
@@ -65,7 +77,14 @@ fn run(bot: &mut Bot, lib: &mut Peer, mut to_lib: Vec<Vec<u8>>, mut to_bot: Vec<
         for m in std::mem::take(&mut to_lib) {
             let o = lib.recv(BOT, &m);
             if std::env::var("OTR_DEBUG").is_ok() {
-                eprintln!("to lib: {:?} -> {:?}", String::from_utf8_lossy(&m[..m.len().min(12)]), o.lines.iter().map(|l| &l[..l.len().min(40)]).collect::<Vec<_>>());
+                eprintln!(
+                    "to lib: {:?} -> {:?}",
+                    String::from_utf8_lossy(&m[..m.len().min(12)]),
+                    o.lines
+                        .iter()
+                        .map(|l| &l[..l.len().min(40)])
+                        .collect::<Vec<_>>()
+                );
             }
             to_bot.extend(o.inject.clone());
             total.extend(o);
@@ -90,7 +109,10 @@ fn lib_with(pol: u32) -> Peer {
 }
 
 fn versions() -> [(u32, Version); 2] {
-    [(policy::ALLOW_V2 | policy::ALLOW_V3, Version::V3), (policy::ALLOW_V2, Version::V2)]
+    [
+        (policy::ALLOW_V2 | policy::ALLOW_V3, Version::V3),
+        (policy::ALLOW_V2, Version::V2),
+    ]
 }
 
 fn assert_secure(bot: &Bot, lib: &mut Peer, version: Version) {
@@ -121,8 +143,13 @@ fn libotr_queries_then_messages_both_ways() {
         assert_secure(&bot, &mut lib, version);
         // Both sides see the right fingerprints.
         let lib_fp = lib.fingerprint();
-        assert!(bot.events.iter().any(|e| matches!(e, Event::GoneSecure { fingerprint, .. } if fingerprint.0 == lib_fp)));
-        assert!(bot.events.iter().any(|e| matches!(e, Event::UnverifiedFingerprint { new: true, .. })));
+        assert!(bot.events.iter().any(
+            |e| matches!(e, Event::GoneSecure { fingerprint, .. } if fingerprint.0 == lib_fp)
+        ));
+        assert!(bot
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::UnverifiedFingerprint { new: true, .. })));
         for i in 0..5 {
             talk(&mut bot, &mut lib, &format!("message {i} ünïcode"));
         }
@@ -166,13 +193,25 @@ fn error_message_starts_either_way() {
     for (pol, version) in versions() {
         let mut lib = lib_with(pol | policy::ERROR_START_AKE);
         let mut bot = Bot::new(Policy::OPPORTUNISTIC);
-        run(&mut bot, &mut lib, vec![b"?OTR Error: please start".to_vec()], Vec::new());
+        run(
+            &mut bot,
+            &mut lib,
+            vec![b"?OTR Error: please start".to_vec()],
+            Vec::new(),
+        );
         assert_secure(&bot, &mut lib, version);
 
         let mut lib = lib_with(pol);
         let mut bot = Bot::new(Policy::OPPORTUNISTIC);
-        run(&mut bot, &mut lib, Vec::new(), vec![b"?OTR Error: go on".to_vec()]);
-        assert!(bot.events.contains(&Event::Problem(Problem::ReceivedError("go on".into()))));
+        run(
+            &mut bot,
+            &mut lib,
+            Vec::new(),
+            vec![b"?OTR Error: go on".to_vec()],
+        );
+        assert!(bot
+            .events
+            .contains(&Event::Problem(Problem::ReceivedError("go on".into()))));
         assert_secure(&bot, &mut lib, version);
     }
 }
@@ -190,7 +229,9 @@ fn fragmented_messages_both_ways() {
         let q = bot.channel.init(&bot.account);
         run(&mut bot, &mut lib, injects(&q), Vec::new());
         assert_secure(&bot, &mut lib, version);
-        let long: String = (0..1500).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+        let long: String = (0..1500)
+            .map(|i| char::from(b'a' + (i % 26) as u8))
+            .collect();
         let o = lib.send(BOT, long.as_bytes());
         assert!(o.inject.len() > 5, "libotr fragmented");
         run(&mut bot, &mut lib, Vec::new(), o.inject);
@@ -230,8 +271,17 @@ fn ending_from_either_side() {
         assert_secure(&bot, &mut lib, version);
         let o = lib.finish(BOT);
         run(&mut bot, &mut lib, Vec::new(), o.inject);
-        assert!(bot.events.iter().any(|e| matches!(e, Event::GoneInsecure { ended: Ended::ByPeer, .. })));
-        assert_eq!(bot.channel.write(&bot.account, "x", bot.now), vec![Event::Problem(Problem::ConnectionEnded)]);
+        assert!(bot.events.iter().any(|e| matches!(
+            e,
+            Event::GoneInsecure {
+                ended: Ended::ByPeer,
+                ..
+            }
+        )));
+        assert_eq!(
+            bot.channel.write(&bot.account, "x", bot.now),
+            vec![Event::Problem(Problem::ConnectionEnded)]
+        );
         assert!(bot.channel.finish(&bot.account, bot.now).is_empty());
         assert!(!bot.channel.is_encrypted());
         // The engine ends.
@@ -240,7 +290,13 @@ fn ending_from_either_side() {
         let q = lib.query(BOT).inject;
         run(&mut bot, &mut lib, Vec::new(), q);
         let ev = bot.channel.finish(&bot.account, bot.now);
-        assert!(ev.iter().any(|e| matches!(e, Event::GoneInsecure { ended: Ended::ByUs, .. })));
+        assert!(ev.iter().any(|e| matches!(
+            e,
+            Event::GoneInsecure {
+                ended: Ended::ByUs,
+                ..
+            }
+        )));
         run(&mut bot, &mut lib, injects(&ev), Vec::new());
         assert_eq!(lib.status(BOT).msgstate, MsgState::Finished);
     }
@@ -251,7 +307,7 @@ fn peer_restart_with_new_instance_tag() {
     let mut lib = lib_with(policy::ALLOW_V2 | policy::ALLOW_V3);
     let mut bot = Bot::new(Policy::MANUAL);
     let q = lib.query(BOT).inject;
-        run(&mut bot, &mut lib, Vec::new(), q);
+    run(&mut bot, &mut lib, Vec::new(), q);
     let first = bot.channel.current_instance();
     assert_eq!(first, lib.instag());
     talk(&mut bot, &mut lib, "before restart");
@@ -260,7 +316,7 @@ fn peer_restart_with_new_instance_tag() {
     assert_ne!(first, second);
     bot.now += 10;
     let q = lib.query(BOT).inject;
-        run(&mut bot, &mut lib, Vec::new(), q);
+    run(&mut bot, &mut lib, Vec::new(), q);
     assert_eq!(bot.channel.current_instance(), second);
     assert_secure(&bot, &mut lib, Version::V3);
     talk(&mut bot, &mut lib, "after restart");
@@ -278,8 +334,10 @@ fn channel_survives_serialisation_mid_conversation() {
         let cfg = bincode::config::standard();
         let state = bincode::serde::encode_to_vec(&bot.channel, cfg).unwrap();
         let account = bincode::serde::encode_to_vec(&bot.account, cfg).unwrap();
-        let (channel, _): (Channel, usize) = bincode::serde::decode_from_slice(&state, cfg).unwrap();
-        let (account, _): (Account, usize) = bincode::serde::decode_from_slice(&account, cfg).unwrap();
+        let (channel, _): (Channel, usize) =
+            bincode::serde::decode_from_slice(&state, cfg).unwrap();
+        let (account, _): (Account, usize) =
+            bincode::serde::decode_from_slice(&account, cfg).unwrap();
         assert_eq!(channel, bot.channel);
         bot.channel = channel;
         bot.account = account;
@@ -294,13 +352,17 @@ fn unreadable_and_replayed_messages_are_refused() {
     let mut lib = lib_with(policy::ALLOW_V2 | policy::ALLOW_V3);
     let mut bot = Bot::new(Policy::MANUAL);
     let q = lib.query(BOT).inject;
-        run(&mut bot, &mut lib, Vec::new(), q);
+    run(&mut bot, &mut lib, Vec::new(), q);
     let o = lib.send(BOT, b"once");
     let wire = String::from_utf8(o.inject[0].clone()).unwrap();
     let first = bot.channel.read(&bot.account, &wire, bot.now);
-    assert!(first.iter().any(|e| matches!(e, Event::Message { text, .. } if text == "once")));
+    assert!(first
+        .iter()
+        .any(|e| matches!(e, Event::Message { text, .. } if text == "once")));
     let again = bot.channel.read(&bot.account, &wire, bot.now);
-    assert!(again.iter().any(|e| matches!(e, Event::Problem(Problem::Unreadable(_)))));
+    assert!(again
+        .iter()
+        .any(|e| matches!(e, Event::Problem(Problem::Unreadable(_)))));
     // The error we send makes libotr report it.
     let o = run(&mut bot, &mut lib, injects(&again), Vec::new());
     assert!(!o.events.is_empty());

@@ -29,7 +29,14 @@ pub struct Account {
 impl Account {
     /// An account with a fresh random instance tag, libotr's default policy and no size limit.
     pub fn new(name: &str, key: PrivateKey) -> Result<Account> {
-        Ok(Account { name: name.to_owned(), key, policy: Policy::DEFAULT, max_message_size: 0, instance_tag: new_instance_tag()?, padding: 0 })
+        Ok(Account {
+            name: name.to_owned(),
+            key,
+            policy: Policy::DEFAULT,
+            max_message_size: 0,
+            instance_tag: new_instance_tag()?,
+            padding: 0,
+        })
     }
 }
 

@@ -158,7 +158,11 @@ pub struct Tags {
 }
 
 fn header(version: Version, tags: Tags) -> Header {
-    Header { version, sender: tags.ours, receiver: tags.theirs }
+    Header {
+        version,
+        sender: tags.ours,
+        receiver: tags.theirs,
+    }
 }
 
 /// Starts an AKE: returns the AwaitingDhKey state and the DH-Commit to send.
@@ -170,17 +174,45 @@ pub fn start(version: Version, tags: Tags) -> Result<(AkeState, Vec<u8>)> {
     let hashed_gx = sha256(&[&gx]);
     let mut encrypted_gx = gx.to_vec();
     aes_ctr(&r, &[0; 8], &mut encrypted_gx);
-    let commit = Message { header: header(version, tags), body: Body::DhCommit { encrypted_gx, hashed_gx } }.encode();
-    let state = AwaitingDhKey { version, r, dh, hashed_gx, commit: commit.clone() };
+    let commit = Message {
+        header: header(version, tags),
+        body: Body::DhCommit {
+            encrypted_gx,
+            hashed_gx,
+        },
+    }
+    .encode();
+    let state = AwaitingDhKey {
+        version,
+        r,
+        dh,
+        hashed_gx,
+        commit: commit.clone(),
+    };
     Ok((AkeState::AwaitingDhKey(Box::new(state)), commit))
 }
 
 /// X = pub || keyid || sig(HMAC_m(g_a, g_b, pub, keyid)), encrypted with `c` and MACed with `m2`.
-fn signed_part(key: &PrivateKey, ours: &Element, theirs: &Element, m: &[u8; 32], c: &[u8; 16], m2: &[u8; 32]) -> Result<(Vec<u8>, [u8; 20])> {
+fn signed_part(
+    key: &PrivateKey,
+    ours: &Element,
+    theirs: &Element,
+    m: &[u8; 32],
+    c: &[u8; 16],
+    m2: &[u8; 32],
+) -> Result<(Vec<u8>, [u8; 20])> {
     let mut keyid = Vec::new();
     wire::put_int(&mut keyid, AKE_KEYID);
     let pubkey = key.public().encoded();
-    let mac = hmac_sha256(m, &[&wire::mpi(&ours.to_be_bytes()), &wire::mpi(&theirs.to_be_bytes()), pubkey, &keyid]);
+    let mac = hmac_sha256(
+        m,
+        &[
+            &wire::mpi(&ours.to_be_bytes()),
+            &wire::mpi(&theirs.to_be_bytes()),
+            pubkey,
+            &keyid,
+        ],
+    );
     let sig = key.sign(&mac)?;
     let mut x = [pubkey, &keyid, &sig].concat();
     aes_ctr(c, &[0; 8], &mut x);
@@ -193,7 +225,15 @@ fn signed_part(key: &PrivateKey, ours: &Element, theirs: &Element, m: &[u8; 32],
 }
 
 /// Checks and opens the peer's encrypted X; returns their key id and fingerprint.
-fn open_signed_part(encrypted: &[u8], mac: &[u8; 20], theirs: &Element, ours: &Element, m: &[u8; 32], c: &[u8; 16], m2: &[u8; 32]) -> Result<(u32, Fingerprint)> {
+fn open_signed_part(
+    encrypted: &[u8],
+    mac: &[u8; 20],
+    theirs: &Element,
+    ours: &Element,
+    m: &[u8; 32],
+    c: &[u8; 16],
+    m2: &[u8; 32],
+) -> Result<(u32, Fingerprint)> {
     let mut data = Vec::with_capacity(encrypted.len() + 4);
     wire::put_data(&mut data, encrypted);
     if !ct_eq(&hmac_sha256(m2, &[&data])[..20], mac) {
@@ -210,7 +250,15 @@ fn open_signed_part(encrypted: &[u8], mac: &[u8; 20], theirs: &Element, ours: &E
         return Err(OtrError::Malformed("key id 0"));
     }
     let sig = r.rest();
-    let mac = hmac_sha256(m, &[&wire::mpi(&theirs.to_be_bytes()), &wire::mpi(&ours.to_be_bytes()), &x[start..pub_end], &keyid.to_be_bytes()]);
+    let mac = hmac_sha256(
+        m,
+        &[
+            &wire::mpi(&theirs.to_be_bytes()),
+            &wire::mpi(&ours.to_be_bytes()),
+            &x[start..pub_end],
+            &keyid.to_be_bytes(),
+        ],
+    );
     pubkey.verify(&mac, sig)?;
     Ok((keyid, pubkey.fingerprint()))
 }
@@ -219,10 +267,31 @@ fn element(bytes: &[u8]) -> Result<Element> {
     Element::from_be_bytes(bytes).map_err(|_| OtrError::Range)
 }
 
-fn reply_dh_key(version: Version, tags: Tags, encrypted_gx: Vec<u8>, hashed_gx: [u8; 32], dh: DhKeyPair) -> (AkeState, AkeOutput) {
-    let dh_key = Message { header: header(version, tags), body: Body::DhKey { gy: dh.public.to_be_bytes() } }.encode();
-    let state = AwaitingRevealSig { version, dh, encrypted_gx, hashed_gx, dh_key: dh_key.clone() };
-    (AkeState::AwaitingRevealSig(Box::new(state)), AkeOutput::Send(dh_key))
+fn reply_dh_key(
+    version: Version,
+    tags: Tags,
+    encrypted_gx: Vec<u8>,
+    hashed_gx: [u8; 32],
+    dh: DhKeyPair,
+) -> (AkeState, AkeOutput) {
+    let dh_key = Message {
+        header: header(version, tags),
+        body: Body::DhKey {
+            gy: dh.public.to_be_bytes(),
+        },
+    }
+    .encode();
+    let state = AwaitingRevealSig {
+        version,
+        dh,
+        encrypted_gx,
+        hashed_gx,
+        dh_key: dh_key.clone(),
+    };
+    (
+        AkeState::AwaitingRevealSig(Box::new(state)),
+        AkeOutput::Send(dh_key),
+    )
 }
 
 impl AkeState {
@@ -230,39 +299,95 @@ impl AkeState {
     pub fn handle(&mut self, msg: &Message, key: &PrivateKey, tags: Tags) -> Result<AkeOutput> {
         let version = msg.header.version;
         let (next, out) = match (&msg.body, &*self) {
-            (Body::DhCommit { encrypted_gx, hashed_gx }, AkeState::AwaitingDhKey(s)) if s.hashed_gx > *hashed_gx => {
+            (
+                Body::DhCommit {
+                    encrypted_gx,
+                    hashed_gx,
+                },
+                AkeState::AwaitingDhKey(s),
+            ) if s.hashed_gx > *hashed_gx => {
                 let _ = encrypted_gx;
                 return Ok(AkeOutput::Send(s.commit.clone()));
             }
-            (Body::DhCommit { encrypted_gx, hashed_gx }, AkeState::AwaitingRevealSig(s)) => {
+            (
+                Body::DhCommit {
+                    encrypted_gx,
+                    hashed_gx,
+                },
+                AkeState::AwaitingRevealSig(s),
+            ) => {
                 let mut s = s.clone();
                 s.encrypted_gx.clone_from(encrypted_gx);
                 s.hashed_gx = *hashed_gx;
                 let resend = s.dh_key.clone();
                 (AkeState::AwaitingRevealSig(s), AkeOutput::Send(resend))
             }
-            (Body::DhCommit { encrypted_gx, hashed_gx }, _) => reply_dh_key(version, tags, encrypted_gx.clone(), *hashed_gx, DhKeyPair::generate()),
+            (
+                Body::DhCommit {
+                    encrypted_gx,
+                    hashed_gx,
+                },
+                _,
+            ) => reply_dh_key(
+                version,
+                tags,
+                encrypted_gx.clone(),
+                *hashed_gx,
+                DhKeyPair::generate(),
+            ),
             (Body::DhKey { gy }, AkeState::AwaitingDhKey(s)) => {
                 if version != s.version {
                     return Ok(AkeOutput::Nothing);
                 }
                 let gy = element(gy)?;
                 let keys = AkeKeys::derive(&gy, &s.dh.secret);
-                let (encrypted_sig, mac) = signed_part(key, &s.dh.public, &gy, &keys.m1, &keys.c, &keys.m2)?;
-                let body = Body::RevealSig { revealed_key: s.r.to_vec(), encrypted_sig, mac };
-                let reveal_sig = Message { header: header(version, tags), body }.encode();
-                let state = AwaitingSig { version, dh: s.dh.clone(), their_gy: gy, keys, reveal_sig: reveal_sig.clone() };
-                (AkeState::AwaitingSig(Box::new(state)), AkeOutput::Send(reveal_sig))
+                let (encrypted_sig, mac) =
+                    signed_part(key, &s.dh.public, &gy, &keys.m1, &keys.c, &keys.m2)?;
+                let body = Body::RevealSig {
+                    revealed_key: s.r.to_vec(),
+                    encrypted_sig,
+                    mac,
+                };
+                let reveal_sig = Message {
+                    header: header(version, tags),
+                    body,
+                }
+                .encode();
+                let state = AwaitingSig {
+                    version,
+                    dh: s.dh.clone(),
+                    their_gy: gy,
+                    keys,
+                    reveal_sig: reveal_sig.clone(),
+                };
+                (
+                    AkeState::AwaitingSig(Box::new(state)),
+                    AkeOutput::Send(reveal_sig),
+                )
             }
             (Body::DhKey { gy }, AkeState::AwaitingSig(s)) => {
                 let same = element(gy).is_ok_and(|gy| gy == s.their_gy);
-                return Ok(if same { AkeOutput::Send(s.reveal_sig.clone()) } else { AkeOutput::Nothing });
+                return Ok(if same {
+                    AkeOutput::Send(s.reveal_sig.clone())
+                } else {
+                    AkeOutput::Nothing
+                });
             }
-            (Body::RevealSig { revealed_key, encrypted_sig, mac }, AkeState::AwaitingRevealSig(s)) => {
+            (
+                Body::RevealSig {
+                    revealed_key,
+                    encrypted_sig,
+                    mac,
+                },
+                AkeState::AwaitingRevealSig(s),
+            ) => {
                 if version != s.version {
                     return Ok(AkeOutput::Nothing);
                 }
-                let r: [u8; 16] = revealed_key.as_slice().try_into().map_err(|_| OtrError::Malformed("revealed key length"))?;
+                let r: [u8; 16] = revealed_key
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| OtrError::Malformed("revealed key length"))?;
                 let mut gx_mpi = Zeroizing::new(s.encrypted_gx.clone());
                 aes_ctr(&r, &[0; 8], &mut gx_mpi);
                 if !ct_eq(&sha256(&[&gx_mpi]), &s.hashed_gx) {
@@ -272,19 +397,68 @@ impl AkeState {
                 let gx = element(rd.mpi()?)?;
                 rd.finish()?;
                 let keys = AkeKeys::derive(&gx, &s.dh.secret);
-                let (their_keyid, fingerprint) = open_signed_part(encrypted_sig, mac, &gx, &s.dh.public, &keys.m1, &keys.c, &keys.m2)?;
-                let (enc, tag) = signed_part(key, &s.dh.public, &gx, &keys.m1_prime, &keys.c_prime, &keys.m2_prime)?;
-                let sig_msg = Message { header: header(version, tags), body: Body::Signature { encrypted_sig: enc, mac: tag } }.encode();
-                let est = Established { version, ssid: keys.ssid, we_committed: false, our_dh: s.dh.clone(), their_dh: gx, their_keyid, fingerprint };
-                (AkeState::None, AkeOutput::Done(Box::new(est), Some(sig_msg)))
+                let (their_keyid, fingerprint) = open_signed_part(
+                    encrypted_sig,
+                    mac,
+                    &gx,
+                    &s.dh.public,
+                    &keys.m1,
+                    &keys.c,
+                    &keys.m2,
+                )?;
+                let (enc, tag) = signed_part(
+                    key,
+                    &s.dh.public,
+                    &gx,
+                    &keys.m1_prime,
+                    &keys.c_prime,
+                    &keys.m2_prime,
+                )?;
+                let sig_msg = Message {
+                    header: header(version, tags),
+                    body: Body::Signature {
+                        encrypted_sig: enc,
+                        mac: tag,
+                    },
+                }
+                .encode();
+                let est = Established {
+                    version,
+                    ssid: keys.ssid,
+                    we_committed: false,
+                    our_dh: s.dh.clone(),
+                    their_dh: gx,
+                    their_keyid,
+                    fingerprint,
+                };
+                (
+                    AkeState::None,
+                    AkeOutput::Done(Box::new(est), Some(sig_msg)),
+                )
             }
             (Body::Signature { encrypted_sig, mac }, AkeState::AwaitingSig(s)) => {
                 if version != s.version {
                     return Ok(AkeOutput::Nothing);
                 }
                 let k = &s.keys;
-                let (their_keyid, fingerprint) = open_signed_part(encrypted_sig, mac, &s.their_gy, &s.dh.public, &k.m1_prime, &k.c_prime, &k.m2_prime)?;
-                let est = Established { version, ssid: k.ssid, we_committed: true, our_dh: s.dh.clone(), their_dh: s.their_gy.clone(), their_keyid, fingerprint };
+                let (their_keyid, fingerprint) = open_signed_part(
+                    encrypted_sig,
+                    mac,
+                    &s.their_gy,
+                    &s.dh.public,
+                    &k.m1_prime,
+                    &k.c_prime,
+                    &k.m2_prime,
+                )?;
+                let est = Established {
+                    version,
+                    ssid: k.ssid,
+                    we_committed: true,
+                    our_dh: s.dh.clone(),
+                    their_dh: s.their_gy.clone(),
+                    their_keyid,
+                    fingerprint,
+                };
                 (AkeState::None, AkeOutput::Done(Box::new(est), None))
             }
             _ => return Ok(AkeOutput::Nothing),
@@ -309,11 +483,19 @@ mod tests {
     use super::*;
     use crate::otr::keys::tests::test_key;
 
-    const A: Tags = Tags { ours: 0x100, theirs: 0x200 };
-    const B: Tags = Tags { ours: 0x200, theirs: 0x100 };
+    const A: Tags = Tags {
+        ours: 0x100,
+        theirs: 0x200,
+    };
+    const B: Tags = Tags {
+        ours: 0x200,
+        theirs: 0x100,
+    };
 
     fn deliver(state: &mut AkeState, bytes: &[u8], tags: Tags) -> AkeOutput {
-        state.handle(&Message::parse(bytes).unwrap(), &test_key(), tags).unwrap()
+        state
+            .handle(&Message::parse(bytes).unwrap(), &test_key(), tags)
+            .unwrap()
     }
 
     fn sent(o: AkeOutput) -> Vec<u8> {
@@ -332,8 +514,12 @@ mod tests {
             // A retransmitted DH-Key gets the same Reveal Signature.
             let reveal = sent(deliver(&mut bob, &dh_key, A));
             assert_eq!(sent(deliver(&mut bob, &dh_key, A)), reveal);
-            let AkeOutput::Done(est_a, Some(sig)) = deliver(&mut alice, &reveal, B) else { panic!() };
-            let AkeOutput::Done(est_b, None) = deliver(&mut bob, &sig, A) else { panic!() };
+            let AkeOutput::Done(est_a, Some(sig)) = deliver(&mut alice, &reveal, B) else {
+                panic!()
+            };
+            let AkeOutput::Done(est_b, None) = deliver(&mut bob, &sig, A) else {
+                panic!()
+            };
             assert_eq!(est_a.ssid, est_b.ssid);
             assert_eq!(est_a.their_dh, est_b.our_dh.public);
             assert_eq!(est_b.their_dh, est_a.our_dh.public);
@@ -353,12 +539,21 @@ mod tests {
         // Exactly one side keeps its commit (resends it), the other answers with a DH-Key.
         let kinds = [&a, &b].map(|s| matches!(s, AkeState::AwaitingDhKey(_)));
         assert_eq!(kinds.iter().filter(|k| **k).count(), 1);
-        let (mut winner, mut loser, resend, dh_key, wt, lt) = if kinds[0] { (a, b, out_a, out_b, A, B) } else { (b, a, out_b, out_a, B, A) };
+        let (mut winner, mut loser, resend, dh_key, wt, lt) = if kinds[0] {
+            (a, b, out_a, out_b, A, B)
+        } else {
+            (b, a, out_b, out_a, B, A)
+        };
         let resend = sent(resend);
         assert_eq!(Message::parse(&resend).unwrap().header.version, Version::V3);
         let reveal = sent(deliver(&mut winner, &sent(dh_key), wt));
-        let AkeOutput::Done(_, Some(sig)) = deliver(&mut loser, &reveal, lt) else { panic!() };
-        assert!(matches!(deliver(&mut winner, &sig, wt), AkeOutput::Done(_, None)));
+        let AkeOutput::Done(_, Some(sig)) = deliver(&mut loser, &reveal, lt) else {
+            panic!()
+        };
+        assert!(matches!(
+            deliver(&mut winner, &sig, wt),
+            AkeOutput::Done(_, None)
+        ));
     }
 
     #[test]
@@ -376,9 +571,23 @@ mod tests {
             assert_eq!(alice, before);
         }
         // An out-of-range g^y is refused.
-        let m = Message { header: Header { version: Version::V3, sender: 0x200, receiver: 0x100 }, body: Body::DhKey { gy: vec![1] } };
-        assert_eq!(bob.clone().handle(&m, &test_key(), A).err(), None, "ignored in AwaitingSig");
+        let m = Message {
+            header: Header {
+                version: Version::V3,
+                sender: 0x200,
+                receiver: 0x100,
+            },
+            body: Body::DhKey { gy: vec![1] },
+        };
+        assert_eq!(
+            bob.clone().handle(&m, &test_key(), A).err(),
+            None,
+            "ignored in AwaitingSig"
+        );
         let (mut fresh, _) = start(Version::V3, A).unwrap();
-        assert_eq!(fresh.handle(&m, &test_key(), A).err(), Some(OtrError::Range));
+        assert_eq!(
+            fresh.handle(&m, &test_key(), A).err(),
+            Some(OtrError::Range)
+        );
     }
 }

@@ -9,7 +9,9 @@ use super::ake::{self, AkeOutput, AkeState, Tags};
 use super::error::OtrError;
 use super::fragment;
 use super::keys::Fingerprint;
-use super::message::{self, armor, classify, Body, Classified, Message, Version, FLAG_IGNORE_UNREADABLE};
+use super::message::{
+    self, armor, classify, Body, Classified, Message, Version, FLAG_IGNORE_UNREADABLE,
+};
 use super::policy::{Policy, Versions};
 use super::session::{MsgState, Session};
 use super::tlv::{self, Tlv};
@@ -120,7 +122,8 @@ pub enum Offer {
 /// Text of the error we send for unreadable data messages (libotr's).
 pub const ERR_UNREADABLE: &str = "?OTR Error: You transmitted an unreadable encrypted message.";
 /// Text of the error we send for data messages outside a private conversation.
-pub const ERR_NOT_PRIVATE: &str = "?OTR Error: You sent encrypted data to a peer who wasn't expecting it.";
+pub const ERR_NOT_PRIVATE: &str =
+    "?OTR Error: You sent encrypted data to a peer who wasn't expecting it.";
 
 /// All OTR state for one contact; plain data that serialises exactly (serde).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -145,7 +148,10 @@ impl Channel {
 
     /// The query message for the account's policy (`init` in Protocol::OTR).
     pub fn init(&mut self, account: &Account) -> Out {
-        vec![Event::Inject(message::default_query(account.policy.versions(), &account.name))]
+        vec![Event::Inject(message::default_query(
+            account.policy.versions(),
+            &account.name,
+        ))]
     }
 
     /// Restarts the AKE by sending a query (as Pidgin's "refresh").
@@ -165,8 +171,12 @@ impl Channel {
 
     /// The instance tag of the session libotr's OTRL_INSTAG_BEST would pick.
     pub fn current_instance(&self) -> u32 {
-        let rank = |s: &Session| s.rank(s.secure().is_some_and(|x| self.is_trusted(&x.fingerprint)));
-        self.sessions.iter().max_by_key(|(_, s)| rank(s)).map_or(0, |(tag, _)| *tag)
+        let rank =
+            |s: &Session| s.rank(s.secure().is_some_and(|x| self.is_trusted(&x.fingerprint)));
+        self.sessions
+            .iter()
+            .max_by_key(|(_, s)| rank(s))
+            .map_or(0, |(tag, _)| *tag)
     }
 
     /// The current session, if any exists.
@@ -184,7 +194,9 @@ impl Channel {
         let instance = self.current_instance();
         let state = self.sessions.get(&instance).map(|s| &s.msg);
         match state {
-            Some(MsgState::Encrypted(_)) => self.send_data(account, instance, text.as_bytes(), &[], 0, now),
+            Some(MsgState::Encrypted(_)) => {
+                self.send_data(account, instance, text.as_bytes(), &[], 0, now)
+            }
             Some(MsgState::Finished) => vec![Event::Problem(Problem::ConnectionEnded)],
             _ if account.policy.contains(Policy::REQUIRE_ENCRYPTION) => {
                 self.pending.push(text.to_owned());
@@ -194,7 +206,10 @@ impl Channel {
             }
             _ => {
                 let mut text = text.to_owned();
-                if account.policy.contains(Policy::SEND_WHITESPACE_TAG) && self.offer != Offer::Rejected && !account.policy.versions().is_empty() {
+                if account.policy.contains(Policy::SEND_WHITESPACE_TAG)
+                    && self.offer != Offer::Rejected
+                    && !account.policy.versions().is_empty()
+                {
                     text.push_str(&message::whitespace_tag(account.policy.versions()));
                     self.offer = Offer::Sent;
                 }
@@ -213,11 +228,27 @@ impl Channel {
         let mut out = Vec::new();
         let tags: Vec<u32> = self.sessions.keys().copied().collect();
         for instance in tags {
-            let disconnect = [Tlv { kind: tlv::DISCONNECTED, value: Vec::new() }];
-            let was_encrypted = self.sessions.get(&instance).is_some_and(Session::is_encrypted);
+            let disconnect = [Tlv {
+                kind: tlv::DISCONNECTED,
+                value: Vec::new(),
+            }];
+            let was_encrypted = self
+                .sessions
+                .get(&instance)
+                .is_some_and(Session::is_encrypted);
             if was_encrypted {
-                out.extend(self.send_data(account, instance, b"", &disconnect, FLAG_IGNORE_UNREADABLE, now));
-                out.push(Event::GoneInsecure { instance, ended: Ended::ByUs });
+                out.extend(self.send_data(
+                    account,
+                    instance,
+                    b"",
+                    &disconnect,
+                    FLAG_IGNORE_UNREADABLE,
+                    now,
+                ));
+                out.push(Event::GoneInsecure {
+                    instance,
+                    ended: Ended::ByUs,
+                });
             }
             if let Some(s) = self.sessions.get_mut(&instance) {
                 s.msg = MsgState::Plaintext;
@@ -227,24 +258,57 @@ impl Channel {
         out
     }
 
-    fn send_data(&mut self, account: &Account, instance: u32, text: &[u8], tlvs: &[Tlv], flags: u8, now: u64) -> Out {
+    fn send_data(
+        &mut self,
+        account: &Account,
+        instance: u32,
+        text: &[u8],
+        tlvs: &[Tlv],
+        flags: u8,
+        now: u64,
+    ) -> Out {
         let Some(session) = self.sessions.get_mut(&instance) else {
-            return vec![Event::Problem(Problem::SendFailed(OtrError::Malformed("no such session")))];
+            return vec![Event::Problem(Problem::SendFailed(OtrError::Malformed(
+                "no such session",
+            )))];
         };
         let mut all = tlvs.to_vec();
-        if let Some(p) = tlv::padding_for(text.len() + tlvs.iter().map(|t| 4 + t.value.len()).sum::<usize>(), account.padding) {
+        if let Some(p) = tlv::padding_for(
+            text.len() + tlvs.iter().map(|t| 4 + t.value.len()).sum::<usize>(),
+            account.padding,
+        ) {
             all.push(p);
         }
         let sealed = session.seal((account.instance_tag, instance), flags, text, &all, now);
-        let sealed = sealed.and_then(|(v, msg)| fragment::split(&msg, account.max_message_size, v, account.instance_tag, instance));
+        let sealed = sealed.and_then(|(v, msg)| {
+            fragment::split(
+                &msg,
+                account.max_message_size,
+                v,
+                account.instance_tag,
+                instance,
+            )
+        });
         match sealed {
             Ok(frags) => frags.into_iter().map(Event::Inject).collect(),
             Err(e) => vec![Event::Problem(Problem::SendFailed(e))],
         }
     }
 
-    fn inject_encoded(account: &Account, version: Version, theirs: u32, bytes: &[u8], out: &mut Out) {
-        match fragment::split(&armor(bytes), account.max_message_size, version, account.instance_tag, theirs) {
+    fn inject_encoded(
+        account: &Account,
+        version: Version,
+        theirs: u32,
+        bytes: &[u8],
+        out: &mut Out,
+    ) {
+        match fragment::split(
+            &armor(bytes),
+            account.max_message_size,
+            version,
+            account.instance_tag,
+            theirs,
+        ) {
             Ok(frags) => out.extend(frags.into_iter().map(Event::Inject)),
             Err(e) => out.push(Event::Problem(Problem::SendFailed(e))),
         }
@@ -252,8 +316,13 @@ impl Channel {
 
     /// Starts an AKE of the best version offered by the peer and allowed by policy.
     fn start_ake(&mut self, account: &Account, offered: Versions, out: &mut Out) {
-        let Some(version) = account.policy.best_version(offered) else { return };
-        let tags = Tags { ours: account.instance_tag, theirs: 0 };
+        let Some(version) = account.policy.best_version(offered) else {
+            return;
+        };
+        let tags = Tags {
+            ours: account.instance_tag,
+            theirs: 0,
+        };
         match ake::start(version, tags) {
             Ok((state, commit)) => {
                 self.sessions.entry(0).or_default().ake = state;
@@ -275,7 +344,11 @@ impl Channel {
                     self.offer = Offer::Rejected;
                 }
                 if !text.is_empty() {
-                    out.push(Event::Message { instance: 0, text, encrypted: false });
+                    out.push(Event::Message {
+                        instance: 0,
+                        text,
+                        encrypted: false,
+                    });
                 }
             }
             Ok(Classified::Tagged { text, versions }) => {
@@ -283,7 +356,11 @@ impl Channel {
                     self.start_ake(account, versions, &mut out);
                 }
                 if !text.is_empty() {
-                    out.push(Event::Message { instance: 0, text, encrypted: false });
+                    out.push(Event::Message {
+                        instance: 0,
+                        text,
+                        encrypted: false,
+                    });
                 }
             }
             Ok(Classified::Query(versions)) => self.start_ake(account, versions, &mut out),
@@ -318,7 +395,9 @@ impl Channel {
         if let Some(whole) = whole {
             match classify(&whole) {
                 Ok(Classified::Encoded(bytes)) => self.read_encoded(account, &bytes, now, out),
-                Ok(_) => out.push(Event::Problem(Problem::Malformed(OtrError::Malformed("fragmented non-OTR message")))),
+                Ok(_) => out.push(Event::Problem(Problem::Malformed(OtrError::Malformed(
+                    "fragmented non-OTR message",
+                )))),
                 Err(e) => out.push(Event::Problem(Problem::Malformed(e))),
             }
         }
@@ -356,9 +435,20 @@ impl Channel {
         }
     }
 
-    fn read_ake(&mut self, account: &Account, instance: u32, msg: &Message, now: u64, out: &mut Out) {
+    fn read_ake(
+        &mut self,
+        account: &Account,
+        instance: u32,
+        msg: &Message,
+        now: u64,
+        out: &mut Out,
+    ) {
         let master_waiting = match self.sessions.get(&0).map(|s| &s.ake) {
-            Some(a @ AkeState::AwaitingDhKey(_)) if instance != 0 && a.version() == Some(msg.header.version) => Some(a.clone()),
+            Some(a @ AkeState::AwaitingDhKey(_))
+                if instance != 0 && a.version() == Some(msg.header.version) =>
+            {
+                Some(a.clone())
+            }
             _ => None,
         };
         let session = self.sessions.entry(instance).or_default();
@@ -367,18 +457,25 @@ impl Channel {
             // libotr copies the master's AKE to the child that answers our DH-Commit.
             session.ake = master;
         }
-        let tags = Tags { ours: account.instance_tag, theirs: instance };
+        let tags = Tags {
+            ours: account.instance_tag,
+            theirs: instance,
+        };
         let version = msg.header.version;
         match session.ake.handle(msg, &account.key, tags) {
             Err(e) => out.push(Event::Problem(Problem::Ake(e))),
             Ok(AkeOutput::Nothing) => {}
-            Ok(AkeOutput::Send(bytes)) => Self::inject_encoded(account, version, instance, &bytes, out),
+            Ok(AkeOutput::Send(bytes)) => {
+                Self::inject_encoded(account, version, instance, &bytes, out)
+            }
             Ok(AkeOutput::Done(est, send)) => {
                 session.last_recv = now;
                 if let (Some(master), true) = (self.sessions.get_mut(&0), instance != 0) {
                     master.ake = AkeState::None;
                 }
-                let Some(session) = self.sessions.get_mut(&instance) else { return };
+                let Some(session) = self.sessions.get_mut(&instance) else {
+                    return;
+                };
                 let was = session.establish(&est);
                 if let Some(bytes) = send {
                     Self::inject_encoded(account, version, instance, &bytes, out);
@@ -386,12 +483,20 @@ impl Channel {
                 if was {
                     out.push(Event::StillSecure { instance });
                 } else {
-                    out.push(Event::GoneSecure { instance, fingerprint: est.fingerprint, ssid: est.ssid, version });
+                    out.push(Event::GoneSecure {
+                        instance,
+                        fingerprint: est.fingerprint,
+                        ssid: est.ssid,
+                        version,
+                    });
                 }
                 let known = self.fingerprints.get(&est.fingerprint).copied();
                 if known != Some(true) {
                     self.fingerprints.entry(est.fingerprint).or_insert(false);
-                    out.push(Event::UnverifiedFingerprint { fingerprint: est.fingerprint, new: known.is_none() });
+                    out.push(Event::UnverifiedFingerprint {
+                        fingerprint: est.fingerprint,
+                        new: known.is_none(),
+                    });
                 }
                 for text in core::mem::take(&mut self.pending) {
                     out.extend(self.send_data(account, instance, text.as_bytes(), &[], 0, now));
@@ -400,7 +505,14 @@ impl Channel {
         }
     }
 
-    fn read_data(&mut self, account: &Account, instance: u32, d: &message::DataMessage, now: u64, out: &mut Out) {
+    fn read_data(
+        &mut self,
+        account: &Account,
+        instance: u32,
+        d: &message::DataMessage,
+        now: u64,
+        out: &mut Out,
+    ) {
         let ignore = d.flags & FLAG_IGNORE_UNREADABLE != 0;
         let session = self.sessions.entry(instance).or_default();
         if !session.is_encrypted() {
@@ -422,13 +534,24 @@ impl Channel {
         };
         let heartbeat = session.wants_heartbeat(now);
         if !opened.text.is_empty() {
-            out.push(Event::Message { instance, text: String::from_utf8_lossy(&opened.text).into_owned(), encrypted: true });
+            out.push(Event::Message {
+                instance,
+                text: String::from_utf8_lossy(&opened.text).into_owned(),
+                encrypted: true,
+            });
         }
         if !opened.tlvs.is_empty() {
-            out.push(Event::Tlvs { instance, tlvs: opened.tlvs, extra_key: opened.extra_key });
+            out.push(Event::Tlvs {
+                instance,
+                tlvs: opened.tlvs,
+                extra_key: opened.extra_key,
+            });
         }
         if opened.disconnected {
-            out.push(Event::GoneInsecure { instance, ended: Ended::ByPeer });
+            out.push(Event::GoneInsecure {
+                instance,
+                ended: Ended::ByPeer,
+            });
         } else if heartbeat {
             out.extend(self.send_data(account, instance, b"", &[], FLAG_IGNORE_UNREADABLE, now));
         }

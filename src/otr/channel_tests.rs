@@ -17,12 +17,25 @@ pub(crate) struct Side {
 
 impl Side {
     pub fn new(name: &str, policy: Policy) -> Side {
-        Side { account: account(name, policy), channel: Channel::new(), events: Vec::new() }
+        Side {
+            account: account(name, policy),
+            channel: Channel::new(),
+            events: Vec::new(),
+        }
     }
 }
 
 fn injects(events: &[Event]) -> Vec<String> {
-    events.iter().filter_map(|e| if let Event::Inject(m) = e { Some(m.clone()) } else { None }).collect()
+    events
+        .iter()
+        .filter_map(|e| {
+            if let Event::Inject(m) = e {
+                Some(m.clone())
+            } else {
+                None
+            }
+        })
+        .collect()
 }
 
 /// Delivers `first` to `b`, then ping-pongs injected messages until both are quiet.
@@ -48,11 +61,26 @@ pub(crate) fn pump(a: &mut Side, b: &mut Side, first: Vec<Event>, now: u64) {
 }
 
 fn gone_secure(events: &[Event]) -> usize {
-    events.iter().filter(|e| matches!(e, Event::GoneSecure { .. })).count()
+    events
+        .iter()
+        .filter(|e| matches!(e, Event::GoneSecure { .. }))
+        .count()
 }
 
 fn received(events: &[Event]) -> Vec<(String, bool)> {
-    events.iter().filter_map(|e| if let Event::Message { text, encrypted, .. } = e { Some((text.clone(), *encrypted)) } else { None }).collect()
+    events
+        .iter()
+        .filter_map(|e| {
+            if let Event::Message {
+                text, encrypted, ..
+            } = e
+            {
+                Some((text.clone(), *encrypted))
+            } else {
+                None
+            }
+        })
+        .collect()
 }
 
 fn secure_pair(pa: Policy, pb: Policy) -> (Side, Side) {
@@ -66,18 +94,33 @@ fn secure_pair(pa: Policy, pb: Policy) -> (Side, Side) {
 
 #[test]
 fn query_start_v3_and_v2_then_talk_both_ways() {
-    for (policy, version) in [(Policy::MANUAL, Version::V3), (Policy::ALLOW_V2, Version::V2)] {
+    for (policy, version) in [
+        (Policy::MANUAL, Version::V3),
+        (Policy::ALLOW_V2, Version::V2),
+    ] {
         let (mut a, mut b) = secure_pair(policy, policy);
-        assert!(a.events.iter().any(|e| matches!(e, Event::GoneSecure { version: v, .. } if *v == version)));
-        assert!(a.events.iter().any(|e| matches!(e, Event::UnverifiedFingerprint { new: true, .. })));
+        assert!(a
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::GoneSecure { version: v, .. } if *v == version)));
+        assert!(a
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::UnverifiedFingerprint { new: true, .. })));
         for i in 0..4 {
             let out = a.channel.write(&a.account, &format!("hi {i}"), 2);
             pump(&mut a, &mut b, out, 2);
             let out = b.channel.write(&b.account, &format!("yo {i}"), 2);
             pump(&mut b, &mut a, out, 2);
         }
-        assert_eq!(received(&b.events).last().unwrap(), &("hi 3".to_owned(), true));
-        assert_eq!(received(&a.events).last().unwrap(), &("yo 3".to_owned(), true));
+        assert_eq!(
+            received(&b.events).last().unwrap(),
+            &("hi 3".to_owned(), true)
+        );
+        assert_eq!(
+            received(&a.events).last().unwrap(),
+            &("yo 3".to_owned(), true)
+        );
         // Fragmented messages both ways.
         a.account.max_message_size = 120;
         b.account.max_message_size = 150;
@@ -92,30 +135,55 @@ fn query_start_v3_and_v2_then_talk_both_ways() {
         // Ending from one side.
         let out = a.channel.finish(&a.account, 4);
         pump(&mut a, &mut b, out, 4);
-        assert!(b.events.iter().any(|e| matches!(e, Event::GoneInsecure { ended: Ended::ByPeer, .. })));
-        assert_eq!(b.channel.write(&b.account, "still there?", 5), vec![Event::Problem(Problem::ConnectionEnded)]);
+        assert!(b.events.iter().any(|e| matches!(
+            e,
+            Event::GoneInsecure {
+                ended: Ended::ByPeer,
+                ..
+            }
+        )));
+        assert_eq!(
+            b.channel.write(&b.account, "still there?", 5),
+            vec![Event::Problem(Problem::ConnectionEnded)]
+        );
         assert!(!a.channel.is_encrypted());
     }
 }
 
 #[test]
 fn whitespace_tag_and_error_start() {
-    let (mut a, mut b) = (Side::new("a@x", Policy::OPPORTUNISTIC), Side::new("b@x", Policy::OPPORTUNISTIC));
+    let (mut a, mut b) = (
+        Side::new("a@x", Policy::OPPORTUNISTIC),
+        Side::new("b@x", Policy::OPPORTUNISTIC),
+    );
     let out = a.channel.write(&a.account, "hello", 1);
     assert!(injects(&out)[0].starts_with("hello \t"));
     pump(&mut a, &mut b, out, 1);
     assert_eq!(received(&b.events)[0], ("hello".to_owned(), false));
     assert_eq!(gone_secure(&a.events) + gone_secure(&b.events), 2);
 
-    let (mut a, mut b) = (Side::new("a@x", Policy::OPPORTUNISTIC), Side::new("b@x", Policy::OPPORTUNISTIC));
-    pump(&mut a, &mut b, vec![Event::Inject("?OTR Error: who are you".into())], 1);
-    assert!(b.events.contains(&Event::Problem(Problem::ReceivedError("who are you".into()))));
+    let (mut a, mut b) = (
+        Side::new("a@x", Policy::OPPORTUNISTIC),
+        Side::new("b@x", Policy::OPPORTUNISTIC),
+    );
+    pump(
+        &mut a,
+        &mut b,
+        vec![Event::Inject("?OTR Error: who are you".into())],
+        1,
+    );
+    assert!(b.events.contains(&Event::Problem(Problem::ReceivedError(
+        "who are you".into()
+    ))));
     assert_eq!(gone_secure(&a.events) + gone_secure(&b.events), 2);
 }
 
 #[test]
 fn simultaneous_start_settles_on_one_session() {
-    let (mut a, mut b) = (Side::new("a@x", Policy::MANUAL), Side::new("b@x", Policy::MANUAL));
+    let (mut a, mut b) = (
+        Side::new("a@x", Policy::MANUAL),
+        Side::new("b@x", Policy::MANUAL),
+    );
     let qa = a.channel.init(&a.account);
     let qb = b.channel.init(&b.account);
     let ca = a.channel.read(&a.account, &injects(&qb)[0], 1);
@@ -130,7 +198,10 @@ fn simultaneous_start_settles_on_one_session() {
 
 #[test]
 fn require_encryption_holds_then_sends() {
-    let (mut a, mut b) = (Side::new("a@x", Policy::ALWAYS), Side::new("b@x", Policy::ALWAYS));
+    let (mut a, mut b) = (
+        Side::new("a@x", Policy::ALWAYS),
+        Side::new("b@x", Policy::ALWAYS),
+    );
     let out = a.channel.write(&a.account, "secret", 1);
     assert!(out.contains(&Event::Problem(Problem::EncryptionRequired)));
     assert!(injects(&out)[0].starts_with("?OTRv23?"));
@@ -144,9 +215,16 @@ fn heartbeat_after_silence_and_replay_rejected() {
     let out = a.channel.write(&a.account, "ping", 1000);
     let msg = injects(&out)[0].clone();
     let ev = b.channel.read(&b.account, &msg, 1000);
-    assert_eq!(injects(&ev).len(), 1, "heartbeat sent after 60 s of silence");
+    assert_eq!(
+        injects(&ev).len(),
+        1,
+        "heartbeat sent after 60 s of silence"
+    );
     let ev2 = b.channel.read(&b.account, &msg, 1001);
-    assert!(matches!(ev2[0], Event::Problem(Problem::Unreadable(OtrError::Replay))));
+    assert!(matches!(
+        ev2[0],
+        Event::Problem(Problem::Unreadable(OtrError::Replay))
+    ));
     let hb = a.channel.read(&a.account, &injects(&ev)[0], 1000);
     assert!(received(&hb).is_empty(), "heartbeats are not shown");
 }
@@ -181,16 +259,25 @@ fn instance_tag_rules() {
     assert_eq!(ev, vec![Event::Problem(Problem::ForOtherInstance)]);
     // Receiver 0 on a data message is malformed.
     bytes[7..11].copy_from_slice(&[0; 4]);
-    assert!(matches!(b.channel.read(&b.account, &armor(&bytes), 1)[0], Event::Problem(Problem::Malformed(OtrError::InstanceTag))));
+    assert!(matches!(
+        b.channel.read(&b.account, &armor(&bytes), 1)[0],
+        Event::Problem(Problem::Malformed(OtrError::InstanceTag))
+    ));
     // Sender below 0x100 is malformed.
     bytes[3..7].copy_from_slice(&[0, 0, 0, 0xff]);
-    assert!(matches!(b.channel.read(&b.account, &armor(&bytes), 1)[0], Event::Problem(Problem::Malformed(OtrError::InstanceTag))));
+    assert!(matches!(
+        b.channel.read(&b.account, &armor(&bytes), 1)[0],
+        Event::Problem(Problem::Malformed(OtrError::InstanceTag))
+    ));
     let _ = &mut a;
 }
 
 #[test]
 fn random_and_mutated_input_never_panics_in_any_state() {
-    let (mut a, mut b) = (Side::new("a@x", Policy::OPPORTUNISTIC), Side::new("b@x", Policy::OPPORTUNISTIC));
+    let (mut a, mut b) = (
+        Side::new("a@x", Policy::OPPORTUNISTIC),
+        Side::new("b@x", Policy::OPPORTUNISTIC),
+    );
     // Collect real messages of every kind as seeds.
     let mut seeds: Vec<String> = Vec::new();
     let mut to_b = injects(&a.channel.init(&a.account));
@@ -223,7 +310,9 @@ fn random_and_mutated_input_never_panics_in_any_state() {
                 let pos = (next() as usize) % bytes.len();
                 bytes[pos] = next() as u8;
             }
-            bytes.truncate((next() as usize) % (bytes.len() + 1) + if i % 2 == 0 { bytes.len() } else { 0 });
+            bytes.truncate(
+                (next() as usize) % (bytes.len() + 1) + if i % 2 == 0 { bytes.len() } else { 0 },
+            );
             armor(&bytes)
         } else {
             let mut s = seed.clone().into_bytes();

@@ -19,7 +19,8 @@ pub fn aes_ctr(key: &[u8; 16], top: &[u8; 8], data: &mut [u8]) {
 
 /// HMAC-SHA256 over the concatenation of `parts`.
 pub fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
-    let mut m = <Hmac<Sha256> as KeyInit>::new_from_slice(key).unwrap_or_else(|_| unreachable_hmac());
+    let mut m =
+        <Hmac<Sha256> as KeyInit>::new_from_slice(key).unwrap_or_else(|_| unreachable_hmac());
     for p in parts {
         m.update(p);
     }

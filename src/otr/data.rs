@@ -27,7 +27,11 @@ pub struct SessionKeys {
 
 impl core::fmt::Debug for SessionKeys {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "SessionKeys(send_ctr={}, recv_ctr={})", self.send_ctr, self.recv_ctr)
+        write!(
+            f,
+            "SessionKeys(send_ctr={}, recv_ctr={})",
+            self.send_ctr, self.recv_ctr
+        )
     }
 }
 
@@ -40,7 +44,11 @@ impl SessionKeys {
     fn derive(ours: &DhKeyPair, theirs: &Element) -> SessionKeys {
         let s = group::pow(theirs, &ours.secret);
         let secbytes = Zeroizing::new(wire::mpi(&s.to_be_bytes_secret()));
-        let (send_byte, recv_byte) = if is_greater(&ours.public, theirs) { (1u8, 2u8) } else { (2, 1) };
+        let (send_byte, recv_byte) = if is_greater(&ours.public, theirs) {
+            (1u8, 2u8)
+        } else {
+            (2, 1)
+        };
         let aes = |b: u8| {
             let h = Zeroizing::new(sha1(&[&[b], &secbytes]));
             let mut k = [0u8; 16];
@@ -117,8 +125,16 @@ impl DataState {
 
     fn keys(&mut self, oi: usize, ti: usize) -> Result<&mut SessionKeys> {
         if self.sess[oi][ti].is_none() {
-            let ours = if oi == 0 { &self.our_dh } else { &self.our_old_dh };
-            let theirs = if ti == 0 { Some(&self.their_y) } else { self.their_old_y.as_ref() };
+            let ours = if oi == 0 {
+                &self.our_dh
+            } else {
+                &self.our_old_dh
+            };
+            let theirs = if ti == 0 {
+                Some(&self.their_y)
+            } else {
+                self.their_old_y.as_ref()
+            };
             let theirs = theirs.ok_or(OtrError::UnknownKeys)?;
             self.sess[oi][ti] = Some(SessionKeys::derive(ours, theirs));
         }
@@ -135,11 +151,29 @@ impl DataState {
         let ctr = sess.send_ctr.to_be_bytes();
         let mut encrypted = plaintext.to_vec();
         aes_ctr(&sess.send_aes, &ctr, &mut encrypted);
-        let authenticated = data_authenticated(&header, flags, sender_keyid, recipient_keyid, &next_dh, &ctr, &encrypted);
+        let authenticated = data_authenticated(
+            &header,
+            flags,
+            sender_keyid,
+            recipient_keyid,
+            &next_dh,
+            &ctr,
+            &encrypted,
+        );
         let mac = hmac_sha1(&sess.send_mac, &authenticated);
         sess.send_mac_used = true;
         let old_mac_keys = core::mem::take(&mut self.saved_mac_keys);
-        Ok(DataMessage { flags, sender_keyid, recipient_keyid, next_dh, ctr, encrypted, mac, old_mac_keys, authenticated })
+        Ok(DataMessage {
+            flags,
+            sender_keyid,
+            recipient_keyid,
+            next_dh,
+            ctr,
+            encrypted,
+            mac,
+            old_mac_keys,
+            authenticated,
+        })
     }
 
     /// Authenticates (MAC first, constant time), checks the counter, decrypts and rotates keys.
@@ -182,7 +216,10 @@ impl DataState {
         if s == self.their_keyid {
             self.rotate_theirs(next_dh);
         }
-        Ok(Received { plaintext, extra_key })
+        Ok(Received {
+            plaintext,
+            extra_key,
+        })
     }
 
     /// They acknowledged our newest key: it becomes the previous one and a new one is made.
@@ -227,22 +264,45 @@ pub(crate) mod tests {
 
     pub(crate) fn pair() -> (DataState, DataState) {
         let key = test_key();
-        let ta = Tags { ours: 0x100, theirs: 0x200 };
-        let tb = Tags { ours: 0x200, theirs: 0x100 };
+        let ta = Tags {
+            ours: 0x100,
+            theirs: 0x200,
+        };
+        let tb = Tags {
+            ours: 0x200,
+            theirs: 0x100,
+        };
         let (mut a, commit) = start(Version::V3, ta).unwrap();
         let mut b = AkeState::None;
-        let go = |s: &mut AkeState, m: &[u8], t| s.handle(&Message::parse(m).unwrap(), &key, t).unwrap();
-        let AkeOutput::Send(k) = go(&mut b, &commit, tb) else { panic!() };
-        let AkeOutput::Send(r) = go(&mut a, &k, ta) else { panic!() };
-        let AkeOutput::Done(eb, Some(s)) = go(&mut b, &r, tb) else { panic!() };
-        let AkeOutput::Done(ea, None) = go(&mut a, &s, ta) else { panic!() };
+        let go =
+            |s: &mut AkeState, m: &[u8], t| s.handle(&Message::parse(m).unwrap(), &key, t).unwrap();
+        let AkeOutput::Send(k) = go(&mut b, &commit, tb) else {
+            panic!()
+        };
+        let AkeOutput::Send(r) = go(&mut a, &k, ta) else {
+            panic!()
+        };
+        let AkeOutput::Done(eb, Some(s)) = go(&mut b, &r, tb) else {
+            panic!()
+        };
+        let AkeOutput::Done(ea, None) = go(&mut a, &s, ta) else {
+            panic!()
+        };
         (DataState::new(&ea), DataState::new(&eb))
     }
 
     fn send(from: &mut DataState, text: &[u8]) -> DataMessage {
-        let h = Header { version: Version::V3, sender: 1, receiver: 2 };
+        let h = Header {
+            version: Version::V3,
+            sender: 1,
+            receiver: 2,
+        };
         let d = from.encrypt(h, 0, text).unwrap();
-        let bytes = Message { header: h, body: Body::Data(d) }.encode();
+        let bytes = Message {
+            header: h,
+            body: Body::Data(d),
+        }
+        .encode();
         match Message::parse(&bytes).unwrap().body {
             Body::Data(d) => d,
             _ => panic!(),
@@ -254,7 +314,10 @@ pub(crate) mod tests {
         let (mut a, mut b) = pair();
         for round in 0..6 {
             let m = send(&mut a, format!("a{round}").as_bytes());
-            assert_eq!(&b.decrypt(&m).unwrap().plaintext[..], format!("a{round}").as_bytes());
+            assert_eq!(
+                &b.decrypt(&m).unwrap().plaintext[..],
+                format!("a{round}").as_bytes()
+            );
             assert_eq!(b.decrypt(&m).err(), Some(OtrError::Replay));
             let m2 = send(&mut b, b"b");
             let m3 = send(&mut b, b"b2");

@@ -9,7 +9,13 @@ use super::message::Version;
 pub const MAX_REASSEMBLED: usize = 512 * 1024;
 
 /// Splits an armored message into fragments of at most `max` bytes (0 = no limit).
-pub fn split(msg: &str, max: usize, version: Version, sender: u32, receiver: u32) -> Result<Vec<String>> {
+pub fn split(
+    msg: &str,
+    max: usize,
+    version: Version,
+    sender: u32,
+    receiver: u32,
+) -> Result<Vec<String>> {
     if max == 0 || msg.len() <= max {
         return Ok(vec![msg.to_owned()]);
     }
@@ -20,7 +26,10 @@ pub fn split(msg: &str, max: usize, version: Version, sender: u32, receiver: u32
         Version::V3 => 36,
         Version::V2 => 18,
     };
-    let room = max.checked_sub(header).filter(|&r| r > 0).ok_or(OtrError::TooLarge)?;
+    let room = max
+        .checked_sub(header)
+        .filter(|&r| r > 0)
+        .ok_or(OtrError::TooLarge)?;
     let count = msg.len().div_ceil(room);
     if count > usize::from(u16::MAX) {
         return Err(OtrError::TooLarge);
@@ -59,7 +68,11 @@ fn number(s: &str, radix: u32, max: u64) -> Result<u64> {
     if digits.len() > 10 {
         return Err(OtrError::Malformed("fragment number too large"));
     }
-    let v = if digits.is_empty() { 0 } else { u64::from_str_radix(digits, radix).map_err(|_| OtrError::Malformed("fragment number"))? };
+    let v = if digits.is_empty() {
+        0
+    } else {
+        u64::from_str_radix(digits, radix).map_err(|_| OtrError::Malformed("fragment number"))?
+    };
     if v > max {
         return Err(OtrError::Malformed("fragment number too large"));
     }
@@ -69,8 +82,12 @@ fn number(s: &str, radix: u32, max: u64) -> Result<u64> {
 /// Parses "?OTR|s|r,k,n,piece," or "?OTR,k,n,piece," (leading zeros accepted).
 pub fn parse(msg: &str) -> Result<Fragment<'_>> {
     let (tags, rest) = if let Some(rest) = msg.strip_prefix("?OTR|") {
-        let (s, rest) = rest.split_once('|').ok_or(OtrError::Malformed("fragment tags"))?;
-        let (r, rest) = rest.split_once(',').ok_or(OtrError::Malformed("fragment tags"))?;
+        let (s, rest) = rest
+            .split_once('|')
+            .ok_or(OtrError::Malformed("fragment tags"))?;
+        let (r, rest) = rest
+            .split_once(',')
+            .ok_or(OtrError::Malformed("fragment tags"))?;
         let s = number(s, 16, u64::from(u32::MAX))? as u32;
         let r = number(r, 16, u64::from(u32::MAX))? as u32;
         (Some((s, r)), rest)
@@ -104,8 +121,15 @@ impl Reassembly {
             return None;
         }
         if f.k == 1 {
-            *self = Reassembly { k: 1, n: f.n, buf: f.piece.to_owned() };
-        } else if f.n == self.n && f.k == self.k + 1 && self.buf.len() + f.piece.len() <= MAX_REASSEMBLED {
+            *self = Reassembly {
+                k: 1,
+                n: f.n,
+                buf: f.piece.to_owned(),
+            };
+        } else if f.n == self.n
+            && f.k == self.k + 1
+            && self.buf.len() + f.piece.len() <= MAX_REASSEMBLED
+        {
             self.buf.push_str(f.piece);
             self.k = f.k;
         } else {
@@ -147,7 +171,10 @@ mod tests {
             assert!(frags.iter().all(|f| f.len() <= 140));
             assert_eq!(reassemble(&frags).unwrap(), msg);
         }
-        assert_eq!(split(&msg, 0, Version::V3, 1, 2).unwrap(), vec![msg.clone()]);
+        assert_eq!(
+            split(&msg, 0, Version::V3, 1, 2).unwrap(),
+            vec![msg.clone()]
+        );
         assert!(split(&msg, 36, Version::V3, 1, 2).is_err());
         let exact = split(&"?OTR:AAAA.".repeat(10), 54, Version::V3, 0x100, 0x100).unwrap();
         assert!(exact.iter().all(|f| parse(f).is_ok()), "no empty piece");
@@ -180,7 +207,12 @@ mod tests {
         let piece = "B".repeat(60_000);
         let mut done = None;
         for k in 1..=20u16 {
-            done = r.add(&Fragment { tags: None, k, n: 20, piece: &piece });
+            done = r.add(&Fragment {
+                tags: None,
+                k,
+                n: 20,
+                piece: &piece,
+            });
         }
         assert_eq!(done, None);
         assert!(r.is_empty());

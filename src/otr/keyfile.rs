@@ -22,14 +22,21 @@ struct Parser<'a> {
 
 impl Parser<'_> {
     fn skip_ws(&mut self) {
-        while self.s.get(self.pos).is_some_and(|c| c.is_ascii_whitespace()) {
+        while self
+            .s
+            .get(self.pos)
+            .is_some_and(|c| c.is_ascii_whitespace())
+        {
             self.pos += 1;
         }
     }
 
     fn until(&mut self, end: u8) -> Result<&[u8]> {
         let start = self.pos;
-        let len = self.s[start..].iter().position(|&c| c == end).ok_or(OtrError::KeyFile("unterminated atom"))?;
+        let len = self.s[start..]
+            .iter()
+            .position(|&c| c == end)
+            .ok_or(OtrError::KeyFile("unterminated atom"))?;
         self.pos = start + len + 1;
         Ok(&self.s[start..start + len])
     }
@@ -39,7 +46,10 @@ impl Parser<'_> {
             return Err(OtrError::KeyFile("nested too deeply"));
         }
         self.skip_ws();
-        let c = *self.s.get(self.pos).ok_or(OtrError::KeyFile("unexpected end"))?;
+        let c = *self
+            .s
+            .get(self.pos)
+            .ok_or(OtrError::KeyFile("unexpected end"))?;
         self.pos += 1;
         match c {
             b'(' => {
@@ -59,7 +69,11 @@ impl Parser<'_> {
             b')' => Err(OtrError::KeyFile("unexpected ')'")),
             b'#' => {
                 let hex = self.until(b'#')?;
-                let hex: Vec<u8> = hex.iter().copied().filter(|c| !c.is_ascii_whitespace()).collect();
+                let hex: Vec<u8> = hex
+                    .iter()
+                    .copied()
+                    .filter(|c| !c.is_ascii_whitespace())
+                    .collect();
                 if hex.len() % 2 != 0 {
                     return Err(OtrError::KeyFile("odd hex length"));
                 }
@@ -71,18 +85,27 @@ impl Parser<'_> {
                 Ok(Sexp::Atom(out))
             }
             b'|' => {
-                let b64 = std::str::from_utf8(self.until(b'|')?).map_err(|_| OtrError::KeyFile("bad base64"))?;
-                Ok(Sexp::Atom(super::wire::base64_decode(b64).map_err(|_| OtrError::KeyFile("bad base64"))?))
+                let b64 = std::str::from_utf8(self.until(b'|')?)
+                    .map_err(|_| OtrError::KeyFile("bad base64"))?;
+                Ok(Sexp::Atom(
+                    super::wire::base64_decode(b64).map_err(|_| OtrError::KeyFile("bad base64"))?,
+                ))
             }
             b'"' => {
                 let mut out = Vec::new();
                 loop {
-                    let c = *self.s.get(self.pos).ok_or(OtrError::KeyFile("unterminated string"))?;
+                    let c = *self
+                        .s
+                        .get(self.pos)
+                        .ok_or(OtrError::KeyFile("unterminated string"))?;
                     self.pos += 1;
                     match c {
                         b'"' => return Ok(Sexp::Atom(out)),
                         b'\\' => {
-                            let e = *self.s.get(self.pos).ok_or(OtrError::KeyFile("unterminated string"))?;
+                            let e = *self
+                                .s
+                                .get(self.pos)
+                                .ok_or(OtrError::KeyFile("unterminated string"))?;
                             self.pos += 1;
                             out.push(match e {
                                 b'n' => b'\n',
@@ -97,16 +120,26 @@ impl Parser<'_> {
             }
             _ => {
                 let start = self.pos - 1;
-                while self.s.get(self.pos).is_some_and(|c| !c.is_ascii_whitespace() && !b"()\"#|".contains(c)) {
+                while self
+                    .s
+                    .get(self.pos)
+                    .is_some_and(|c| !c.is_ascii_whitespace() && !b"()\"#|".contains(c))
+                {
                     self.pos += 1;
                 }
                 let token = &self.s[start..self.pos];
                 // Canonical "len:bytes" atoms.
                 if let Some(colon) = token.iter().position(|&c| c == b':') {
                     if colon > 0 && token[..colon].iter().all(u8::is_ascii_digit) {
-                        let n: usize = std::str::from_utf8(&token[..colon]).ok().and_then(|s| s.parse().ok()).ok_or(OtrError::KeyFile("length"))?;
+                        let n: usize = std::str::from_utf8(&token[..colon])
+                            .ok()
+                            .and_then(|s| s.parse().ok())
+                            .ok_or(OtrError::KeyFile("length"))?;
                         let begin = start + colon + 1;
-                        let end = begin.checked_add(n).filter(|&e| e <= self.s.len()).ok_or(OtrError::KeyFile("length"))?;
+                        let end = begin
+                            .checked_add(n)
+                            .filter(|&e| e <= self.s.len())
+                            .ok_or(OtrError::KeyFile("length"))?;
                         self.pos = end;
                         return Ok(Sexp::Atom(self.s[begin..end].to_vec()));
                     }
@@ -177,8 +210,18 @@ pub fn import_libotr(text: &[u8]) -> Result<Vec<ImportedKey>> {
             .find(b"private-key")
             .and_then(|k| k.find(b"dsa"))
             .ok_or(OtrError::KeyFile("no DSA private key"))?;
-        let key = PrivateKey::from_components(dsa.value(b"p")?, dsa.value(b"q")?, dsa.value(b"g")?, dsa.value(b"y")?, dsa.value(b"x")?)?;
-        out.push(ImportedKey { account: text(acct.value(b"name")?), protocol: text(acct.value(b"protocol")?), key });
+        let key = PrivateKey::from_components(
+            dsa.value(b"p")?,
+            dsa.value(b"q")?,
+            dsa.value(b"g")?,
+            dsa.value(b"y")?,
+            dsa.value(b"x")?,
+        )?;
+        out.push(ImportedKey {
+            account: text(acct.value(b"name")?),
+            protocol: text(acct.value(b"protocol")?),
+            key,
+        });
     }
     Ok(out)
 }
@@ -208,7 +251,18 @@ mod tests {
 
     #[test]
     fn garbage_is_an_error_not_a_panic() {
-        for bad in ["", "(", ")", "(privkeys", "(privkeys (account (name #0#)))", "(x)", "(privkeys (account))", "#zz#", "(privkeys 99:a)", "\"abc"] {
+        for bad in [
+            "",
+            "(",
+            ")",
+            "(privkeys",
+            "(privkeys (account (name #0#)))",
+            "(x)",
+            "(privkeys (account))",
+            "#zz#",
+            "(privkeys 99:a)",
+            "\"abc",
+        ] {
             assert!(import_libotr(bad.as_bytes()).is_err(), "{bad}");
         }
         let deep = "(".repeat(100);

@@ -65,19 +65,29 @@ impl PublicKey {
     /// Builds a public key from p, q, g, y (big-endian magnitudes).
     pub fn from_components(p: &[u8], q: &[u8], g: &[u8], y: &[u8]) -> Result<PublicKey> {
         let (p, q, g, y) = (strip(p), strip(q), strip(g), strip(y));
-        if p.len() > MAX_P_BYTES || q.len() > MAX_Q_BYTES || q.len() < 20 || g.len() > p.len() || y.len() > p.len() {
+        if p.len() > MAX_P_BYTES
+            || q.len() > MAX_Q_BYTES
+            || q.len() < 20
+            || g.len() > p.len()
+            || y.len() > p.len()
+        {
             return Err(OtrError::Key("size"));
         }
         let pbits = (p.len() * 8) as u32;
         let big = |v: &[u8]| BoxedUint::from_be_slice(v, pbits).map_err(|_| OtrError::Key("value"));
-        let comps = Components::from_components_unchecked(uint(p, "p")?, uint(q, "q")?, big(g)?).map_err(|_| OtrError::Key("components"))?;
+        let comps = Components::from_components_unchecked(uint(p, "p")?, uint(q, "q")?, big(g)?)
+            .map_err(|_| OtrError::Key("components"))?;
         let key = VerifyingKey::from_components(comps, big(y)?).map_err(|_| OtrError::Key("y"))?;
         let mut encoded = Vec::with_capacity(4 * 4 + 2 * p.len() + 2 * q.len() + 2);
         wire::put_short(&mut encoded, 0);
         for v in [p, q, g, y] {
             wire::put_mpi(&mut encoded, v);
         }
-        Ok(PublicKey { key, encoded, q: q.to_vec() })
+        Ok(PublicKey {
+            key,
+            encoded,
+            q: q.to_vec(),
+        })
     }
 
     /// Reads an OTR PUBKEY (type 0x0000, then MPIs p, q, g, y).
@@ -120,8 +130,11 @@ impl PublicKey {
             return Err(OtrError::Signature);
         }
         let (r, s) = sig.split_at(h);
-        let sig = dsa::Signature::from_components(uint(r, "r")?, uint(s, "s")?).ok_or(OtrError::Signature)?;
-        self.key.verify_prehash(&self.reduce(mac), &sig).map_err(|_| OtrError::Signature)
+        let sig = dsa::Signature::from_components(uint(r, "r")?, uint(s, "s")?)
+            .ok_or(OtrError::Signature)?;
+        self.key
+            .verify_prehash(&self.reduce(mac), &sig)
+            .map_err(|_| OtrError::Signature)
     }
 }
 
@@ -159,23 +172,35 @@ impl PrivateKey {
         let mut rng = rand::rngs::SysRng;
         #[allow(deprecated)]
         let size = dsa::KeySize::DSA_1024_160;
-        let comps = Components::try_generate_from_rng_with_key_size(&mut rng, size).map_err(|_| OtrError::Rng)?;
-        let key = SigningKey::try_generate_from_rng_with_components(&mut rng, comps).map_err(|_| OtrError::Rng)?;
+        let comps = Components::try_generate_from_rng_with_key_size(&mut rng, size)
+            .map_err(|_| OtrError::Rng)?;
+        let key = SigningKey::try_generate_from_rng_with_components(&mut rng, comps)
+            .map_err(|_| OtrError::Rng)?;
         let c = key.verifying_key().components();
         let bytes = |v: &BoxedUint| v.to_be_bytes().to_vec();
         let x = Zeroizing::new(key.x().to_be_bytes().to_vec());
-        PrivateKey::from_components(&bytes(c.p()), &bytes(c.q()), &bytes(c.g()), &bytes(key.verifying_key().y()), &x)
+        PrivateKey::from_components(
+            &bytes(c.p()),
+            &bytes(c.q()),
+            &bytes(c.g()),
+            &bytes(key.verifying_key().y()),
+            &x,
+        )
     }
 
     /// Builds a key from p, q, g, y, x (big-endian), checking that they belong together.
     pub fn from_components(p: &[u8], q: &[u8], g: &[u8], y: &[u8], x: &[u8]) -> Result<PrivateKey> {
         let public = PublicKey::from_components(p, q, g, y)?;
         let x = strip(x);
-        let xu = BoxedUint::from_be_slice(x, (strip(q).len() * 8) as u32).map_err(|_| OtrError::Key("x"))?;
-        let key = SigningKey::from_components(public.key.clone(), xu).map_err(|_| OtrError::Key("x"))?;
+        let xu = BoxedUint::from_be_slice(x, (strip(q).len() * 8) as u32)
+            .map_err(|_| OtrError::Key("x"))?;
+        let key =
+            SigningKey::from_components(public.key.clone(), xu).map_err(|_| OtrError::Key("x"))?;
         let me = PrivateKey { key, public };
         let probe = [0x5au8; 32];
-        me.public.verify(&probe, &me.sign(&probe)?).map_err(|_| OtrError::Key("x does not match y"))?;
+        me.public
+            .verify(&probe, &me.sign(&probe)?)
+            .map_err(|_| OtrError::Key("x does not match y"))?;
         Ok(me)
     }
 
@@ -204,7 +229,10 @@ impl PrivateKey {
 
     /// Signs a 32-byte MAC reduced mod q; returns r||s, each as long as q (20 bytes for DSA-1024).
     pub fn sign(&self, mac: &[u8; 32]) -> Result<Vec<u8>> {
-        let sig: dsa::Signature = self.key.sign_prehash(&self.public.reduce(mac)).map_err(|_| OtrError::Signature)?;
+        let sig: dsa::Signature = self
+            .key
+            .sign_prehash(&self.public.reduce(mac))
+            .map_err(|_| OtrError::Signature)?;
         let h = self.public.half();
         let mut out = vec![0u8; 2 * h];
         for (i, v) in [sig.r(), sig.s()].into_iter().enumerate() {
@@ -238,7 +266,10 @@ pub(crate) mod tests {
 
     pub(crate) fn hex(s: &str) -> Vec<u8> {
         let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
     }
 
     const ALICE: &str = "000000000080c81c2cb2eb729b7e6fd48e975a932c638b3a9055478583afa46755683e30102447f6da2d8bec9f386bbb
@@ -279,14 +310,23 @@ b00d45a5826b54bfa419b6980e48";
             assert_eq!(key.fingerprint().to_hex(), fp);
             let c = |i: usize| {
                 let mut r = Reader::new(&bytes[2..]);
-                (0..i).for_each(|_| drop(r.mpi().unwrap()));
+                for _ in 0..i {
+                    r.mpi().unwrap();
+                }
                 r.mpi().unwrap().to_vec()
             };
             let private = PrivateKey::from_components(&c(0), &c(1), &c(2), &c(3), x).unwrap();
             assert_eq!(private.fingerprint().to_hex(), fp);
         }
-        let fp = Fingerprint(hex("0bb01c360424522e94ee9c346ce877a1a4288b2f").try_into().unwrap());
-        assert_eq!(fp.to_string(), "0BB01C36 0424522E 94EE9C34 6CE877A1 A4288B2F");
+        let fp = Fingerprint(
+            hex("0bb01c360424522e94ee9c346ce877a1a4288b2f")
+                .try_into()
+                .unwrap(),
+        );
+        assert_eq!(
+            fp.to_string(),
+            "0BB01C36 0424522E 94EE9C34 6CE877A1 A4288B2F"
+        );
     }
 
     pub(crate) fn test_key() -> PrivateKey {
@@ -324,7 +364,8 @@ b00d45a5826b54bfa419b6980e48";
     fn components_round_trip_through_bincode() {
         let key = test_key();
         let bytes = bincode::serde::encode_to_vec(&key, bincode::config::standard()).unwrap();
-        let (back, _): (PrivateKey, usize) = bincode::serde::decode_from_slice(&bytes, bincode::config::standard()).unwrap();
+        let (back, _): (PrivateKey, usize) =
+            bincode::serde::decode_from_slice(&bytes, bincode::config::standard()).unwrap();
         assert_eq!(back.fingerprint(), key.fingerprint());
         let c = key.components();
         let mut wrong = c.x.to_vec();

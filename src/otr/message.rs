@@ -76,7 +76,9 @@ pub fn classify(msg: &str) -> Result<Classified> {
             return Ok(Classified::Fragment(rest.to_owned()));
         }
         if let Some(b64) = rest.strip_prefix("?OTR:") {
-            let end = b64.find('.').ok_or(OtrError::Malformed("no '.' after base64"))?;
+            let end = b64
+                .find('.')
+                .ok_or(OtrError::Malformed("no '.' after base64"))?;
             return Ok(Classified::Encoded(wire::base64_decode(&b64[..end])?));
         }
         if let Some(text) = rest.strip_prefix(ERROR_PREFIX) {
@@ -274,16 +276,23 @@ impl Message {
             Version::V3 => (r.int()?, r.int()?),
             Version::V2 => (0, 0),
         };
-        let header = Header { version, sender, receiver };
+        let header = Header {
+            version,
+            sender,
+            receiver,
+        };
         let body = match kind {
             TYPE_DH_COMMIT => Body::DhCommit {
                 encrypted_gx: r.data()?.to_vec(),
                 hashed_gx: {
                     let h = r.data()?;
-                    h.try_into().map_err(|_| OtrError::Malformed("hashed g^x length"))?
+                    h.try_into()
+                        .map_err(|_| OtrError::Malformed("hashed g^x length"))?
                 },
             },
-            TYPE_DH_KEY => Body::DhKey { gy: r.mpi()?.to_vec() },
+            TYPE_DH_KEY => Body::DhKey {
+                gy: r.mpi()?.to_vec(),
+            },
             TYPE_REVEAL_SIG => Body::RevealSig {
                 revealed_key: r.data()?.to_vec(),
                 encrypted_sig: r.data()?.to_vec(),
@@ -325,7 +334,10 @@ impl Message {
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::new();
         match &self.body {
-            Body::DhCommit { encrypted_gx, hashed_gx } => {
+            Body::DhCommit {
+                encrypted_gx,
+                hashed_gx,
+            } => {
                 self.header.encode(TYPE_DH_COMMIT, &mut out);
                 wire::put_data(&mut out, encrypted_gx);
                 wire::put_data(&mut out, hashed_gx);
@@ -334,7 +346,11 @@ impl Message {
                 self.header.encode(TYPE_DH_KEY, &mut out);
                 wire::put_mpi(&mut out, gy);
             }
-            Body::RevealSig { revealed_key, encrypted_sig, mac } => {
+            Body::RevealSig {
+                revealed_key,
+                encrypted_sig,
+                mac,
+            } => {
                 self.header.encode(TYPE_REVEAL_SIG, &mut out);
                 wire::put_data(&mut out, revealed_key);
                 wire::put_data(&mut out, encrypted_sig);
@@ -356,7 +372,15 @@ impl Message {
 }
 
 /// The authenticated prefix of a Data message (what its MAC covers).
-pub fn data_authenticated(header: &Header, flags: u8, sender_keyid: u32, recipient_keyid: u32, next_dh: &[u8], ctr: &[u8; 8], encrypted: &[u8]) -> Vec<u8> {
+pub fn data_authenticated(
+    header: &Header,
+    flags: u8,
+    sender_keyid: u32,
+    recipient_keyid: u32,
+    next_dh: &[u8],
+    ctr: &[u8; 8],
+    encrypted: &[u8],
+) -> Vec<u8> {
     let mut out = Vec::with_capacity(encrypted.len() + 240);
     header.encode(TYPE_DATA, &mut out);
     wire::put_byte(&mut out, flags);
@@ -378,9 +402,15 @@ mod tests {
         assert_eq!(classify("?OTRv23?").unwrap(), Classified::Query(v23));
         assert_eq!(
             classify("?OTR?v2?").unwrap(),
-            Classified::Query(Versions { v2: true, v3: false })
+            Classified::Query(Versions {
+                v2: true,
+                v3: false
+            })
         );
-        assert_eq!(classify("?OTR?").unwrap(), Classified::Query(Versions::default()));
+        assert_eq!(
+            classify("?OTR?").unwrap(),
+            Classified::Query(Versions::default())
+        );
         assert_eq!(
             classify(&default_query(v23, "bot@x")).unwrap(),
             Classified::Query(v23)
@@ -389,30 +419,62 @@ mod tests {
             classify("?OTR Error: oops").unwrap(),
             Classified::Error("oops".into())
         );
-        assert_eq!(classify("hello").unwrap(), Classified::Plain("hello".into()));
+        assert_eq!(
+            classify("hello").unwrap(),
+            Classified::Plain("hello".into())
+        );
         let tagged = format!("hi{}", whitespace_tag(v23));
         assert_eq!(
             classify(&tagged).unwrap(),
-            Classified::Tagged { text: "hi".into(), versions: v23 }
+            Classified::Tagged {
+                text: "hi".into(),
+                versions: v23
+            }
         );
         let v2only = format!("a{}{}{}b", TAG_BASE, TAG_V1, TAG_V2);
         assert_eq!(
             classify(&v2only).unwrap(),
-            Classified::Tagged { text: "ab".into(), versions: Versions { v2: true, v3: false } }
+            Classified::Tagged {
+                text: "ab".into(),
+                versions: Versions {
+                    v2: true,
+                    v3: false
+                }
+            }
         );
-        assert_eq!(classify("?OTR:AAMC.").unwrap(), Classified::Encoded(vec![0, 3, 2]));
+        assert_eq!(
+            classify("?OTR:AAMC.").unwrap(),
+            Classified::Encoded(vec![0, 3, 2])
+        );
         assert!(classify("?OTR:AAMC").is_err());
-        assert!(matches!(classify("?OTR|1|2,1,1,x,").unwrap(), Classified::Fragment(_)));
+        assert!(matches!(
+            classify("?OTR|1|2,1,1,x,").unwrap(),
+            Classified::Fragment(_)
+        ));
     }
 
     #[test]
     fn message_round_trip() {
-        let header = Header { version: Version::V3, sender: 0x1234, receiver: 0 };
+        let header = Header {
+            version: Version::V3,
+            sender: 0x1234,
+            receiver: 0,
+        };
         let bodies = vec![
-            Body::DhCommit { encrypted_gx: vec![1, 2, 3], hashed_gx: [7; 32] },
+            Body::DhCommit {
+                encrypted_gx: vec![1, 2, 3],
+                hashed_gx: [7; 32],
+            },
             Body::DhKey { gy: vec![9, 9] },
-            Body::RevealSig { revealed_key: vec![5; 16], encrypted_sig: vec![1; 50], mac: [3; 20] },
-            Body::Signature { encrypted_sig: vec![2; 44], mac: [4; 20] },
+            Body::RevealSig {
+                revealed_key: vec![5; 16],
+                encrypted_sig: vec![1; 50],
+                mac: [3; 20],
+            },
+            Body::Signature {
+                encrypted_sig: vec![2; 44],
+                mac: [4; 20],
+            },
         ];
         for body in bodies {
             let m = Message { header, body };
@@ -430,16 +492,26 @@ mod tests {
             old_mac_keys: vec![1; 20],
             authenticated: auth,
         };
-        let m = Message { header, body: Body::Data(d) };
+        let m = Message {
+            header,
+            body: Body::Data(d),
+        };
         assert_eq!(Message::parse(&m.encode()).unwrap(), m);
         let mut bytes = m.encode();
         bytes.push(0);
-        assert_eq!(Message::parse(&bytes), Err(OtrError::Malformed("trailing bytes")));
+        assert_eq!(
+            Message::parse(&bytes),
+            Err(OtrError::Malformed("trailing bytes"))
+        );
     }
 
     #[test]
     fn parser_never_panics_on_mutations() {
-        let header = Header { version: Version::V3, sender: 0x1234, receiver: 0x5678 };
+        let header = Header {
+            version: Version::V3,
+            sender: 0x1234,
+            receiver: 0x5678,
+        };
         let auth = data_authenticated(&header, 0, 1, 1, &[4; 192], &[0; 8], &[7; 30]);
         let mut seed = auth.clone();
         seed.extend_from_slice(&[0; 20]);

@@ -1,4 +1,9 @@
 //! OTR versions 2 and 3 as a sans-IO library: bytes and events in, bytes and events out.
+pub mod account;
+pub mod ake;
+pub mod channel;
+pub mod crypto;
+pub mod data;
 pub mod error;
 pub mod fragment;
 pub mod group;
@@ -6,14 +11,9 @@ pub mod keyfile;
 pub mod keys;
 pub mod message;
 pub mod policy;
+pub mod session;
 pub mod tlv;
 pub mod wire;
-pub mod ake;
-pub mod crypto;
-pub mod data;
-pub mod account;
-pub mod channel;
-pub mod session;
 
 pub use account::Account;
 pub use channel::{Channel, Ended, Event, Offer, Problem};

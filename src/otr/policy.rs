@@ -113,7 +113,13 @@ mod tests {
         let both = Versions { v2: true, v3: true };
         assert_eq!(Policy::MANUAL.best_version(both), Some(Version::V3));
         assert_eq!(Policy::ALLOW_V2.best_version(both), Some(Version::V2));
-        assert_eq!(Policy::ALLOW_V3.best_version(Versions { v2: true, v3: false }), None);
+        assert_eq!(
+            Policy::ALLOW_V3.best_version(Versions {
+                v2: true,
+                v3: false
+            }),
+            None
+        );
         assert_eq!(Policy::NEVER.best_version(both), None);
     }
 }

@@ -84,21 +84,47 @@ impl Session {
     /// Enters the encrypted state after an AKE; returns true when it already was encrypted.
     pub fn establish(&mut self, est: &Established) -> bool {
         let was = self.is_encrypted();
-        let secure = Secure { version: est.version, ssid: est.ssid, we_committed: est.we_committed, fingerprint: est.fingerprint, data: DataState::new(est) };
+        let secure = Secure {
+            version: est.version,
+            ssid: est.ssid,
+            we_committed: est.we_committed,
+            fingerprint: est.fingerprint,
+            data: DataState::new(est),
+        };
         self.msg = MsgState::Encrypted(Box::new(secure));
         was
     }
 
     /// Encrypts a message with TLVs into an armored Data message.
-    pub fn seal(&mut self, tags: (u32, u32), flags: u8, text: &[u8], tlvs: &[Tlv], now: u64) -> Result<(Version, String)> {
+    pub fn seal(
+        &mut self,
+        tags: (u32, u32),
+        flags: u8,
+        text: &[u8],
+        tlvs: &[Tlv],
+        now: u64,
+    ) -> Result<(Version, String)> {
         let MsgState::Encrypted(s) = &mut self.msg else {
             return Err(OtrError::Malformed("session not encrypted"));
         };
-        let header = Header { version: s.version, sender: tags.0, receiver: tags.1 };
+        let header = Header {
+            version: s.version,
+            sender: tags.0,
+            receiver: tags.1,
+        };
         let plain = zeroize::Zeroizing::new(tlv::join(text, tlvs));
         let d = s.data.encrypt(header, flags, &plain)?;
         self.last_sent = now;
-        Ok((s.version, armor(&Message { header, body: Body::Data(d) }.encode())))
+        Ok((
+            s.version,
+            armor(
+                &Message {
+                    header,
+                    body: Body::Data(d),
+                }
+                .encode(),
+            ),
+        ))
     }
 
     /// Authenticates and decrypts a Data message; TLV 1 finishes the session.
@@ -106,16 +132,27 @@ impl Session {
         let MsgState::Encrypted(s) = &mut self.msg else {
             return Err(OtrError::Malformed("session not encrypted"));
         };
-        let Received { plaintext, extra_key } = s.data.decrypt(d)?;
+        let Received {
+            plaintext,
+            extra_key,
+        } = s.data.decrypt(d)?;
         self.last_recv = now;
         let (text, all) = tlv::split(&plaintext);
         let disconnected = all.iter().any(|t| t.kind == tlv::DISCONNECTED);
-        let tlvs = all.into_iter().filter(|t| t.kind != tlv::PADDING && t.kind != tlv::DISCONNECTED).collect();
+        let tlvs = all
+            .into_iter()
+            .filter(|t| t.kind != tlv::PADDING && t.kind != tlv::DISCONNECTED)
+            .collect();
         let text = text.to_vec();
         if disconnected {
             self.msg = MsgState::Finished;
         }
-        Ok(Opened { text, tlvs, disconnected, extra_key })
+        Ok(Opened {
+            text,
+            tlvs,
+            disconnected,
+            extra_key,
+        })
     }
 
     /// True when a heartbeat should answer a data message received at `now`.

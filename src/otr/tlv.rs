@@ -28,9 +28,16 @@ pub fn split(plain: &[u8]) -> (&[u8], Vec<Tlv>) {
     let mut tlvs = Vec::new();
     let mut r = wire::Reader::new(&plain[nul + 1..]);
     while r.remaining() >= 4 {
-        let (Ok(kind), Ok(len)) = (r.short(), r.short()) else { break };
-        let Ok(value) = r.take(usize::from(len)) else { break };
-        tlvs.push(Tlv { kind, value: value.to_vec() });
+        let (Ok(kind), Ok(len)) = (r.short(), r.short()) else {
+            break;
+        };
+        let Ok(value) = r.take(usize::from(len)) else {
+            break;
+        };
+        tlvs.push(Tlv {
+            kind,
+            value: value.to_vec(),
+        });
     }
     (&plain[..nul], tlvs)
 }
@@ -57,7 +64,10 @@ pub fn padding_for(len: usize, block: usize) -> Option<Tlv> {
     }
     let with_header = len + 1 + 4;
     let pad = (block - with_header % block) % block;
-    Some(Tlv { kind: PADDING, value: vec![0; pad] })
+    Some(Tlv {
+        kind: PADDING,
+        value: vec![0; pad],
+    })
 }
 
 #[cfg(test)]
@@ -66,7 +76,16 @@ mod tests {
 
     #[test]
     fn split_join_round_trip() {
-        let tlvs = vec![Tlv { kind: DISCONNECTED, value: vec![] }, Tlv { kind: 2, value: vec![1, 2, 3] }];
+        let tlvs = vec![
+            Tlv {
+                kind: DISCONNECTED,
+                value: vec![],
+            },
+            Tlv {
+                kind: 2,
+                value: vec![1, 2, 3],
+            },
+        ];
         let plain = join(b"hi", &tlvs);
         assert_eq!(split(&plain), (&b"hi"[..], tlvs));
         assert_eq!(split(b"plain"), (&b"plain"[..], vec![]));
