@@ -1,0 +1,327 @@
+//! Engine-to-engine tests of the channel API.
+
+use super::*;
+use crate::otr::keys::tests::test_key;
+
+pub(crate) fn account(name: &str, policy: Policy) -> Account {
+    let mut a = Account::new(name, test_key()).unwrap();
+    a.policy = policy;
+    a
+}
+
+pub(crate) struct Side {
+    pub account: Account,
+    pub channel: Channel,
+    pub events: Vec<Event>,
+}
+
+impl Side {
+    pub fn new(name: &str, policy: Policy) -> Side {
+        Side {
+            account: account(name, policy),
+            channel: Channel::new(),
+            events: Vec::new(),
+        }
+    }
+}
+
+fn injects(events: &[Event]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| {
+            if let Event::Inject(m) = e {
+                Some(m.clone())
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+/// Delivers `first` to `b`, then ping-pongs injected messages until both are quiet.
+pub(crate) fn pump(a: &mut Side, b: &mut Side, first: Vec<Event>, now: u64) {
+    let mut to_b = injects(&first);
+    let mut to_a = Vec::new();
+    for _ in 0..50 {
+        if to_a.is_empty() && to_b.is_empty() {
+            return;
+        }
+        for m in core::mem::take(&mut to_b) {
+            let ev = b.channel.read(&b.account, &m, now);
+            to_a.extend(injects(&ev));
+            b.events.extend(ev);
+        }
+        for m in core::mem::take(&mut to_a) {
+            let ev = a.channel.read(&a.account, &m, now);
+            to_b.extend(injects(&ev));
+            a.events.extend(ev);
+        }
+    }
+    panic!("conversation did not settle");
+}
+
+fn gone_secure(events: &[Event]) -> usize {
+    events
+        .iter()
+        .filter(|e| matches!(e, Event::GoneSecure { .. }))
+        .count()
+}
+
+fn received(events: &[Event]) -> Vec<(String, bool)> {
+    events
+        .iter()
+        .filter_map(|e| {
+            if let Event::Message {
+                text, encrypted, ..
+            } = e
+            {
+                Some((text.clone(), *encrypted))
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+fn secure_pair(pa: Policy, pb: Policy) -> (Side, Side) {
+    let (mut a, mut b) = (Side::new("a@x", pa), Side::new("b@x", pb));
+    let q = a.channel.init(&a.account);
+    pump(&mut a, &mut b, q, 1);
+    assert_eq!(gone_secure(&a.events), 1, "{:?}", a.events);
+    assert_eq!(gone_secure(&b.events), 1, "{:?}", b.events);
+    (a, b)
+}
+
+#[test]
+fn query_start_v3_and_v2_then_talk_both_ways() {
+    for (policy, version) in [
+        (Policy::MANUAL, Version::V3),
+        (Policy::ALLOW_V2, Version::V2),
+    ] {
+        let (mut a, mut b) = secure_pair(policy, policy);
+        assert!(a
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::GoneSecure { version: v, .. } if *v == version)));
+        assert!(a
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::UnverifiedFingerprint { new: true, .. })));
+        for i in 0..4 {
+            let out = a.channel.write(&a.account, &format!("hi {i}"), 2);
+            pump(&mut a, &mut b, out, 2);
+            let out = b.channel.write(&b.account, &format!("yo {i}"), 2);
+            pump(&mut b, &mut a, out, 2);
+        }
+        assert_eq!(
+            received(&b.events).last().unwrap(),
+            &("hi 3".to_owned(), true)
+        );
+        assert_eq!(
+            received(&a.events).last().unwrap(),
+            &("yo 3".to_owned(), true)
+        );
+        // Fragmented messages both ways.
+        a.account.max_message_size = 120;
+        b.account.max_message_size = 150;
+        let long = "x".repeat(700);
+        let out = a.channel.write(&a.account, &long, 3);
+        assert!(injects(&out).len() > 5);
+        pump(&mut a, &mut b, out, 3);
+        let out = b.channel.write(&b.account, &long, 3);
+        pump(&mut b, &mut a, out, 3);
+        assert_eq!(received(&a.events).last().unwrap().0, long);
+        assert_eq!(received(&b.events).last().unwrap().0, long);
+        // Ending from one side.
+        let out = a.channel.finish(&a.account, 4);
+        pump(&mut a, &mut b, out, 4);
+        assert!(b.events.iter().any(|e| matches!(
+            e,
+            Event::GoneInsecure {
+                ended: Ended::ByPeer,
+                ..
+            }
+        )));
+        assert_eq!(
+            b.channel.write(&b.account, "still there?", 5),
+            vec![Event::Problem(Problem::ConnectionEnded)]
+        );
+        assert!(!a.channel.is_encrypted());
+    }
+}
+
+#[test]
+fn whitespace_tag_and_error_start() {
+    let (mut a, mut b) = (
+        Side::new("a@x", Policy::OPPORTUNISTIC),
+        Side::new("b@x", Policy::OPPORTUNISTIC),
+    );
+    let out = a.channel.write(&a.account, "hello", 1);
+    assert!(injects(&out)[0].starts_with("hello \t"));
+    pump(&mut a, &mut b, out, 1);
+    assert_eq!(received(&b.events)[0], ("hello".to_owned(), false));
+    assert_eq!(gone_secure(&a.events) + gone_secure(&b.events), 2);
+
+    let (mut a, mut b) = (
+        Side::new("a@x", Policy::OPPORTUNISTIC),
+        Side::new("b@x", Policy::OPPORTUNISTIC),
+    );
+    pump(
+        &mut a,
+        &mut b,
+        vec![Event::Inject("?OTR Error: who are you".into())],
+        1,
+    );
+    assert!(b.events.contains(&Event::Problem(Problem::ReceivedError(
+        "who are you".into()
+    ))));
+    assert_eq!(gone_secure(&a.events) + gone_secure(&b.events), 2);
+}
+
+#[test]
+fn simultaneous_start_settles_on_one_session() {
+    let (mut a, mut b) = (
+        Side::new("a@x", Policy::MANUAL),
+        Side::new("b@x", Policy::MANUAL),
+    );
+    let qa = a.channel.init(&a.account);
+    let qb = b.channel.init(&b.account);
+    let ca = a.channel.read(&a.account, &injects(&qb)[0], 1);
+    let cb = b.channel.read(&b.account, &injects(&qa)[0], 1);
+    pump(&mut a, &mut b, ca, 1);
+    pump(&mut b, &mut a, cb, 1);
+    assert!(a.channel.is_encrypted() && b.channel.is_encrypted());
+    let out = a.channel.write(&a.account, "after race", 2);
+    pump(&mut a, &mut b, out, 2);
+    assert_eq!(received(&b.events).last().unwrap().0, "after race");
+}
+
+#[test]
+fn require_encryption_holds_then_sends() {
+    let (mut a, mut b) = (
+        Side::new("a@x", Policy::ALWAYS),
+        Side::new("b@x", Policy::ALWAYS),
+    );
+    let out = a.channel.write(&a.account, "secret", 1);
+    assert!(out.contains(&Event::Problem(Problem::EncryptionRequired)));
+    assert!(injects(&out)[0].starts_with("?OTRv23?"));
+    pump(&mut a, &mut b, out, 1);
+    assert_eq!(received(&b.events), vec![("secret".to_owned(), true)]);
+}
+
+#[test]
+fn heartbeat_after_silence_and_replay_rejected() {
+    let (mut a, mut b) = secure_pair(Policy::MANUAL, Policy::MANUAL);
+    let out = a.channel.write(&a.account, "ping", 1000);
+    let msg = injects(&out)[0].clone();
+    let ev = b.channel.read(&b.account, &msg, 1000);
+    assert_eq!(
+        injects(&ev).len(),
+        1,
+        "heartbeat sent after 60 s of silence"
+    );
+    let ev2 = b.channel.read(&b.account, &msg, 1001);
+    assert!(matches!(
+        ev2[0],
+        Event::Problem(Problem::Unreadable(OtrError::Replay))
+    ));
+    let hb = a.channel.read(&a.account, &injects(&ev)[0], 1000);
+    assert!(received(&hb).is_empty(), "heartbeats are not shown");
+}
+
+#[test]
+fn state_round_trips_through_bincode_mid_conversation() {
+    let (mut a, mut b) = secure_pair(Policy::MANUAL, Policy::MANUAL);
+    let out = a.channel.write(&a.account, "one", 1);
+    pump(&mut a, &mut b, out, 1);
+    let cfg = bincode::config::standard();
+    let bytes = bincode::serde::encode_to_vec(&b.channel, cfg).unwrap();
+    let (restored, _): (Channel, usize) = bincode::serde::decode_from_slice(&bytes, cfg).unwrap();
+    assert_eq!(restored, b.channel);
+    b.channel = restored;
+    let acct = bincode::serde::encode_to_vec(&b.account, cfg).unwrap();
+    let (acct, _): (Account, usize) = bincode::serde::decode_from_slice(&acct, cfg).unwrap();
+    b.account = acct;
+    let out = b.channel.write(&b.account, "two", 2);
+    pump(&mut b, &mut a, out, 2);
+    assert_eq!(received(&a.events).last().unwrap().0, "two");
+}
+
+#[test]
+fn instance_tag_rules() {
+    let (mut a, mut b) = secure_pair(Policy::MANUAL, Policy::MANUAL);
+    let out = a.channel.write(&a.account, "for b", 1);
+    let wire = injects(&out)[0].clone();
+    let mut bytes = crate::otr::wire::base64_decode(&wire[5..wire.len() - 1]).unwrap();
+    // Receiver tag changed: for another instance of b.
+    bytes[10] ^= 0x01;
+    let ev = b.channel.read(&b.account, &armor(&bytes), 1);
+    assert_eq!(ev, vec![Event::Problem(Problem::ForOtherInstance)]);
+    // Receiver 0 on a data message is malformed.
+    bytes[7..11].copy_from_slice(&[0; 4]);
+    assert!(matches!(
+        b.channel.read(&b.account, &armor(&bytes), 1)[0],
+        Event::Problem(Problem::Malformed(OtrError::InstanceTag))
+    ));
+    // Sender below 0x100 is malformed.
+    bytes[3..7].copy_from_slice(&[0, 0, 0, 0xff]);
+    assert!(matches!(
+        b.channel.read(&b.account, &armor(&bytes), 1)[0],
+        Event::Problem(Problem::Malformed(OtrError::InstanceTag))
+    ));
+    let _ = &mut a;
+}
+
+#[test]
+fn random_and_mutated_input_never_panics_in_any_state() {
+    let (mut a, mut b) = (
+        Side::new("a@x", Policy::OPPORTUNISTIC),
+        Side::new("b@x", Policy::OPPORTUNISTIC),
+    );
+    // Collect real messages of every kind as seeds.
+    let mut seeds: Vec<String> = Vec::new();
+    let mut to_b = injects(&a.channel.init(&a.account));
+    for _ in 0..6 {
+        let mut to_a = Vec::new();
+        for m in to_b.drain(..) {
+            seeds.push(m.clone());
+            to_a.extend(injects(&b.channel.read(&b.account, &m, 1)));
+        }
+        for m in to_a {
+            seeds.push(m.clone());
+            to_b.extend(injects(&a.channel.read(&a.account, &m, 1)));
+        }
+    }
+    seeds.extend(injects(&a.channel.write(&a.account, "data", 1)));
+    seeds.push("?OTR|00000100|00000200,00001,00002,abc,".into());
+    let mut state = 0x2545f4914f6cdd1du64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut fresh = Side::new("c@x", Policy::OPPORTUNISTIC);
+    for i in 0..3000 {
+        let seed = &seeds[(next() as usize) % seeds.len()];
+        let text = if seed.starts_with("?OTR:") && seed.ends_with('.') {
+            let mut bytes = crate::otr::wire::base64_decode(&seed[5..seed.len() - 1]).unwrap();
+            for _ in 0..(next() % 3 + 1) {
+                let pos = (next() as usize) % bytes.len();
+                bytes[pos] = next() as u8;
+            }
+            bytes.truncate(
+                (next() as usize) % (bytes.len() + 1) + if i % 2 == 0 { bytes.len() } else { 0 },
+            );
+            armor(&bytes)
+        } else {
+            let mut s = seed.clone().into_bytes();
+            let pos = (next() as usize) % s.len().max(1);
+            s.insert(pos, (next() % 128) as u8);
+            String::from_utf8_lossy(&s).into_owned()
+        };
+        for side in [&mut a, &mut b, &mut fresh] {
+            let _ = side.channel.read(&side.account, &text, 2);
+        }
+    }
+}
