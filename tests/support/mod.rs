@@ -1,0 +1,8 @@
+//! Shared helpers for integration tests: the libotr test peer and fixture keys.
+//!
+//! Use from an integration test with `mod support;` and then
+//! `use support::libotr::{Peer, Event};` / `support::keys::fixture_key_path("alice")`.
+#![allow(dead_code)]
+
+pub mod keys;
+pub mod libotr;
