@@ -82,6 +82,8 @@ pub struct SmpStep {
     pub send: Vec<Tlv>,
     /// What to tell the user, if anything.
     pub event: Option<SmpEvent>,
+    /// Why a received message was refused (with [`SmpEvent::Cheated`]), for logs.
+    pub check_error: Option<CheckError>,
 }
 
 impl SmpStep {
@@ -95,6 +97,16 @@ impl SmpStep {
         SmpStep {
             send: vec![send],
             event: Some(event),
+            check_error: None,
+        }
+    }
+
+    /// A step that only reports an event.
+    fn event(event: SmpEvent) -> SmpStep {
+        SmpStep {
+            send: Vec::new(),
+            event: Some(event),
+            check_error: None,
         }
     }
 }
@@ -206,7 +218,7 @@ impl SmpState {
         *self = SmpState::Expect1;
         SmpStep {
             send: vec![Tlv::abort()],
-            event: None,
+            ..SmpStep::default()
         }
     }
 
@@ -219,10 +231,7 @@ impl SmpState {
     pub fn on_tlv(&mut self, tlv: &Tlv) -> SmpStep {
         let state = std::mem::take(self);
         match (tlv.typ, state) {
-            (SMP_ABORT, _) => SmpStep {
-                send: Vec::new(),
-                event: Some(SmpEvent::Aborted),
-            },
+            (SMP_ABORT, _) => SmpStep::event(SmpEvent::Aborted),
             (SMP1Q, SmpState::Expect1 | SmpState::AwaitingSecret { .. }) => {
                 if tlv.value.is_empty() {
                     return error();
@@ -242,7 +251,7 @@ impl SmpState {
                     };
                     SmpStep::new(tlv, SmpEvent::InProgress(60))
                 }
-                Err(_) => cheated(),
+                Err(e) => cheated(e),
             },
             (SMP3, SmpState::Expect3(s)) => match steps::step4(&s, &tlv.value) {
                 Ok((equal, payload)) => {
@@ -252,14 +261,11 @@ impl SmpState {
                     };
                     SmpStep::new(tlv, result(equal))
                 }
-                Err(_) => cheated(),
+                Err(e) => cheated(e),
             },
             (SMP4, SmpState::Expect4(s)) => match steps::step5(&s, &tlv.value) {
-                Ok(equal) => SmpStep {
-                    send: Vec::new(),
-                    event: Some(result(equal)),
-                },
-                Err(_) => cheated(),
+                Ok(equal) => SmpStep::event(result(equal)),
+                Err(e) => cheated(e),
             },
             (SMP1 | SMP1Q | SMP2 | SMP3 | SMP4, _) => error(),
             (_, state) => {
@@ -281,12 +287,9 @@ impl SmpState {
                     received: Box::new(received),
                     question,
                 };
-                SmpStep {
-                    send: Vec::new(),
-                    event: Some(event),
-                }
+                SmpStep::event(event)
             }
-            Err(_) => cheated(),
+            Err(e) => cheated(e),
         }
     }
 }
@@ -301,8 +304,11 @@ fn result(equal: bool) -> SmpEvent {
 }
 
 /// A failed check: send an abort and report cheating (the state is already EXPECT1).
-fn cheated() -> SmpStep {
-    SmpStep::new(Tlv::abort(), SmpEvent::Cheated)
+fn cheated(e: CheckError) -> SmpStep {
+    SmpStep {
+        check_error: Some(e),
+        ..SmpStep::new(Tlv::abort(), SmpEvent::Cheated)
+    }
 }
 
 /// An out-of-order message: send an abort and report an error (the state is already EXPECT1).

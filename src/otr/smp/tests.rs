@@ -178,6 +178,7 @@ fn every_tampered_value_is_cheating() {
                 assert_eq!(s.event, Some(SmpEvent::Cheated), "message {k} value {i}");
                 assert_eq!(s.send, vec![Tlv::abort()]);
                 assert_eq!(s.outcome(), Some(SmpOutcome::Cheated));
+                assert!(s.check_error.is_some());
                 assert!(!st.in_progress());
             }
         }
