@@ -12,6 +12,7 @@ pub mod keys;
 pub mod message;
 pub mod policy;
 pub mod session;
+pub mod smp;
 pub mod tlv;
 pub mod wire;
 
