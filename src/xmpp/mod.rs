@@ -1,6 +1,8 @@
 //! The XMPP client connection (tokio-xmpp): TLS, roster, presence, messages.
 
+pub mod conn;
 pub mod connector;
 pub mod jid;
 pub mod login;
+pub mod stanza;
 pub mod tls;

@@ -1,0 +1,126 @@
+//! The running connection: stanzas in as [`Link`] events, [`Command`]s out; presence re-sent
+//! after every reconnect (tokio-xmpp reconnects with back-off by itself once online).
+
+use super::stanza::{incoming, outgoing, Incoming, Outgoing};
+use futures::StreamExt;
+use tokio::sync::{mpsc, watch};
+use tokio_xmpp::jid::{BareJid, Jid};
+use tokio_xmpp::{Client, Event, Stanza};
+
+/// What the connection tells the bot.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Link {
+    /// Online (again) as this full JID.
+    Online(Jid),
+    /// The connection dropped; tokio-xmpp reconnects with back-off.
+    Offline(String),
+    /// Something arrived.
+    In(Incoming),
+}
+
+/// What the bot asks the connection to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Send a stanza.
+    Send(Outgoing),
+    /// Change the status text sent with presence (also after reconnects).
+    SetStatus(Option<String>),
+}
+
+/// The stanzas that befriend a whitelisted learner: roster entry, subscription both ways.
+pub fn add_jid(jid: &BareJid) -> Vec<Command> {
+    vec![
+        Command::Send(Outgoing::RosterAdd(jid.clone())),
+        Command::Send(Outgoing::Subscribed(jid.clone())),
+        Command::Send(Outgoing::Subscribe(jid.clone())),
+    ]
+}
+
+/// The answer to a subscription request: accepted and returned when whitelisted, else refused.
+pub fn answer_subscription(from: &BareJid, whitelisted: bool) -> Vec<Command> {
+    if whitelisted {
+        add_jid(from)
+    } else {
+        vec![Command::Send(Outgoing::Unsubscribed(from.clone()))]
+    }
+}
+
+/// Pumps `client` until `shutdown` turns true or the command channel closes.
+pub async fn run(
+    mut client: Client,
+    own: BareJid,
+    mut commands: mpsc::Receiver<Command>,
+    events: mpsc::Sender<Link>,
+    mut shutdown: watch::Receiver<bool>,
+    mut status: Option<String>,
+) {
+    send(
+        &mut client,
+        Outgoing::Available {
+            status: status.clone(),
+        },
+    )
+    .await;
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => {
+                if *shutdown.borrow() { break; }
+            }
+            cmd = commands.recv() => {
+                let Some(cmd) = cmd else { break };
+                match cmd {
+                    Command::Send(o) => send(&mut client, o).await,
+                    Command::SetStatus(s) => {
+                        status = s;
+                        send(&mut client, Outgoing::Available { status: status.clone() }).await;
+                    }
+                }
+            }
+            ev = client.next() => {
+                let Some(ev) = ev else { break };
+                let link = match ev {
+                    Event::Online { bound_jid, .. } => {
+                        send(&mut client, Outgoing::RosterGet).await;
+                        send(&mut client, Outgoing::Available { status: status.clone() }).await;
+                        Link::Online(bound_jid)
+                    }
+                    Event::Disconnected(e) => Link::Offline(e.to_string()),
+                    Event::Stanza(st) => match from_server_or_peer(st, &own) {
+                        Some(Incoming::RosterPush { id, items }) => {
+                            send(&mut client, Outgoing::RosterPushResult { id: id.clone() }).await;
+                            Link::In(Incoming::RosterPush { id, items })
+                        }
+                        Some(i) => Link::In(i),
+                        None => continue,
+                    },
+                };
+                if events.send(link).await.is_err() { break; }
+            }
+        }
+    }
+    let _ = client.send_end().await;
+}
+
+/// Drops roster pushes and results that do not come from our own account (RFC 6121 §2.1.6).
+fn from_server_or_peer(st: Stanza, own: &BareJid) -> Option<Incoming> {
+    if let Stanza::Iq(iq) = &st {
+        use tokio_xmpp::parsers::iq::Iq;
+        let from = match iq {
+            Iq::Set { from, .. } | Iq::Result { from, .. } => from.clone(),
+            _ => return None,
+        };
+        if from.is_some_and(|f| f.to_bare() != *own) {
+            return None;
+        }
+    }
+    match incoming(st) {
+        Incoming::Ignored => None,
+        i => Some(i),
+    }
+}
+
+async fn send(client: &mut Client, o: Outgoing) {
+    if let Err(e) = client.send_stanza(outgoing(o)).await {
+        tracing::warn!(error = %e, "could not queue a stanza");
+    }
+}
