@@ -98,3 +98,33 @@ async fn tls_13_minimum_is_met() {
         .expect("TLS 1.3 login");
     assert_eq!(info.negotiated.unwrap().version, "TLSv1_3");
 }
+
+fn check_config(text: &str) -> std::process::Output {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("s.toml");
+    std::fs::write(&file, text).unwrap();
+    std::process::Command::new(env!("CARGO_BIN_EXE_otrbot"))
+        .args([
+            "--settings",
+            file.to_str().unwrap(),
+            "check-config",
+            "--timeout",
+            "15",
+        ])
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn check_config_logs_in_or_names_the_failure() {
+    let (jid, pw) = prosody::fresh_account("check");
+    let dir = tempfile::tempdir().unwrap();
+    let out = check_config(&prosody::settings_text(&jid, &pw, dir.path()));
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains(&format!("logged in as {jid}")), "{stdout}");
+
+    let out = check_config(&prosody::settings_text(&jid, "wrong", dir.path()));
+    assert_eq!(out.status.code(), Some(7), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("password"));
+}

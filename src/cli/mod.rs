@@ -1,6 +1,7 @@
 //! The command line (clap): one subcommand per capability that exists.
 
 pub mod admin;
+pub mod check;
 
 use crate::exit::{ExitCode, Failure};
 use crate::settings::{self, Settings};
@@ -27,8 +28,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the bot with the chosen settings until stopped (SIGINT or SIGTERM).
     Run,
-    /// Load and validate the settings, print a summary, and exit.
-    CheckConfig,
+    /// Validate the settings, log in once to the XMPP server, print a summary, and exit.
+    CheckConfig(check::CheckArgs),
     /// Show or change who may talk to the bot (works while the bot runs).
     #[command(subcommand)]
     Whitelist(admin::WhitelistCmd),
@@ -67,35 +68,9 @@ pub fn execute(cli: Cli) -> Result<(), Failure> {
         }
         Command::Whitelist(ref c) => admin::whitelist(c, || cli.load_settings()),
         Command::Sessions(ref c) => admin::sessions(c, || cli.load_settings()),
-        Command::CheckConfig => {
-            let path = cli.settings_path();
+        Command::CheckConfig(ref args) => {
             let s = cli.load_settings()?;
-            println!("{}: valid", path.display());
-            println!(
-                "  account   {} ({})",
-                s.account().jid,
-                s.xmpp.default_account
-            );
-            println!(
-                "  server    {}:{}",
-                s.account().host.as_deref().unwrap_or("(from DNS)"),
-                s.account().port
-            );
-            println!(
-                "  tls       {}",
-                if s.tls.enabled {
-                    "on"
-                } else {
-                    "OFF (loopback test server)"
-                }
-            );
-            println!("  data      {}", s.store.data_dir.display());
-            println!(
-                "  lti       {} ({} consumers)",
-                s.lti.public_url,
-                s.lti.consumers.len()
-            );
-            Ok(())
+            check::check_config(&cli.settings_path(), &s, args)
         }
     }
 }

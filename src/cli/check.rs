@@ -1,0 +1,57 @@
+//! `otrbot check-config`: validate the settings and, unless offline, reach the XMPP server.
+
+use crate::exit::{ExitCode, Failure};
+use crate::settings::Settings;
+use crate::xmpp::login::Login;
+use clap::Args;
+use std::path::Path;
+use std::time::Duration;
+
+/// Options of `check-config`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Only validate the file; do not contact the XMPP server.
+    #[arg(long)]
+    pub offline: bool,
+    /// Seconds to wait for the XMPP login.
+    #[arg(long, default_value_t = 20, value_name = "SECONDS")]
+    pub timeout: u64,
+}
+
+/// Prints a summary of valid settings and, unless offline, logs in once to the XMPP server.
+pub fn check_config(path: &Path, s: &Settings, args: &CheckArgs) -> Result<(), Failure> {
+    let acct = s.account();
+    println!("{}: valid", path.display());
+    println!("  account   {} ({})", acct.jid, s.xmpp.default_account);
+    println!(
+        "  server    {}:{}",
+        acct.host.as_deref().unwrap_or("(from DNS)"),
+        acct.port
+    );
+    let tls = if s.tls.enabled {
+        format!("on, at least TLS {}", s.tls.min_version)
+    } else {
+        "OFF (loopback test server)".into()
+    };
+    println!("  tls       {tls}");
+    println!("  data      {}", s.store.data_dir.display());
+    println!(
+        "  lti       {} ({} consumers)",
+        s.lti.public_url,
+        s.lti.consumers.len()
+    );
+    if args.offline {
+        return Ok(());
+    }
+    let login = Login::from_settings(s)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::new(ExitCode::Unknown, format!("cannot start the runtime: {e}")))?;
+    let info = rt.block_on(login.probe(Duration::from_secs(args.timeout)))?;
+    let how = info.negotiated.map_or("plain text".to_string(), |n| {
+        format!("{} {}", n.version, n.suite)
+    });
+    println!("  xmpp      logged in as {} ({how})", login.jid());
+    Ok(())
+}
