@@ -1,17 +1,24 @@
 //! The orchestrator: stanzas through `otr` and `lesson`, actions to `store` and `xmpp`.
 //!
-//! For now `run` owns the store and its background work: the key-pool filler, the deadline
-//! scanner and the admin socket. The XMPP side comes later and will consume the same events.
+//! `run` owns the store and its background work (the key-pool filler, the deadline scanner,
+//! the admin socket) and the XMPP connection, whose roster follows the whitelist. Learners'
+//! messages are not yet taught: the OTR channel and the lesson are wired in next.
 
 pub mod admin;
 mod data_dir;
+pub mod roster;
 
 use crate::exit::{ExitCode, Failure};
 use crate::settings::Settings;
 use crate::store::{self, scanner, DeadlineKind, Due, KeyPool, Store, Timeouts};
 use std::sync::Arc;
 use std::time::Duration;
+use crate::xmpp::conn::{self, Command, Link};
+use crate::xmpp::login::Login;
 use tokio::sync::{mpsc, watch};
+
+/// How long the first XMPP login may take before the bot gives up with a clear error.
+pub const LOGIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub use data_dir::ensure_private_dir;
 
@@ -65,6 +72,13 @@ pub fn run(settings: Settings) -> Result<(), Failure> {
 
 async fn serve(settings: Settings, store: Store) -> Result<(), Failure> {
     let signal = shutdown_signal();
+    let login = Login::from_settings(&settings)?;
+    let (client, bound, info) = login.connect(LOGIN_TIMEOUT).await?;
+    tracing::info!(
+        jid = %bound,
+        tls = ?info.negotiated,
+        "xmpp online"
+    );
     let pool_size = settings.store.key_pool_size;
     let pool = KeyPool::start(store.clone(), pool_size, Arc::new(store::default_dsa_key))
         .map_err(|e| Failure::new(ExitCode::Unknown, format!("cannot start the key pool: {e}")))?;
@@ -87,7 +101,19 @@ async fn serve(settings: Settings, store: Store) -> Result<(), Failure> {
         )
     })?;
     let (admin_tx, mut admin_rx) = mpsc::channel(64);
-    let admin_task = tokio::spawn(admin::serve(listener, store.clone(), admin_tx, stop_rx));
+    let admin_task = tokio::spawn(admin::serve(listener, store.clone(), admin_tx, stop_rx.clone()));
+
+    let (cmd_tx, cmd_rx) = mpsc::channel::<Command>(256);
+    let (link_tx, mut link_rx) = mpsc::channel::<Link>(256);
+    let status = Some(settings.format.project_name.clone());
+    let xmpp_task = tokio::spawn(conn::run(
+        client,
+        login.jid().clone(),
+        cmd_rx,
+        link_tx,
+        stop_rx,
+        status,
+    ));
 
     tracing::info!(
         account = %settings.account().jid,
@@ -102,8 +128,23 @@ async fn serve(settings: Settings, store: Store) -> Result<(), Failure> {
     loop {
         tokio::select! {
             _ = &mut signal => break,
-            Some(d) = due_rx.recv() => on_due(&store, d).await,
-            Some(ev) = admin_rx.recv() => tracing::info!(event = ?ev, "admin change"),
+            Some(d) = due_rx.recv() => {
+                if let Some(jid) = on_due(&store, d).await {
+                    if matches!(store.whitelist_get(&jid), Ok(None)) {
+                        send_all(&cmd_tx, roster::on_whitelist_change(&jid, false)).await;
+                    }
+                }
+            }
+            Some(ev) = admin_rx.recv() => {
+                tracing::info!(event = ?ev, "admin change");
+                let cmds = match &ev {
+                    admin::AdminEvent::WhitelistAdded { jid } => roster::on_whitelist_change(jid, true),
+                    admin::AdminEvent::WhitelistRemoved { jid } => roster::on_whitelist_change(jid, false),
+                    admin::AdminEvent::SessionKilled { .. } => Vec::new(),
+                };
+                send_all(&cmd_tx, cmds).await;
+            }
+            Some(link) = link_rx.recv() => on_link(&store, &cmd_tx, link).await,
         }
     }
 
@@ -111,6 +152,7 @@ async fn serve(settings: Settings, store: Store) -> Result<(), Failure> {
     let _ = stop_tx.send(true);
     let _ = scan.await;
     let _ = admin_task.await;
+    let _ = xmpp_task.await;
     if let Err(e) = std::fs::remove_file(&sock) {
         tracing::warn!(error = %e, "cannot remove the admin socket");
     }
@@ -120,8 +162,33 @@ async fn serve(settings: Settings, store: Store) -> Result<(), Failure> {
     Ok(())
 }
 
+async fn send_all(tx: &mpsc::Sender<Command>, cmds: Vec<Command>) {
+    for c in cmds {
+        if tx.send(c).await.is_err() {
+            tracing::warn!("the XMPP connection has stopped");
+            return;
+        }
+    }
+}
+
+async fn on_link(store: &Store, tx: &mpsc::Sender<Command>, link: Link) {
+    match link {
+        Link::Online(jid) => tracing::info!(%jid, "xmpp online again"),
+        Link::Offline(why) => tracing::warn!(%why, "xmpp connection lost; reconnecting"),
+        Link::In(i) => match roster::on_incoming(store, &i) {
+            Some(cmds) => send_all(tx, cmds).await,
+            None => {
+                if let crate::xmpp::stanza::Incoming::Chat { from, body } = &i {
+                    tracing::debug!(%from, text = %crate::logging::UserText(body), "chat message");
+                }
+            }
+        },
+    }
+}
+
 /// Acts on a due deadline: each transition happens once even if the scanner repeats itself.
-async fn on_due(store: &Store, d: Due) {
+/// Returns the JID when its session was expired and deleted.
+async fn on_due(store: &Store, d: Due) -> Option<String> {
     let now = scanner::unix_now();
     let (s, jid) = (store.clone(), d.jid.clone());
     let r = tokio::task::spawn_blocking(move || match d.kind {
@@ -132,10 +199,19 @@ async fn on_due(store: &Store, d: Due) {
     })
     .await;
     match r {
-        Ok(Ok(Some(what))) => tracing::info!(jid = %d.jid, "session {what}"),
-        Ok(Ok(None)) => {}
-        Ok(Err(e)) => tracing::error!(jid = %d.jid, error = %e, "cannot act on a deadline"),
-        Err(e) => tracing::error!(error = %e, "deadline task failed"),
+        Ok(Ok(Some(what))) => {
+            tracing::info!(jid = %d.jid, "session {what}");
+            (d.kind == DeadlineKind::Expire).then_some(d.jid)
+        }
+        Ok(Ok(None)) => None,
+        Ok(Err(e)) => {
+            tracing::error!(jid = %d.jid, error = %e, "cannot act on a deadline");
+            None
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "deadline task failed");
+            None
+        }
     }
 }
 
