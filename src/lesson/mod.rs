@@ -1,1 +1,3 @@
 //! The teaching state machine: `(stage, event) -> (stage, actions)`, pure.
+
+pub mod secret;
