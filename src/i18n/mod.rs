@@ -2,7 +2,9 @@
 //!
 //! Plural forms are evaluated by [`plural`], not by the gettext crate (see there why).
 
+pub mod extract;
 pub mod mo;
+pub mod ops;
 pub mod plural;
 pub mod po;
 
