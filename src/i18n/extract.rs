@@ -87,7 +87,9 @@ pub fn scan_rust(text: &str, path: &str) -> Result<Vec<Found>, ExtractError> {
         while let Some(pos) = text[from..].find(marker).map(|p| p + from) {
             from = pos + marker.len();
             let before = text[..pos].chars().next_back();
-            if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+            let line_start = text[..pos].rfind('\n').map_or(0, |i| i + 1);
+            let in_comment = text[line_start..pos].contains("//");
+            if in_comment || before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
                 continue;
             }
             let reference = format!("{path}:{}", line_of(text, pos));
@@ -268,6 +270,8 @@ mod tests {
             "!(\"{n} minute\", \"{n} minutes\");\n",
             "let d = xtr",
             "!(\"not me\");\n",
+            "/// see `tr",
+            "!(\"doc\")`\n",
         );
         let f = scan_rust(src, "src/a.rs").unwrap();
         assert_eq!(f.len(), 3);
