@@ -399,3 +399,73 @@ fn completed(f: &Finished, event: &Event) -> Step {
         _ => Ok((same, Vec::new())),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn said(actions: &[Action]) -> Vec<Msg> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Say { msg, .. } => Some(*msg),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn hello_in_plain_text_then_reminder() {
+        let env = Env::default();
+        let hi = Event::MessageReceived {
+            text: "hello".into(),
+            encrypted: false,
+        };
+        let (s, a) = step(&Stage::start(false), &hi, &env).unwrap();
+        assert_eq!(s.name(), "plaintext");
+        assert_eq!(said(&a), [Msg::PlaintextHello, Msg::OtrHints]);
+        assert_eq!(a[0], Action::ResetTimers);
+        let (s, a) = step(&s, &hi, &env).unwrap();
+        assert_eq!(said(&a), [Msg::PlaintextReminder, Msg::OtrHints]);
+        assert!(matches!(s, Stage::Plaintext(Progress { reminders: 1, .. })));
+    }
+
+    #[test]
+    fn success_gives_a_code_from_the_random_bytes() {
+        let env = Env {
+            random: [0, 1, 2, 3, 4, 5, 6, 7],
+            code_attempts: 4,
+            ..Env::default()
+        };
+        let verifying = Stage::Verifying(
+            Progress {
+                secret_set: true,
+                ..Progress::default()
+            },
+            SmpBy::Learner,
+        );
+        let (s, a) = step(&verifying, &Event::CorrectSecretReceived, &env).unwrap();
+        assert!(a.contains(&Action::StoreCompletionCode("0123-4567".into())));
+        match s {
+            Stage::Verified(f) => {
+                assert_eq!(
+                    (f.code.as_str(), f.attempts_left, f.encrypted),
+                    ("0123-4567", 4, true)
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn smp_without_otr_is_impossible() {
+        let err = step(&Stage::start(true), &Event::SmpStarted, &Env::default()).unwrap_err();
+        assert_eq!(
+            err,
+            LessonError::Impossible {
+                stage: "waiting",
+                event: "smp_started"
+            }
+        );
+    }
+}
