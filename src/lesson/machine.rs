@@ -16,7 +16,7 @@ pub fn step(stage: &Stage, event: &Event, env: &Env) -> Step {
     };
     match stage {
         Stage::Ended(_) => Err(LessonError::SessionOver),
-        Stage::Verified(f) => verified(f, event, env),
+        Stage::Verified(f) => verified(f, event),
         Stage::Completed(f) => completed(f, event),
         Stage::Waiting(p) | Stage::Plaintext(p) | Stage::Encrypted(p) | Stage::Verifying(p, _) => {
             learning(stage, p.clone(), event, env).ok_or_else(impossible)?
@@ -288,7 +288,7 @@ fn done_reply(f: &Finished) -> Action {
 }
 
 /// Events once the bot is verified and the code given.
-fn verified(f: &Finished, event: &Event, env: &Env) -> Step {
+fn verified(f: &Finished, event: &Event) -> Step {
     let mut f = f.clone();
     let mut acts = Vec::new();
     if !matches!(
@@ -362,7 +362,6 @@ fn verified(f: &Finished, event: &Event, env: &Env) -> Step {
                 ]);
                 return Ok((Stage::Ended(EndReason::CodeAttemptsExhausted), acts));
             }
-            let _ = env;
         }
     }
     Ok((Stage::Verified(f), acts))
