@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod check;
+pub mod i18n;
 
 use crate::exit::{ExitCode, Failure};
 use crate::settings::{self, Settings};
@@ -36,6 +37,14 @@ pub enum Command {
     /// Show or end learners' sessions (works while the bot runs).
     #[command(subcommand)]
     Sessions(admin::SessionsCmd),
+    /// Write a template (.pot) of every translatable text in src/ and templates/.
+    Extract(i18n::ExtractCmd),
+    /// Start a translation catalogue for a new locale from a template.
+    Init(i18n::InitCmd),
+    /// Merge a template into a locale's catalogue (changed texts become fuzzy).
+    Update(i18n::UpdateCmd),
+    /// Compile translation catalogues (.po) to .mo, leaving fuzzy entries out.
+    Compile(i18n::CompileCmd),
 }
 
 impl Cli {
@@ -68,6 +77,10 @@ pub fn execute(cli: Cli) -> Result<(), Failure> {
         }
         Command::Whitelist(ref c) => admin::whitelist(c, || cli.load_settings()),
         Command::Sessions(ref c) => admin::sessions(c, || cli.load_settings()),
+        Command::Extract(ref c) => i18n::extract(c),
+        Command::Init(ref c) => i18n::init(c),
+        Command::Update(ref c) => i18n::update(c),
+        Command::Compile(ref c) => i18n::compile(c),
         Command::CheckConfig(ref args) => {
             let s = cli.load_settings()?;
             check::check_config(&cli.settings_path(), &s, args)
