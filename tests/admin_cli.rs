@@ -1,6 +1,8 @@
 //! `otrbot whitelist …` / `sessions …` against a running bot (through its admin socket) and
 //! with the bot stopped (on the store directly).
 
+mod support;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -8,22 +10,10 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_otrbot");
 
-/// settings/test.toml with its own data directory (and no CA file, which needs Prosody).
+/// settings/test.toml for the loopback Prosody, with a fresh bot account and its own data directory.
 fn settings(dir: &Path) -> PathBuf {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/settings/test.toml"))
-        .unwrap();
-    let data = dir.join("data");
-    let text: String = text
-        .lines()
-        .filter(|l| !l.starts_with("ca_file"))
-        .map(|l| {
-            if l.starts_with("data_dir") {
-                format!("data_dir = {:?}\n", data.display().to_string())
-            } else {
-                format!("{l}\n")
-            }
-        })
-        .collect();
+    let (jid, password) = support::prosody::fresh_account("adminbot");
+    let text = support::prosody::settings_text(&jid, &password, &dir.join("data"));
     let path = dir.join("test.toml");
     std::fs::write(&path, text).unwrap();
     path

@@ -11,10 +11,10 @@ pub mod roster;
 use crate::exit::{ExitCode, Failure};
 use crate::settings::Settings;
 use crate::store::{self, scanner, DeadlineKind, Due, KeyPool, Store, Timeouts};
-use std::sync::Arc;
-use std::time::Duration;
 use crate::xmpp::conn::{self, Command, Link};
 use crate::xmpp::login::Login;
+use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
 /// How long the first XMPP login may take before the bot gives up with a clear error.
@@ -101,7 +101,12 @@ async fn serve(settings: Settings, store: Store) -> Result<(), Failure> {
         )
     })?;
     let (admin_tx, mut admin_rx) = mpsc::channel(64);
-    let admin_task = tokio::spawn(admin::serve(listener, store.clone(), admin_tx, stop_rx.clone()));
+    let admin_task = tokio::spawn(admin::serve(
+        listener,
+        store.clone(),
+        admin_tx,
+        stop_rx.clone(),
+    ));
 
     let (cmd_tx, cmd_rx) = mpsc::channel::<Command>(256);
     let (link_tx, mut link_rx) = mpsc::channel::<Link>(256);

@@ -9,7 +9,10 @@ use tokio_xmpp::jid::BareJid;
 use tokio_xmpp::parsers::roster::Subscription;
 
 /// Commands that make the roster match the whitelist.
-pub fn reconcile(whitelist: &BTreeSet<BareJid>, roster: &[(BareJid, Subscription)]) -> Vec<Command> {
+pub fn reconcile(
+    whitelist: &BTreeSet<BareJid>,
+    roster: &[(BareJid, Subscription)],
+) -> Vec<Command> {
     let mut cmds = Vec::new();
     for (jid, sub) in roster {
         if !whitelist.contains(jid) {
@@ -56,9 +59,9 @@ pub fn on_incoming(store: &Store, i: &Incoming) -> Option<Vec<Command>> {
             }
             Some(answer_subscription(from, ok))
         }
-        Incoming::Subscribed { .. } | Incoming::Unsubscribed { .. } | Incoming::RosterPush { .. } => {
-            Some(Vec::new())
-        }
+        Incoming::Subscribed { .. }
+        | Incoming::Unsubscribed { .. }
+        | Incoming::RosterPush { .. } => Some(Vec::new()),
         _ => None,
     }
 }
@@ -96,7 +99,9 @@ mod tests {
         let cmds = reconcile(&wl, &roster);
         assert!(cmds.contains(&Command::Send(Outgoing::RosterRemove(j("c@x.org")))));
         assert!(cmds.contains(&Command::Send(Outgoing::Subscribe(j("b@x.org")))));
-        assert!(!cmds.iter().any(|c| matches!(c, Command::Send(Outgoing::Subscribe(x)) if *x == j("a@x.org"))));
+        assert!(!cmds
+            .iter()
+            .any(|c| matches!(c, Command::Send(Outgoing::Subscribe(x)) if *x == j("a@x.org"))));
     }
 
     #[test]
