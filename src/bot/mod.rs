@@ -6,6 +6,7 @@
 
 pub mod admin;
 mod data_dir;
+pub mod learner;
 pub mod roster;
 
 use crate::exit::{ExitCode, Failure};

@@ -19,7 +19,7 @@ mod whitelist;
 
 pub use deadline::{DeadlineKind, Due};
 pub use error::{Error, Result};
-pub use keypool::{default_dsa_key, KeyGenerator, KeyPool};
+pub use keypool::{decode_dsa_key, default_dsa_key, KeyGenerator, KeyPool};
 pub use model::{
     Attempts, Deadlines, GradeRequest, LtiBinding, SecretBytes, Session, StoredSession, Timeouts,
     WhitelistEntry, WhitelistSource,
