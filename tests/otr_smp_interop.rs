@@ -27,7 +27,12 @@ fn injects(events: &[Event]) -> Vec<Vec<u8>> {
 }
 
 /// Relays messages both ways until quiet; returns everything libotr did.
-fn run(bot: &mut Bot, lib: &mut Peer, mut to_lib: Vec<Vec<u8>>, mut to_bot: Vec<Vec<u8>>) -> Outcome {
+fn run(
+    bot: &mut Bot,
+    lib: &mut Peer,
+    mut to_lib: Vec<Vec<u8>>,
+    mut to_bot: Vec<Vec<u8>>,
+) -> Outcome {
     let mut total = Outcome::default();
     for _ in 0..100 {
         if to_lib.is_empty() && to_bot.is_empty() {
@@ -83,7 +88,10 @@ fn smp_events(bot: &Bot, from: usize) -> Vec<(SmpEvent, u8)> {
 }
 
 fn last_outcome(bot: &Bot) -> Option<SmpOutcome> {
-    smp_events(bot, 0).iter().rev().find_map(|(e, _)| e.outcome())
+    smp_events(bot, 0)
+        .iter()
+        .rev()
+        .find_map(|(e, _)| e.outcome())
 }
 
 const BOTH: [u32; 2] = [policy::ALLOW_V2 | policy::ALLOW_V3, policy::ALLOW_V2];
@@ -94,8 +102,19 @@ fn engine_starts_smp_right_secret() {
         let (mut bot, mut lib) = secure_pair(pol);
         let fp = lib_fp(&mut lib);
         assert!(!bot.channel.is_trusted(&fp));
-        let ev = bot.channel.smp_verify(&bot.account, b"blue moon", None, bot.now);
-        assert_eq!(smp_events(&Bot { events: ev.clone(), ..dummy(&bot) }, 0), vec![(SmpEvent::InProgress(20), 20)]);
+        let ev = bot
+            .channel
+            .smp_verify(&bot.account, b"blue moon", None, bot.now);
+        assert_eq!(
+            smp_events(
+                &Bot {
+                    events: ev.clone(),
+                    ..dummy(&bot)
+                },
+                0
+            ),
+            vec![(SmpEvent::InProgress(20), 20)]
+        );
         let o = run(&mut bot, &mut lib, injects(&ev), Vec::new());
         assert!(o.has_smp("OTRL_SMPEVENT_ASK_FOR_SECRET"), "{o:?}");
         let start = bot.events.len();
@@ -111,7 +130,11 @@ fn engine_starts_smp_right_secret() {
         assert_eq!(ev.last(), Some(&(SmpEvent::Success, 100)));
         assert_eq!(last_outcome(&bot), Some(SmpOutcome::Verified));
         assert!(bot.channel.is_trusted(&fp));
-        assert!(bot.channel.sessions().iter().any(|s| s.current && s.trusted));
+        assert!(bot
+            .channel
+            .sessions()
+            .iter()
+            .any(|s| s.current && s.trusted));
     }
 }
 
@@ -165,7 +188,10 @@ fn wrong_secret_fails_both_ways() {
     // libotr starts, the engine answers wrongly.
     let o = lib.smp_start(BOT, b"one", None);
     run(&mut bot, &mut lib, Vec::new(), o.inject);
-    assert_eq!(smp_events(&bot, 0).last(), Some(&(SmpEvent::AskForSecret, 25)));
+    assert_eq!(
+        smp_events(&bot, 0).last(),
+        Some(&(SmpEvent::AskForSecret, 25))
+    );
     let ev = bot.channel.smp_verify(&bot.account, b"two", None, bot.now);
     let o = run(&mut bot, &mut lib, injects(&ev), Vec::new());
     bot.events.extend(ev);
@@ -173,7 +199,9 @@ fn wrong_secret_fails_both_ways() {
     assert_eq!(last_outcome(&bot), Some(SmpOutcome::Failed));
     assert!(!bot.channel.is_trusted(&lib_fp(&mut lib)));
     // A right secret afterwards still works (the state was reset).
-    let ev = bot.channel.smp_verify(&bot.account, b"three", None, bot.now);
+    let ev = bot
+        .channel
+        .smp_verify(&bot.account, b"three", None, bot.now);
     run(&mut bot, &mut lib, injects(&ev), Vec::new());
     let o = lib.smp_respond(BOT, b"three");
     run(&mut bot, &mut lib, Vec::new(), o.inject);
@@ -186,7 +214,11 @@ fn abort_midway_from_either_side() {
     let (mut bot, mut lib) = secure_pair(policy::ALLOW_V2 | policy::ALLOW_V3);
     let ev = bot.channel.smp_verify(&bot.account, b"x", None, bot.now);
     run(&mut bot, &mut lib, injects(&ev), Vec::new());
-    assert!(bot.channel.sessions().iter().any(|s| s.current && s.smp_in_progress));
+    assert!(bot
+        .channel
+        .sessions()
+        .iter()
+        .any(|s| s.current && s.smp_in_progress));
     let o = lib.smp_abort(BOT);
     run(&mut bot, &mut lib, Vec::new(), o.inject);
     assert_eq!(last_outcome(&bot), Some(SmpOutcome::Aborted));
@@ -194,9 +226,18 @@ fn abort_midway_from_either_side() {
     // The engine aborts after libotr started and the engine was asked.
     let o = lib.smp_start(BOT, b"y", None);
     run(&mut bot, &mut lib, Vec::new(), o.inject);
-    assert_eq!(smp_events(&bot, 0).last(), Some(&(SmpEvent::AskForSecret, 25)));
+    assert_eq!(
+        smp_events(&bot, 0).last(),
+        Some(&(SmpEvent::AskForSecret, 25))
+    );
     let ev = bot.channel.smp_abort(&bot.account, bot.now);
-    assert!(ev.iter().any(|e| matches!(e, Event::Smp { event: SmpEvent::Aborted, .. })));
+    assert!(ev.iter().any(|e| matches!(
+        e,
+        Event::Smp {
+            event: SmpEvent::Aborted,
+            ..
+        }
+    )));
     let o = run(&mut bot, &mut lib, injects(&ev), Vec::new());
     assert!(o.has_smp("OTRL_SMPEVENT_ABORT"), "{o:?}");
     // The engine aborts in the middle of its own exchange (after message 2 arrived).
@@ -205,7 +246,9 @@ fn abort_midway_from_either_side() {
     let o = lib.smp_respond(BOT, b"z");
     // Deliver libotr's message 2 only, then abort instead of finishing.
     for m in o.inject {
-        let ev = bot.channel.read(&bot.account, &String::from_utf8(m).unwrap(), bot.now);
+        let ev = bot
+            .channel
+            .read(&bot.account, &String::from_utf8(m).unwrap(), bot.now);
         bot.events.extend(ev);
     }
     let ev = bot.channel.smp_abort(&bot.account, bot.now);
@@ -237,6 +280,9 @@ fn symmetric_key_agreed_in_both_directions() {
             Event::Symkey { key: k, use_: 7, use_data, .. } if *k == key && use_data.is_empty())));
         // Without a private conversation there is no key.
         bot.channel.finish(&bot.account, bot.now);
-        assert!(bot.channel.create_symkey(&bot.account, 1, b"", bot.now).is_err());
+        assert!(bot
+            .channel
+            .create_symkey(&bot.account, 1, b"", bot.now)
+            .is_err());
     }
 }

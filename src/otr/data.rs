@@ -244,24 +244,6 @@ impl DataState {
         self.their_keyid = self.their_keyid.wrapping_add(1);
     }
 
-    /// Drops the peer's previous key and every session key made with it (their MAC keys are
-    /// revealed with the next message); returns true if there was one.
-    pub fn forget_old_keys(&mut self) -> bool {
-        let had = self.their_old_y.is_some();
-        for row in &mut self.sess {
-            if let Some(k) = row[1].take() {
-                k.reveal_into(&mut self.saved_mac_keys);
-            }
-        }
-        self.their_old_y = None;
-        had
-    }
-
-    /// True while the peer's previous key is held.
-    pub fn has_old_keys(&self) -> bool {
-        self.their_old_y.is_some()
-    }
-
     /// MAC keys waiting to be revealed in the next message.
     pub fn pending_revealed(&self) -> usize {
         self.saved_mac_keys.len() / 20

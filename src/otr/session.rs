@@ -163,20 +163,6 @@ impl Session {
         })
     }
 
-    /// Forgets the peer's previous DH key and the session keys made with it (revealing their
-    /// MAC keys), once nothing arrived for `OLD_KEY_LIFETIME`; returns true if any was held.
-    pub fn forget_old_keys(&mut self) -> bool {
-        match &mut self.msg {
-            MsgState::Encrypted(s) => s.data.forget_old_keys(),
-            _ => false,
-        }
-    }
-
-    /// True while the peer's previous DH key is still held.
-    pub fn has_old_keys(&self) -> bool {
-        self.secure().is_some_and(|s| s.data.has_old_keys())
-    }
-
     /// The extra symmetric key of the keys the next sent message will use.
     pub fn sending_extra_key(&mut self) -> Result<[u8; 32]> {
         match &mut self.msg {

@@ -143,4 +143,3 @@ pub(super) fn open_signed_part(
     pubkey.verify(&mac, sig)?;
     Ok((keyid, pubkey.fingerprint()))
 }
-

@@ -139,7 +139,6 @@ pub const ERR_UNREADABLE: &str = "?OTR Error: You transmitted an unreadable encr
 pub const ERR_NOT_PRIVATE: &str =
     "?OTR Error: You sent encrypted data to a peer who wasn't expecting it.";
 
-
 /// What `Channel::sessions` lists about one session (one peer instance).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionInfo {

@@ -20,7 +20,7 @@ mod sessions;
 mod smp;
 
 pub use events::{Ended, Event, Offer, Problem, SessionInfo, ERR_NOT_PRIVATE, ERR_UNREADABLE};
-pub use sessions::{AKE_TIMEOUT, FRAGMENT_TIMEOUT, OLD_KEY_LIFETIME};
+pub use sessions::{AKE_TIMEOUT, FRAGMENT_TIMEOUT};
 
 /// All OTR state for one contact; plain data that serialises exactly (serde).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -218,7 +218,13 @@ impl Channel {
     }
 
     /// Starts an AKE of the best version offered by the peer and allowed by policy.
-    pub(super) fn start_ake(&mut self, account: &Account, offered: Versions, now: u64, out: &mut Out) {
+    pub(super) fn start_ake(
+        &mut self,
+        account: &Account,
+        offered: Versions,
+        now: u64,
+        out: &mut Out,
+    ) {
         let Some(version) = account.policy.best_version(offered) else {
             return;
         };

@@ -5,7 +5,9 @@ use crate::otr::account::{Account, MIN_INSTANCE_TAG};
 use crate::otr::ake::{AkeOutput, AkeState, Tags};
 use crate::otr::error::OtrError;
 use crate::otr::fragment;
-use crate::otr::message::{self, classify, Body, Classified, Message, Version, FLAG_IGNORE_UNREADABLE};
+use crate::otr::message::{
+    self, classify, Body, Classified, Message, Version, FLAG_IGNORE_UNREADABLE,
+};
 use crate::otr::policy::Policy;
 
 impl Channel {
@@ -233,4 +235,3 @@ impl Channel {
         }
     }
 }
-

@@ -10,8 +10,6 @@ use crate::otr::session::MsgState;
 pub const AKE_TIMEOUT: u64 = 60;
 /// Seconds after which a partial fragmented message is dropped.
 pub const FRAGMENT_TIMEOUT: u64 = 60;
-/// Seconds of silence from the peer after which its previous DH key is forgotten.
-pub const OLD_KEY_LIFETIME: u64 = 60;
 
 impl Channel {
     /// Every session (one per peer instance), with its state.
@@ -53,9 +51,11 @@ impl Channel {
         }
     }
 
-    /// The timer: forgets unfinished AKEs, partial fragments and the peer's previous DH keys
-    /// once stale (see the constants), so that old secrets do not linger. Call it now and
-    /// then (libotr asks every few seconds); `now` is the current time in seconds.
+    /// The timer: forgets unfinished AKEs (their DH secrets) and partial fragments once stale
+    /// (see the constants), so that old secrets do not linger. Data-message DH keys are
+    /// retired by key rotation as in libotr: the peer's previous key is its current sending
+    /// key, so it cannot be dropped by time. Call it now and then (libotr asks every few
+    /// seconds); `now` is the current time in seconds.
     pub fn ping(&mut self, now: u64) -> Out {
         for s in self.sessions.values_mut() {
             if s.ake != AkeState::None && s.ake_at.saturating_add(AKE_TIMEOUT) <= now {
@@ -63,9 +63,6 @@ impl Channel {
             }
             if !s.fragments.is_empty() && s.fragment_at.saturating_add(FRAGMENT_TIMEOUT) <= now {
                 s.fragments.clear();
-            }
-            if s.last_recv.saturating_add(OLD_KEY_LIFETIME) <= now {
-                s.forget_old_keys();
             }
         }
         Vec::new()
@@ -80,8 +77,6 @@ impl Channel {
                     (s.ake != AkeState::None).then_some(s.ake_at.saturating_add(AKE_TIMEOUT)),
                     (!s.fragments.is_empty())
                         .then_some(s.fragment_at.saturating_add(FRAGMENT_TIMEOUT)),
-                    s.has_old_keys()
-                        .then_some(s.last_recv.saturating_add(OLD_KEY_LIFETIME)),
                 ]
             })
             .flatten()
