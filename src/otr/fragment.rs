@@ -143,6 +143,11 @@ impl Reassembly {
         None
     }
 
+    /// Drops a partial message.
+    pub fn clear(&mut self) {
+        *self = Reassembly::default();
+    }
+
     /// True when no partial message is held.
     pub fn is_empty(&self) -> bool {
         self.n == 0

@@ -2,13 +2,12 @@
 
 use core::fmt;
 
-use dsa::signature::hazmat::{PrehashSigner, PrehashVerifier};
-use dsa::{BoxedUint, Components, SigningKey, VerifyingKey};
-use num_bigint::BigUint;
+use dsa::{BoxedUint, Components, SigningKey};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha1::{Digest, Sha1};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
+use super::dsa_ops::{DsaPublic, DsaSecret};
 use super::error::{OtrError, Result};
 use super::wire::{self, Reader};
 
@@ -43,26 +42,28 @@ impl fmt::Display for Fingerprint {
     }
 }
 
-fn uint(bytes: &[u8], what: &'static str) -> Result<BoxedUint> {
-    let bits = (bytes.len().max(1) * 8) as u32;
-    BoxedUint::from_be_slice(bytes, bits).map_err(|_| OtrError::Key(what))
-}
-
 fn strip(bytes: &[u8]) -> &[u8] {
     let start = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
     &bytes[start..]
 }
 
 /// A peer's DSA public key as received in the AKE.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct PublicKey {
-    key: VerifyingKey,
+    dsa: DsaPublic,
     encoded: Vec<u8>,
-    q: Vec<u8>,
+    /// p, q, g, y as minimal big-endian bytes.
+    parts: [Vec<u8>; 4],
+}
+
+impl fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PublicKey({})", self.fingerprint())
+    }
 }
 
 impl PublicKey {
-    /// Builds a public key from p, q, g, y (big-endian magnitudes).
+    /// Builds a public key from p, q, g, y (big-endian magnitudes), checking them.
     pub fn from_components(p: &[u8], q: &[u8], g: &[u8], y: &[u8]) -> Result<PublicKey> {
         let (p, q, g, y) = (strip(p), strip(q), strip(g), strip(y));
         if p.len() > MAX_P_BYTES
@@ -73,20 +74,16 @@ impl PublicKey {
         {
             return Err(OtrError::Key("size"));
         }
-        let pbits = (p.len() * 8) as u32;
-        let big = |v: &[u8]| BoxedUint::from_be_slice(v, pbits).map_err(|_| OtrError::Key("value"));
-        let comps = Components::from_components_unchecked(uint(p, "p")?, uint(q, "q")?, big(g)?)
-            .map_err(|_| OtrError::Key("components"))?;
-        let key = VerifyingKey::from_components(comps, big(y)?).map_err(|_| OtrError::Key("y"))?;
+        let dsa = DsaPublic::new(p, q, g, y)?;
         let mut encoded = Vec::with_capacity(4 * 4 + 2 * p.len() + 2 * q.len() + 2);
         wire::put_short(&mut encoded, 0);
         for v in [p, q, g, y] {
             wire::put_mpi(&mut encoded, v);
         }
         Ok(PublicKey {
-            key,
+            dsa,
             encoded,
-            q: q.to_vec(),
+            parts: [p.to_vec(), q.to_vec(), g.to_vec(), y.to_vec()],
         })
     }
 
@@ -109,39 +106,25 @@ impl PublicKey {
         Fingerprint(Sha1::digest(&self.encoded[2..]).into())
     }
 
-    /// Length of r and of s in a signature (bytes of q).
-    fn half(&self) -> usize {
-        self.q.len()
-    }
-
-    /// The MAC reduced mod q, left-padded to the length of q.
-    fn reduce(&self, mac: &[u8; 32]) -> Vec<u8> {
-        let z = BigUint::from_bytes_be(mac) % BigUint::from_bytes_be(&self.q);
-        let z = z.to_bytes_be();
-        let mut out = vec![0u8; self.half().saturating_sub(z.len())];
-        out.extend_from_slice(&z);
-        out
-    }
-
     /// Verifies an OTR signature r||s over a 32-byte MAC (reduced mod q).
     pub fn verify(&self, mac: &[u8; 32], sig: &[u8]) -> Result<()> {
-        let h = self.half();
+        let h = self.dsa.q_len();
         if sig.len() != 2 * h {
             return Err(OtrError::Signature);
         }
         let (r, s) = sig.split_at(h);
-        let sig = dsa::Signature::from_components(uint(r, "r")?, uint(s, "s")?)
-            .ok_or(OtrError::Signature)?;
-        self.key
-            .verify_prehash(&self.reduce(mac), &sig)
-            .map_err(|_| OtrError::Signature)
+        if self.dsa.verify(&self.dsa.reduce(mac), r, s) {
+            Ok(())
+        } else {
+            Err(OtrError::Signature)
+        }
     }
 }
 
-/// A long-term DSA private key (zeroized on drop by the `dsa` crate).
+/// A long-term DSA private key (the secret is zeroized on drop).
 #[derive(Clone)]
 pub struct PrivateKey {
-    key: SigningKey,
+    x: DsaSecret,
     public: PublicKey,
 }
 
@@ -191,12 +174,8 @@ impl PrivateKey {
     /// Builds a key from p, q, g, y, x (big-endian), checking that they belong together.
     pub fn from_components(p: &[u8], q: &[u8], g: &[u8], y: &[u8], x: &[u8]) -> Result<PrivateKey> {
         let public = PublicKey::from_components(p, q, g, y)?;
-        let x = strip(x);
-        let xu = BoxedUint::from_be_slice(x, (strip(q).len() * 8) as u32)
-            .map_err(|_| OtrError::Key("x"))?;
-        let key =
-            SigningKey::from_components(public.key.clone(), xu).map_err(|_| OtrError::Key("x"))?;
-        let me = PrivateKey { key, public };
+        let x = DsaSecret::new(&public.dsa, strip(x))?;
+        let me = PrivateKey { x, public };
         let probe = [0x5au8; 32];
         me.public
             .verify(&probe, &me.sign(&probe)?)
@@ -206,14 +185,13 @@ impl PrivateKey {
 
     /// The numbers of the key, for storage.
     pub fn components(&self) -> KeyComponents {
-        let c = self.key.verifying_key().components();
-        let bytes = |v: &BoxedUint| strip(&v.to_be_bytes()).to_vec();
+        let [p, q, g, y] = self.public.parts.clone();
         KeyComponents {
-            p: bytes(c.p()),
-            q: bytes(c.q()),
-            g: bytes(c.g()),
-            y: bytes(self.key.verifying_key().y()),
-            x: strip(&self.key.x().to_be_bytes()).to_vec(),
+            p,
+            q,
+            g,
+            y,
+            x: self.x.to_be_bytes().to_vec(),
         }
     }
 
@@ -229,21 +207,9 @@ impl PrivateKey {
 
     /// Signs a 32-byte MAC reduced mod q; returns r||s, each as long as q (20 bytes for DSA-1024).
     pub fn sign(&self, mac: &[u8; 32]) -> Result<Vec<u8>> {
-        let sig: dsa::Signature = self
-            .key
-            .sign_prehash(&self.public.reduce(mac))
-            .map_err(|_| OtrError::Signature)?;
-        let h = self.public.half();
-        let mut out = vec![0u8; 2 * h];
-        for (i, v) in [sig.r(), sig.s()].into_iter().enumerate() {
-            let b = v.to_be_bytes();
-            let b = strip(&b);
-            if b.len() > h {
-                return Err(OtrError::Signature);
-            }
-            out[(i + 1) * h - b.len()..(i + 1) * h].copy_from_slice(b);
-        }
-        Ok(out)
+        let dsa = &self.public.dsa;
+        let (r, s) = dsa.sign(&self.x, &dsa.reduce(mac))?;
+        Ok([r, s].concat())
     }
 }
 
@@ -263,6 +229,7 @@ impl<'de> Deserialize<'de> for PrivateKey {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use num_bigint::BigUint;
 
     pub(crate) fn hex(s: &str) -> Vec<u8> {
         let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();

@@ -4,6 +4,7 @@ pub mod ake;
 pub mod channel;
 pub mod crypto;
 pub mod data;
+pub mod dsa_ops;
 pub mod error;
 pub mod fragment;
 pub mod group;

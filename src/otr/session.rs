@@ -8,6 +8,7 @@ use super::error::{OtrError, Result};
 use super::fragment::Reassembly;
 use super::keys::Fingerprint;
 use super::message::{armor, Body, DataMessage, Header, Message, Version};
+use super::smp::SmpState;
 use super::tlv::{self, Tlv};
 
 /// Seconds without sending after which a received data message is answered by a heartbeat.
@@ -52,6 +53,12 @@ pub struct Session {
     pub last_sent: u64,
     /// Incoming fragments.
     pub fragments: Reassembly,
+    /// Time of the last fragment received (for expiring a partial message).
+    pub fragment_at: u64,
+    /// Time of the last AKE message sent or received (for expiring an unfinished AKE).
+    pub ake_at: u64,
+    /// The SMP state of this session (reset whenever it leaves ENCRYPTED).
+    pub smp: SmpState,
 }
 
 /// Result of handling a received Data message.
@@ -146,6 +153,7 @@ impl Session {
         let text = text.to_vec();
         if disconnected {
             self.msg = MsgState::Finished;
+            self.smp.reset();
         }
         Ok(Opened {
             text,
@@ -153,6 +161,14 @@ impl Session {
             disconnected,
             extra_key,
         })
+    }
+
+    /// The extra symmetric key of the keys the next sent message will use.
+    pub fn sending_extra_key(&mut self) -> Result<[u8; 32]> {
+        match &mut self.msg {
+            MsgState::Encrypted(s) => s.data.sending_extra_key(),
+            _ => Err(OtrError::Malformed("session not encrypted")),
+        }
     }
 
     /// True when a heartbeat should answer a data message received at `now`.

@@ -123,7 +123,7 @@ pub enum SmpError {
 }
 
 /// The SMP state of one OTR session (spec: SMPSTATE_EXPECT1..4).
-#[derive(Clone, Default, Serialize, Deserialize)]
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SmpState {
     /// No exchange under way (SMPSTATE_EXPECT1).
     #[default]
@@ -164,6 +164,11 @@ impl SmpState {
     /// Whether an exchange is under way (anything but a fresh EXPECT1).
     pub fn in_progress(&self) -> bool {
         !matches!(self, SmpState::Expect1)
+    }
+
+    /// Whether the peer's SMP request waits for our answer (`respond`).
+    pub fn awaiting_secret(&self) -> bool {
+        matches!(self, SmpState::AwaitingSecret { .. })
     }
 
     /// The question of the SMP request waiting for an answer, if any.

@@ -143,7 +143,7 @@ fn encode(values: &[Mpi<'_>]) -> Vec<u8> {
 }
 
 /// Initiator state after sending SMP message 1 (waiting for message 2).
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SentMsg1 {
     x: Exponent,
     a2: Exponent,
@@ -151,14 +151,14 @@ pub struct SentMsg1 {
 }
 
 /// Responder state after a verified SMP message 1 (waiting for the user's secret).
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReceivedMsg1 {
     g2a: Element,
     g3a: Element,
 }
 
 /// Responder state after sending SMP message 2 (waiting for message 3).
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SentMsg2 {
     g3a: Element,
     g2: Element,
@@ -169,7 +169,7 @@ pub struct SentMsg2 {
 }
 
 /// Initiator state after sending SMP message 3 (waiting for message 4).
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SentMsg3 {
     g3b: Element,
     pa_pb: Element,

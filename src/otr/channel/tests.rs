@@ -325,3 +325,72 @@ fn random_and_mutated_input_never_panics_in_any_state() {
         }
     }
 }
+
+#[test]
+fn ping_forgets_stale_ake_and_fragments() {
+    // An AKE started at t=100 and never answered is forgotten after AKE_TIMEOUT.
+    let mut a = Side::new("a@test", Policy::MANUAL);
+    a.channel.read(&a.account, "?OTRv3?", 100);
+    assert!(a.channel.sessions[&0].ake != AkeState::None);
+    assert_eq!(a.channel.next_ping(), Some(100 + AKE_TIMEOUT));
+    a.channel.ping(100 + AKE_TIMEOUT - 1);
+    assert!(a.channel.sessions[&0].ake != AkeState::None);
+    a.channel.ping(100 + AKE_TIMEOUT);
+    assert_eq!(a.channel.sessions[&0].ake, AkeState::None);
+    // A partial fragmented message is dropped after FRAGMENT_TIMEOUT.
+    a.channel.read(&a.account, "?OTR,1,2,?OTR:AAM,", 200);
+    assert!(!a.channel.sessions[&0].fragments.is_empty());
+    a.channel.ping(200 + FRAGMENT_TIMEOUT);
+    assert!(a.channel.sessions[&0].fragments.is_empty());
+    assert_eq!(a.channel.next_ping(), None);
+}
+
+#[test]
+fn sessions_listing_and_selection() {
+    let (mut a, _b) = secure_pair(Policy::MANUAL, Policy::MANUAL);
+    let current = a.channel.current_session();
+    let list = a.channel.sessions();
+    let cur: Vec<_> = list.iter().filter(|s| s.current).collect();
+    assert_eq!(cur.len(), 1);
+    assert_eq!(cur[0].instance, current);
+    assert!(cur[0].encrypted && cur[0].fingerprint.is_some() && !cur[0].trusted);
+    assert!(a.channel.select_session(Some(0xdead_beef)).is_err());
+    // Selecting the master session (plaintext) makes writes go in the clear.
+    if current != 0 && a.channel.sessions.contains_key(&0) {
+        a.channel.select_session(Some(0)).unwrap();
+        assert_eq!(a.channel.current_session(), 0);
+        assert!(!a.channel.is_encrypted());
+        a.channel.select_session(None).unwrap();
+    }
+    assert_eq!(a.channel.current_session(), current);
+}
+
+#[test]
+fn smp_between_engines_with_and_without_question() {
+    let (mut a, mut b) = secure_pair(Policy::MANUAL, Policy::MANUAL);
+    let ev = a.channel.smp_verify(&a.account, b"pw", Some("q?"), 5);
+    pump(&mut a, &mut b, ev, 5);
+    assert!(b.events.iter().any(|e| matches!(e,
+        Event::Smp { event: crate::otr::smp::SmpEvent::AskForAnswer(q), percent: 25, .. } if q == "q?")));
+    let ev = b.channel.smp_verify(&b.account, b"pw", None, 6);
+    pump(&mut b, &mut a, ev, 6);
+    let done = |events: &[Event]| {
+        events.iter().rev().find_map(|e| match e {
+            Event::Smp { event, .. } => event.outcome(),
+            _ => None,
+        })
+    };
+    assert_eq!(done(&a.events), Some(crate::otr::smp::SmpOutcome::Verified));
+    assert_eq!(done(&b.events), Some(crate::otr::smp::SmpOutcome::Verified));
+    assert!(a.channel.sessions().iter().any(|s| s.current && s.trusted));
+    // SMP needs an encrypted session, and is reset when it ends.
+    let ev = a.channel.smp_verify(&a.account, b"pw", None, 7);
+    assert!(a.channel.sessions().iter().any(|s| s.smp_in_progress));
+    drop(ev);
+    a.channel.finish(&a.account, 8);
+    assert!(a.channel.sessions().iter().all(|s| !s.smp_in_progress));
+    assert_eq!(
+        a.channel.smp_verify(&a.account, b"pw", None, 9),
+        vec![Event::Problem(Problem::NotEncrypted)]
+    );
+}

@@ -1,0 +1,161 @@
+//! What a channel reports: events for the application, problems, and the offer state.
+
+use serde::{Deserialize, Serialize};
+
+use crate::otr::error::OtrError;
+use crate::otr::keys::Fingerprint;
+use crate::otr::message::Version;
+use crate::otr::smp::{SmpError, SmpEvent};
+use crate::otr::tlv::Tlv;
+
+/// Why a session stopped being encrypted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ended {
+    /// The peer sent a disconnect (TLV 1).
+    ByPeer,
+    /// We called `finish`.
+    ByUs,
+}
+
+/// A problem reported as an event (libotr's message events and error callbacks).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Problem {
+    /// The peer sent an OTR error message with this text.
+    ReceivedError(String),
+    /// A received message could not be parsed.
+    Malformed(OtrError),
+    /// A data message could not be read (unknown keys, bad MAC, replay).
+    Unreadable(OtrError),
+    /// An encrypted message arrived while no private conversation was running.
+    NotInPrivate,
+    /// A message addressed to another instance of ours was ignored.
+    ForOtherInstance,
+    /// The AKE failed on a received message.
+    Ake(OtrError),
+    /// The peer ended the conversation; the message was not sent (call `finish` or restart OTR).
+    ConnectionEnded,
+    /// Policy requires encryption: the message is held and a query was sent.
+    EncryptionRequired,
+    /// A message could not be sent.
+    SendFailed(OtrError),
+    /// The call needs an encrypted session (SMP, extra symmetric key).
+    NotEncrypted,
+    /// The SMP call was refused (e.g. a question with a NUL byte).
+    Smp(SmpError),
+}
+
+/// What the application must act on, returned by every channel call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// Send this text to the contact (one entry per fragment, in order).
+    Inject(String),
+    /// A private conversation started with this instance.
+    GoneSecure {
+        /// The peer's instance tag (0 for version 2).
+        instance: u32,
+        /// The peer's fingerprint.
+        fingerprint: Fingerprint,
+        /// The secure session id.
+        ssid: [u8; 8],
+        /// The protocol version.
+        version: Version,
+    },
+    /// An AKE completed while already private (refresh).
+    StillSecure {
+        /// The peer's instance tag.
+        instance: u32,
+    },
+    /// A private conversation stopped.
+    GoneInsecure {
+        /// The peer's instance tag.
+        instance: u32,
+        /// Who ended it.
+        ended: Ended,
+    },
+    /// The peer's fingerprint is not trusted (`new`: seen for the first time).
+    UnverifiedFingerprint {
+        /// The fingerprint.
+        fingerprint: Fingerprint,
+        /// True when this fingerprint was never seen on this channel.
+        new: bool,
+    },
+    /// A message for the user.
+    Message {
+        /// The sending instance (0 for plaintext or version 2).
+        instance: u32,
+        /// The text.
+        text: String,
+        /// True when it arrived encrypted.
+        encrypted: bool,
+    },
+    /// SMP progress (Protocol::OTR's on_smp_event): a request, a step, or the outcome.
+    Smp {
+        /// The peer instance of the session.
+        instance: u32,
+        /// What happened; [`SmpEvent::outcome`] tells whether the exchange ended.
+        event: SmpEvent,
+        /// Progress in percent, as libotr reports it.
+        percent: u8,
+    },
+    /// The peer agreed an extra symmetric key with us (TLV 8, libotr's received_symkey).
+    Symkey {
+        /// The peer instance of the session.
+        instance: u32,
+        /// The key: SHA-256(0xFF || MPI(s)) of the data message's keys.
+        key: [u8; 32],
+        /// What the key is for (the TLV's first four bytes).
+        use_: u32,
+        /// Use-specific data (the rest of the TLV).
+        use_data: Vec<u8>,
+    },
+    /// TLVs of types this engine does not handle itself (above 8).
+    Tlvs {
+        /// The sending instance.
+        instance: u32,
+        /// The records.
+        tlvs: Vec<Tlv>,
+    },
+    /// Something went wrong; see [`Problem`].
+    Problem(Problem),
+}
+
+/// libotr's `otr_offer` state for whitespace tags.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Offer {
+    /// No tag sent yet.
+    #[default]
+    NotSent,
+    /// A tag was sent.
+    Sent,
+    /// The peer answered a tag with untagged plaintext.
+    Rejected,
+    /// The peer answered with OTR.
+    Accepted,
+}
+
+/// Text of the error we send for unreadable data messages (libotr's).
+pub const ERR_UNREADABLE: &str = "?OTR Error: You transmitted an unreadable encrypted message.";
+/// Text of the error we send for data messages outside a private conversation.
+pub const ERR_NOT_PRIVATE: &str =
+    "?OTR Error: You sent encrypted data to a peer who wasn't expecting it.";
+
+/// What `Channel::sessions` lists about one session (one peer instance).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionInfo {
+    /// The peer's instance tag (0 = master: version 2 or not yet known).
+    pub instance: u32,
+    /// True while encrypted.
+    pub encrypted: bool,
+    /// True when the peer ended it (libotr's FINISHED).
+    pub finished: bool,
+    /// The protocol version, while encrypted.
+    pub version: Option<Version>,
+    /// The peer's fingerprint, while encrypted.
+    pub fingerprint: Option<Fingerprint>,
+    /// True when that fingerprint is trusted.
+    pub trusted: bool,
+    /// True when an SMP exchange is under way.
+    pub smp_in_progress: bool,
+    /// True when this is the session `write` uses.
+    pub current: bool,
+}

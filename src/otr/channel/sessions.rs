@@ -1,0 +1,85 @@
+//! Session selection for version 3 instance tags, and the timer (libotr's otrl_message_poll,
+//! Protocol::OTR's ping): forward-secrecy clean-up of stale state, with time passed in.
+
+use super::{Channel, Out, SessionInfo};
+use crate::otr::ake::AkeState;
+use crate::otr::error::OtrError;
+use crate::otr::session::MsgState;
+
+/// Seconds after which an unfinished AKE is forgotten (libotr keeps a v3 commit 60 s).
+pub const AKE_TIMEOUT: u64 = 60;
+/// Seconds after which a partial fragmented message is dropped.
+pub const FRAGMENT_TIMEOUT: u64 = 60;
+
+impl Channel {
+    /// Every session (one per peer instance), with its state.
+    pub fn sessions(&self) -> Vec<SessionInfo> {
+        let current = self.current_instance();
+        self.sessions
+            .iter()
+            .map(|(tag, s)| {
+                let secure = s.secure();
+                SessionInfo {
+                    instance: *tag,
+                    encrypted: s.is_encrypted(),
+                    finished: matches!(s.msg, MsgState::Finished),
+                    version: secure.map(|x| x.version),
+                    fingerprint: secure.map(|x| x.fingerprint),
+                    trusted: secure.is_some_and(|x| self.is_trusted(&x.fingerprint)),
+                    smp_in_progress: s.smp.in_progress(),
+                    current: *tag == current,
+                }
+            })
+            .collect()
+    }
+
+    /// The instance tag of the session `write`, `smp_verify` and `create_symkey` use.
+    pub fn current_session(&self) -> u32 {
+        self.current_instance()
+    }
+
+    /// Makes the session with this peer instance the current one (`None`: the best one).
+    pub fn select_session(&mut self, instance: Option<u32>) -> Result<(), OtrError> {
+        match instance {
+            Some(tag) if !self.sessions.contains_key(&tag) => {
+                Err(OtrError::Malformed("no session with that instance tag"))
+            }
+            _ => {
+                self.selected = instance;
+                Ok(())
+            }
+        }
+    }
+
+    /// The timer: forgets unfinished AKEs (their DH secrets) and partial fragments once stale
+    /// (see the constants), so that old secrets do not linger. Data-message DH keys are
+    /// retired by key rotation as in libotr: the peer's previous key is its current sending
+    /// key, so it cannot be dropped by time. Call it now and then (libotr asks every few
+    /// seconds); `now` is the current time in seconds.
+    pub fn ping(&mut self, now: u64) -> Out {
+        for s in self.sessions.values_mut() {
+            if s.ake != AkeState::None && s.ake_at.saturating_add(AKE_TIMEOUT) <= now {
+                s.ake = AkeState::None;
+            }
+            if !s.fragments.is_empty() && s.fragment_at.saturating_add(FRAGMENT_TIMEOUT) <= now {
+                s.fragments.clear();
+            }
+        }
+        Vec::new()
+    }
+
+    /// When `ping` next has something to do, if ever (seconds, for the application's timer).
+    pub fn next_ping(&self) -> Option<u64> {
+        self.sessions
+            .values()
+            .flat_map(|s| {
+                [
+                    (s.ake != AkeState::None).then_some(s.ake_at.saturating_add(AKE_TIMEOUT)),
+                    (!s.fragments.is_empty())
+                        .then_some(s.fragment_at.saturating_add(FRAGMENT_TIMEOUT)),
+                ]
+            })
+            .flatten()
+            .min()
+    }
+}
