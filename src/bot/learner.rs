@@ -2,6 +2,7 @@
 //! key and instance tag) and channel, and the translation of OTR events into lesson events.
 
 use crate::lesson::{self, secret::reveals_secret, strip_markup};
+use crate::otr::smp::SmpEvent;
 use crate::otr::{self, Account, Channel, PrivateKey};
 use crate::store::{self, SecretBytes};
 use serde::{Deserialize, Serialize};
@@ -90,11 +91,27 @@ pub fn meaning(ev: otr::Event, secret: Option<&str>) -> Meaning {
                 })
             }
         }
+        E::Smp { event, .. } => smp_meaning(event),
         E::StillSecure { .. }
         | E::UnverifiedFingerprint { .. }
         | E::Tlvs { .. }
+        | E::Symkey { .. }
         | E::Problem(_) => Meaning::Nothing,
     }
+}
+
+/// The lesson's view of an SMP progress event (the learner verifies the bot).
+fn smp_meaning(ev: SmpEvent) -> Meaning {
+    let lesson_event = match ev {
+        SmpEvent::AskForSecret => lesson::Event::SmpStarted,
+        SmpEvent::AskForAnswer(_) => lesson::Event::SmpQuestionUsed,
+        SmpEvent::Success => lesson::Event::CorrectSecretReceived,
+        SmpEvent::Failure => lesson::Event::IncorrectSecretReceived,
+        // A failed proof or a protocol error ends the exchange like an abort: explain, retry.
+        SmpEvent::Aborted | SmpEvent::Cheated | SmpEvent::Error => lesson::Event::SmpAborted,
+        SmpEvent::InProgress(_) => return Meaning::Nothing,
+    };
+    Meaning::Lesson(lesson_event)
 }
 
 #[cfg(test)]
