@@ -1,17 +1,19 @@
 //! The orchestrator: stanzas through `otr` and `lesson`, actions to `store` and `xmpp`.
 //!
 //! `run` owns the store and its background work (the key-pool filler, the deadline scanner,
-//! the admin socket) and the XMPP connection, whose roster follows the whitelist. Learners'
-//! messages are not yet taught: the OTR channel and the lesson are wired in next.
+//! the admin socket) and the XMPP connection, whose roster follows the whitelist. Each chat
+//! message and each due deadline is a turn of the [`teach::Teacher`], run on its own task so
+//! that one learner's crypto never holds up another.
 
 pub mod admin;
 mod data_dir;
 pub mod learner;
 pub mod roster;
+pub mod teach;
 
 use crate::exit::{ExitCode, Failure};
 use crate::settings::Settings;
-use crate::store::{self, scanner, DeadlineKind, Due, KeyPool, Store, Timeouts};
+use crate::store::{self, scanner, Due, KeyPool, Store, Timeouts};
 use crate::xmpp::conn::{self, Command, Link};
 use crate::xmpp::login::Login;
 use std::sync::Arc;
@@ -20,6 +22,9 @@ use tokio::sync::{mpsc, watch};
 
 /// How long the first XMPP login may take before the bot gives up with a clear error.
 pub const LOGIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Where the compiled translations are read from (relative to the working directory).
+pub const LOCALES_DIR: &str = "locales";
 
 pub use data_dir::ensure_private_dir;
 
@@ -83,6 +88,13 @@ async fn serve(settings: Settings, store: Store) -> Result<(), Failure> {
     let pool_size = settings.store.key_pool_size;
     let pool = KeyPool::start(store.clone(), pool_size, Arc::new(store::default_dsa_key))
         .map_err(|e| Failure::new(ExitCode::Unknown, format!("cannot start the key pool: {e}")))?;
+    let pool = Arc::new(pool);
+    let catalogs = crate::i18n::Catalogs::load(std::path::Path::new(LOCALES_DIR)).map_err(|e| {
+        Failure::new(
+            ExitCode::MissingDependency,
+            format!("cannot load the translations in {LOCALES_DIR}/: {e}"),
+        )
+    })?;
     let (stop_tx, stop_rx) = watch::channel(false);
 
     let interval = Duration::from_secs(settings.lesson.timeout_check_interval.max(1));
@@ -112,6 +124,13 @@ async fn serve(settings: Settings, store: Store) -> Result<(), Failure> {
     let (cmd_tx, cmd_rx) = mpsc::channel::<Command>(256);
     let (link_tx, mut link_rx) = mpsc::channel::<Link>(256);
     let status = Some(settings.format.project_name.clone());
+    let teacher = teach::Teacher::new(
+        store.clone(),
+        pool.clone(),
+        Arc::new(catalogs),
+        teach::Teaching::from_settings(&settings),
+        cmd_tx.clone(),
+    );
     let xmpp_task = tokio::spawn(conn::run(
         client,
         login.jid().clone(),
@@ -135,11 +154,8 @@ async fn serve(settings: Settings, store: Store) -> Result<(), Failure> {
         tokio::select! {
             _ = &mut signal => break,
             Some(d) = due_rx.recv() => {
-                if let Some(jid) = on_due(&store, d).await {
-                    if matches!(store.whitelist_get(&jid), Ok(None)) {
-                        send_all(&cmd_tx, roster::on_whitelist_change(&jid, false)).await;
-                    }
-                }
+                let t = teacher.clone();
+                tokio::spawn(async move { t.on_due(d).await });
             }
             Some(ev) = admin_rx.recv() => {
                 tracing::info!(event = ?ev, "admin change");
@@ -150,7 +166,7 @@ async fn serve(settings: Settings, store: Store) -> Result<(), Failure> {
                 };
                 send_all(&cmd_tx, cmds).await;
             }
-            Some(link) = link_rx.recv() => on_link(&store, &cmd_tx, link).await,
+            Some(link) = link_rx.recv() => on_link(&store, &cmd_tx, &teacher, link).await,
         }
     }
 
@@ -177,47 +193,25 @@ async fn send_all(tx: &mpsc::Sender<Command>, cmds: Vec<Command>) {
     }
 }
 
-async fn on_link(store: &Store, tx: &mpsc::Sender<Command>, link: Link) {
+async fn on_link(store: &Store, tx: &mpsc::Sender<Command>, teacher: &teach::Teacher, link: Link) {
+    use crate::xmpp::stanza::Incoming;
     match link {
         Link::Online(jid) => tracing::info!(%jid, "xmpp online again"),
         Link::Offline(why) => tracing::warn!(%why, "xmpp connection lost; reconnecting"),
         Link::In(i) => match roster::on_incoming(store, &i) {
             Some(cmds) => send_all(tx, cmds).await,
-            None => {
-                if let crate::xmpp::stanza::Incoming::Chat { from, body } = &i {
-                    tracing::debug!(%from, text = %crate::logging::UserText(body), "chat message");
+            None => match i {
+                Incoming::Chat { from, body } => {
+                    tracing::debug!(%from, text = %crate::logging::UserText(&body), "chat message");
+                    let t = teacher.clone();
+                    tokio::spawn(async move { t.on_chat(from, body).await });
                 }
-            }
+                Incoming::TooLarge { from, bytes } => {
+                    tracing::info!(%from, bytes, "oversized message ignored");
+                }
+                _ => {}
+            },
         },
-    }
-}
-
-/// Acts on a due deadline: each transition happens once even if the scanner repeats itself.
-/// Returns the JID when its session was expired and deleted.
-async fn on_due(store: &Store, d: Due) -> Option<String> {
-    let now = scanner::unix_now();
-    let (s, jid) = (store.clone(), d.jid.clone());
-    let r = tokio::task::spawn_blocking(move || match d.kind {
-        DeadlineKind::Warn => s.mark_warned(&jid, now).map(|w| w.then_some("warned")),
-        DeadlineKind::Expire => s
-            .expire_if_due(&jid, now)
-            .map(|r| r.map(|_| "expired and deleted")),
-    })
-    .await;
-    match r {
-        Ok(Ok(Some(what))) => {
-            tracing::info!(jid = %d.jid, "session {what}");
-            (d.kind == DeadlineKind::Expire).then_some(d.jid)
-        }
-        Ok(Ok(None)) => None,
-        Ok(Err(e)) => {
-            tracing::error!(jid = %d.jid, error = %e, "cannot act on a deadline");
-            None
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "deadline task failed");
-            None
-        }
     }
 }
 

@@ -1,0 +1,528 @@
+//! The teaching loop for one learner's turn: a chat stanza goes through OTR, what OTR reports
+//! goes to the lesson, and the lesson's actions become OTR writes, store updates and stanzas.
+//! The OTR state is persisted before any message made from it is sent.
+
+use super::learner::{meaning, Meaning, OtrState};
+use super::roster;
+use crate::i18n::Catalogs;
+use crate::lesson::{self, render, step, Action, Env, Stage};
+use crate::settings::Settings;
+use crate::store::{self, GradeRequest, KeyPool, SecretBytes, Session, Store, Timeouts};
+use crate::xmpp::conn::Command;
+use crate::xmpp::stanza::Outgoing;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_xmpp::jid::{BareJid, Jid};
+use tokio_xmpp::parsers::chatstates::ChatState;
+
+/// Why a turn could not be taken (logged; the learner's stored state is left as it was).
+#[derive(Debug, thiserror::Error)]
+pub enum TurnError {
+    /// The store failed.
+    #[error("store: {0}")]
+    Store(#[from] store::Error),
+    /// The OTR state could not be made or read.
+    #[error("{0}")]
+    State(#[from] super::learner::StateError),
+    /// The lesson state could not be read or written.
+    #[error("lesson state: {0}")]
+    Lesson(String),
+    /// A blocking task failed.
+    #[error("task: {0}")]
+    Task(String),
+}
+
+/// What the teacher needs from the settings.
+#[derive(Debug, Clone)]
+pub struct Teaching {
+    /// The bot's bare JID (the OTR account name).
+    pub bot_jid: String,
+    /// Locale for learners without one.
+    pub default_locale: String,
+    /// A shared secret given to every learner (tests only).
+    pub default_secret: Option<String>,
+    /// Format strings: project_name, bot_alias, help_url.
+    pub globals: Vec<(String, String)>,
+    /// Inactivity timeouts.
+    pub timeouts: Timeouts,
+    /// `may_start_smp`.
+    pub may_start_smp: bool,
+    /// Typing delay per character, when `scheduled_say` is on.
+    pub per_char: Option<Duration>,
+}
+
+impl Teaching {
+    /// The teaching parts of the settings.
+    pub fn from_settings(s: &Settings) -> Teaching {
+        let f = &s.format;
+        Teaching {
+            bot_jid: s.account().jid.clone(),
+            default_locale: s.lesson.default_locale.clone(),
+            default_secret: s.lesson.default_secret.clone(),
+            globals: vec![
+                ("project_name".into(), f.project_name.clone()),
+                ("bot_alias".into(), f.bot_alias.clone()),
+                ("help_url".into(), f.help_url.clone()),
+            ],
+            timeouts: super::timeouts(s),
+            may_start_smp: s.lesson.may_start_smp,
+            per_char: s
+                .lesson
+                .scheduled_say
+                .then(|| Duration::from_secs_f64(1.0 / f64::from(s.lesson.type_speed.max(1)))),
+        }
+    }
+}
+
+/// The longest typing pause before one reply.
+const MAX_TYPING: Duration = Duration::from_secs(4);
+
+/// Runs learners' turns; one learner's turns are serialised, different learners run at once.
+#[derive(Clone)]
+pub struct Teacher {
+    store: Store,
+    pool: Arc<KeyPool>,
+    catalogs: Arc<Catalogs>,
+    cfg: Arc<Teaching>,
+    xmpp: mpsc::Sender<Command>,
+    locks: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+}
+
+/// One learner's state during a turn.
+struct Turn {
+    jid: String,
+    to: Jid,
+    session: Session,
+    stage: Stage,
+    otr: OtrState,
+}
+
+fn unix_now() -> u64 {
+    store::scanner::unix_now()
+}
+
+impl Teacher {
+    /// A teacher over these parts.
+    pub fn new(
+        store: Store,
+        pool: Arc<KeyPool>,
+        catalogs: Arc<Catalogs>,
+        cfg: Teaching,
+        xmpp: mpsc::Sender<Command>,
+    ) -> Teacher {
+        Teacher {
+            store,
+            pool,
+            catalogs,
+            cfg: Arc::new(cfg),
+            xmpp,
+            locks: Arc::default(),
+        }
+    }
+
+    fn lock_for(&self, jid: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut map = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(jid.to_owned()).or_default().clone()
+    }
+
+    /// A chat message from a learner's client; strangers are ignored (nothing is said).
+    pub async fn on_chat(&self, from: Jid, body: String) {
+        let jid = from.to_bare().to_string();
+        match self.store.whitelist_get(&jid) {
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                tracing::info!(%jid, "message from a JID not on the whitelist ignored");
+                return;
+            }
+            Err(e) => {
+                tracing::error!(%jid, error = %e, "cannot read the whitelist");
+                return;
+            }
+        }
+        let lock = self.lock_for(&jid);
+        let _guard = lock.lock().await;
+        if let Err(e) = self.chat_turn(&jid, from, body).await {
+            tracing::error!(%jid, error = %e, "turn failed; stored state unchanged");
+        }
+    }
+
+    /// A lesson event from outside the chat (course page, clock) for a learner with a session.
+    pub async fn on_event(
+        &self,
+        jid: &BareJid,
+        ev: lesson::Event,
+    ) -> Result<Vec<Action>, TurnError> {
+        let to = Jid::from(jid.clone());
+        let jid = jid.to_string();
+        let lock = self.lock_for(&jid);
+        let _guard = lock.lock().await;
+        let Some(mut turn) = self.load(&jid, to).await? else {
+            return Ok(Vec::new());
+        };
+        self.run_lesson(&mut turn, &mut VecDeque::from([ev])).await
+    }
+
+    /// A due deadline from the scanner: the warning or the expiry, each exactly once, checked
+    /// again under the learner's lock (activity may have moved the deadline).
+    pub async fn on_due(&self, due: store::Due) {
+        let jid = due.jid.clone();
+        let lock = self.lock_for(&jid);
+        let _guard = lock.lock().await;
+        let now = unix_now();
+        let r = match due.kind {
+            store::DeadlineKind::Warn => match self.store.mark_warned(&jid, now) {
+                Ok(true) => {
+                    let left = self
+                        .cfg
+                        .timeouts
+                        .session
+                        .saturating_sub(self.cfg.timeouts.warning);
+                    self.event_turn(
+                        &jid,
+                        lesson::Event::Warn {
+                            minutes_left: left.div_ceil(60),
+                        },
+                    )
+                    .await
+                }
+                Ok(false) => Ok(()),
+                Err(e) => Err(e.into()),
+            },
+            store::DeadlineKind::Expire => match self.store.session(&jid) {
+                Ok(Some(s)) if s.deadlines.expire_at <= now => {
+                    let r = self.event_turn(&jid, lesson::Event::Expire).await;
+                    // Whatever the lesson said, the session, its secrets and keys go now.
+                    let _ = self.store.expire_if_due(&jid, now);
+                    if matches!(self.store.whitelist_get(&jid), Ok(None)) {
+                        for c in roster::on_whitelist_change(&jid, false) {
+                            let _ = self.xmpp.send(c).await;
+                        }
+                    }
+                    tracing::info!(%jid, "session expired");
+                    r
+                }
+                Ok(_) => Ok(()),
+                Err(e) => Err(e.into()),
+            },
+        };
+        if let Err(e) = r {
+            tracing::error!(%jid, error = %e, "deadline turn failed");
+        }
+    }
+
+    async fn event_turn(&self, jid: &str, ev: lesson::Event) -> Result<(), TurnError> {
+        let to: Jid = jid
+            .parse()
+            .map_err(|e| TurnError::Lesson(format!("{jid}: {e}")))?;
+        if let Some(mut turn) = self.load(jid, to).await? {
+            self.run_lesson(&mut turn, &mut VecDeque::from([ev]))
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn chat_turn(&self, jid: &str, from: Jid, body: String) -> Result<(), TurnError> {
+        let mut turn = match self.load(jid, from.clone()).await? {
+            Some(t) => t,
+            None => self.create(jid, from.clone()).await?,
+        };
+        turn.to = from;
+        let now = unix_now();
+        let mut otr = turn.otr;
+        let (otr, events) = tokio::task::spawn_blocking(move || {
+            let account = otr.account.clone();
+            let ev = otr.channel.read(&account, &body, now);
+            (otr, ev)
+        })
+        .await
+        .map_err(|e| TurnError::Task(e.to_string()))?;
+        turn.otr = otr;
+        let mut queue = VecDeque::new();
+        self.apply_otr(&mut turn, events, &mut queue).await?;
+        self.run_lesson(&mut turn, &mut queue).await?;
+        Ok(())
+    }
+
+    /// Persists the OTR state, then sends what OTR produced; lesson events go to `queue`.
+    async fn apply_otr(
+        &self,
+        turn: &mut Turn,
+        events: Vec<crate::otr::Event>,
+        queue: &mut VecDeque<lesson::Event>,
+    ) -> Result<(), TurnError> {
+        let secret = turn
+            .session
+            .shared_secret
+            .as_ref()
+            .and_then(|s| std::str::from_utf8(s.expose()).ok().map(str::to_owned));
+        let mut sends = Vec::new();
+        for ev in events {
+            if let crate::otr::Event::Problem(p) = &ev {
+                tracing::info!(jid = %turn.jid, problem = ?p, "otr problem");
+            }
+            match meaning(ev, secret.as_deref()) {
+                Meaning::Send(m) => sends.push(m),
+                Meaning::Lesson(e) => queue.push_back(e),
+                Meaning::Nothing => {}
+            }
+        }
+        if !sends.is_empty() {
+            let state = turn.otr.encode()?;
+            self.store
+                .save_channel_state_async(&turn.jid, state.expose())
+                .await?;
+            for body in sends {
+                self.send(Outgoing::Chat {
+                    to: turn.to.clone(),
+                    body,
+                })
+                .await;
+            }
+        }
+        Ok(())
+    }
+
+    async fn run_lesson(
+        &self,
+        turn: &mut Turn,
+        queue: &mut VecDeque<lesson::Event>,
+    ) -> Result<Vec<Action>, TurnError> {
+        let mut all = Vec::new();
+        while let Some(ev) = queue.pop_front() {
+            let mut random = [0u8; lesson::secret::CODE_BYTES];
+            getrandom::fill(&mut random).map_err(|e| TurnError::Task(e.to_string()))?;
+            let env = Env {
+                may_start_smp: self.cfg.may_start_smp,
+                has_help_url: self
+                    .cfg
+                    .globals
+                    .iter()
+                    .any(|(k, v)| k == "help_url" && !v.is_empty()),
+                random,
+                ..Env::default()
+            };
+            let (stage, actions) = match step(&turn.stage, &ev, &env) {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::debug!(jid = %turn.jid, error = %e, "lesson ignores event");
+                    continue;
+                }
+            };
+            turn.stage = stage;
+            self.save_stage(turn).await?;
+            for a in &actions {
+                self.act(turn, a, queue).await?;
+            }
+            all.extend(actions);
+        }
+        Ok(all)
+    }
+
+    async fn act(
+        &self,
+        turn: &mut Turn,
+        action: &Action,
+        queue: &mut VecDeque<lesson::Event>,
+    ) -> Result<(), TurnError> {
+        let now = unix_now();
+        let secret = || {
+            turn.session
+                .shared_secret
+                .as_ref()
+                .map(|s| s.expose().to_vec())
+                .unwrap_or_default()
+        };
+        let events = match action {
+            Action::Say { msg, params } => {
+                let globals: Vec<(&str, &str)> = self
+                    .cfg
+                    .globals
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                let text = render(&self.catalogs, &turn.session.locale, *msg, params, &globals);
+                self.typing(turn, &text).await;
+                turn.otr
+                    .channel
+                    .write(&turn.otr.account.clone(), &text, now)
+            }
+            Action::StartSmp { question } => {
+                let q = question.map(|m| {
+                    let globals: Vec<(&str, &str)> = self
+                        .cfg
+                        .globals
+                        .iter()
+                        .map(|(k, v)| (k.as_str(), v.as_str()))
+                        .collect();
+                    render(&self.catalogs, &turn.session.locale, m, &[], &globals)
+                });
+                let answer = secret();
+                let account = turn.otr.account.clone();
+                turn.otr
+                    .channel
+                    .smp_verify(&account, &answer, q.as_deref(), now)
+            }
+            Action::RespondSmp => {
+                let answer = secret();
+                let account = turn.otr.account.clone();
+                turn.otr.channel.smp_verify(&account, &answer, None, now)
+            }
+            Action::AbortSmp => turn.otr.channel.smp_abort(&turn.otr.account.clone(), now),
+            Action::EndOtr => turn.otr.channel.finish(&turn.otr.account.clone(), now),
+            Action::StoreSecret(s) => {
+                let s = SecretBytes::new(s.as_bytes().to_vec());
+                turn.session.shared_secret = Some(s.clone());
+                self.store
+                    .update_session(&turn.jid, |x| x.shared_secret = Some(s.clone()))?;
+                Vec::new()
+            }
+            Action::VoidSecret => {
+                turn.session.shared_secret = None;
+                self.store
+                    .update_session(&turn.jid, |x| x.shared_secret = None)?;
+                Vec::new()
+            }
+            Action::StoreCompletionCode(c) => {
+                turn.session.completion_code = Some(c.clone());
+                self.store
+                    .update_session(&turn.jid, |x| x.completion_code = Some(c.clone()))?;
+                Vec::new()
+            }
+            Action::ResetTimers => {
+                self.store.touch(&turn.jid, now, self.cfg.timeouts)?;
+                Vec::new()
+            }
+            Action::PostGrade(score) => {
+                self.post_grade(turn, *score, now)?;
+                Vec::new()
+            }
+            Action::EndSession => {
+                self.store.remove_session(&turn.jid)?;
+                for c in roster::on_whitelist_change(&turn.jid, false) {
+                    let _ = self.xmpp.send(c).await;
+                }
+                Vec::new()
+            }
+            Action::AcceptCode | Action::RefuseCode { .. } | Action::RefuseSecret(_) => Vec::new(),
+        };
+        self.apply_otr(turn, events, queue).await
+    }
+
+    fn post_grade(&self, turn: &Turn, score: f64, now: u64) -> Result<(), TurnError> {
+        let Some(lti) = &turn.session.lti else {
+            return Ok(());
+        };
+        let (Some(url), Some(sourcedid)) = (&lti.outcome_service_url, &lti.result_sourcedid) else {
+            return Ok(());
+        };
+        self.store.grade_enqueue(&GradeRequest {
+            url: url.clone(),
+            sourcedid: sourcedid.clone(),
+            score,
+            consumer_key: lti.consumer_key.clone(),
+            attempts: 0,
+            next_try: now,
+            last_error: None,
+        })?;
+        Ok(())
+    }
+
+    async fn typing(&self, turn: &Turn, text: &str) {
+        let Some(per_char) = self.cfg.per_char else {
+            return;
+        };
+        let pause = per_char
+            .saturating_mul(text.chars().count().min(10_000) as u32)
+            .min(MAX_TYPING);
+        self.send(Outgoing::ChatState {
+            to: turn.to.clone(),
+            state: ChatState::Composing,
+        })
+        .await;
+        tokio::time::sleep(pause).await;
+    }
+
+    async fn send(&self, o: Outgoing) {
+        if self.xmpp.send(Command::Send(o)).await.is_err() {
+            tracing::warn!("the XMPP connection has stopped");
+        }
+    }
+
+    async fn save_stage(&self, turn: &mut Turn) -> Result<(), TurnError> {
+        let bytes = bincode::serde::encode_to_vec(&turn.stage, bincode::config::standard())
+            .map_err(|e| TurnError::Lesson(e.to_string()))?;
+        let name = turn.stage.name().to_owned();
+        turn.session.lesson_state = bytes.clone();
+        turn.session.stage = name.clone();
+        if turn.stage.is_over() {
+            return Ok(());
+        }
+        match self.store.update_session(&turn.jid, |s| {
+            s.lesson_state = bytes.clone();
+            s.stage = name.clone();
+        }) {
+            Ok(_) | Err(store::Error::NoSession(_)) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn load(&self, jid: &str, to: Jid) -> Result<Option<Turn>, TurnError> {
+        let Some(stored) = self.store.session(jid)? else {
+            return Ok(None);
+        };
+        let session = stored.session;
+        let stage: Stage =
+            bincode::serde::decode_from_slice(&session.lesson_state, bincode::config::standard())
+                .map(|(s, _)| s)
+                .map_err(|e| TurnError::Lesson(e.to_string()))?;
+        let otr = match self.store.channel_state(jid)? {
+            Some(b) => OtrState::decode(b.expose())?,
+            None => {
+                let key = self
+                    .store
+                    .otr_key(jid)?
+                    .ok_or_else(|| store::Error::NoSession(jid.to_owned()))?;
+                OtrState::from_pool_key(&self.cfg.bot_jid, key.expose())?
+            }
+        };
+        Ok(Some(Turn {
+            jid: jid.to_owned(),
+            to,
+            session,
+            stage,
+            otr,
+        }))
+    }
+
+    async fn create(&self, jid: &str, to: Jid) -> Result<Turn, TurnError> {
+        let now = unix_now();
+        let locale = match self.store.whitelist_get(jid)? {
+            Some(w) => w.locale,
+            None => self.cfg.default_locale.clone(),
+        };
+        let secret = self.cfg.default_secret.clone();
+        let stage = Stage::start(secret.is_some());
+        let mut session = Session::new(stage.name(), locale, now);
+        session.lesson_state = bincode::serde::encode_to_vec(&stage, bincode::config::standard())
+            .map_err(|e| TurnError::Lesson(e.to_string()))?;
+        session.shared_secret = secret.map(|s| SecretBytes::new(s.into_bytes()));
+        self.pool
+            .create_session(jid, &session, self.cfg.timeouts)
+            .await?;
+        let key = self
+            .store
+            .otr_key(jid)?
+            .ok_or_else(|| store::Error::NoSession(jid.to_owned()))?;
+        let otr = OtrState::from_pool_key(&self.cfg.bot_jid, key.expose())?;
+        tracing::info!(%jid, "session started");
+        Ok(Turn {
+            jid: jid.to_owned(),
+            to,
+            session,
+            stage,
+            otr,
+        })
+    }
+}
