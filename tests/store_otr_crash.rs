@@ -18,6 +18,11 @@
 //! again (libotr would see a replayed counter) and its answer is sent again byte for byte
 //! (the parent drops exact duplicates, as a transport with stream resumption would).
 //!
+//! The test can fail: with the child's two steps swapped (send, then save) it reports an
+//! AES-CTR counter reused for two different messages within a few seconds, for every seed
+//! tried (the lines `store.save_channel_state(..)` and `for l in &lines { emit(l) }` in
+//! [`otr_crash_child`]).
+//!
 //! Seed: `OTRBOT_OTR_CRASH_SEED=<u64>` (printed on failure) picks kill points, kinds of
 //! kill, delays and who talks when.
 
@@ -47,7 +52,7 @@ const DEFAULT_SEED: u64 = 0x07b0_7c4a_5e5d;
 /// The libotr side of each learner (fixture keys, accounts `<name>@test`).
 const LEARNERS: [&str; 3] = ["alice", "bob", "peer"];
 /// Messages each learner sends once private; the child answers message k with 1 + k % 3.
-const MESSAGES: u32 = 24;
+const MESSAGES: u32 = 40;
 /// The bot's account name, the contact every libotr peer talks to.
 const BOT: &str = "bot@test";
 /// Marks protocol lines on the child's stdout (the test harness prints there too).
@@ -117,7 +122,10 @@ fn load_or_create(store: &Store, i: usize) -> (Saved, &'static str) {
     if let Some(b) = store.channel_state(&jid).unwrap() {
         return (decode(b.expose()), "restored");
     }
-    let key = store.otr_key(&jid).unwrap().expect("session has a pool key");
+    let key = store
+        .otr_key(&jid)
+        .unwrap()
+        .expect("session has a pool key");
     let [p, q, g, y, x] = decode_dsa_key(key.expose()).unwrap();
     let key = PrivateKey::from_components(&p, &q, &g, &y, &x).unwrap();
     let mut account = Account::new(BOT, key).unwrap();
@@ -213,7 +221,10 @@ fn otr_crash_child() {
         let s = &mut states[i];
         if seq <= s.last_seq {
             // Read before a crash: send the same answer again.
-            assert_eq!(seq, s.last_seq, "message {seq} of learner {i} handed over again");
+            assert_eq!(
+                seq, s.last_seq,
+                "message {seq} of learner {i} handed over again"
+            );
             for l in &s.outbox {
                 emit(l);
             }
@@ -647,7 +658,7 @@ fn otr_conversations_survive_sigkill() {
         }
         step += 1;
         let kill = (step == next_kill).then(|| {
-            next_kill = step + rng.random_range(3..9);
+            next_kill = step + rng.random_range(2..7);
             KILLS[h.kills.len() % KILLS.len()]
         });
         h.hand_over();
@@ -665,8 +676,12 @@ fn otr_conversations_survive_sigkill() {
                 h.crash(k)
             }
             Some(k @ Kill::AfterFirstSend) => {
-                h.await_done(true);
-                h.crash(k)
+                if h.await_done(true) {
+                    // Nothing was sent for this one: kill after the next that sends.
+                    next_kill = step + 1;
+                } else {
+                    h.crash(k)
+                }
             }
             Some(k @ Kill::Between) => {
                 h.await_done(false);
@@ -692,7 +707,9 @@ fn otr_conversations_survive_sigkill() {
             .collect();
         let missing: Vec<_> = expected.difference(&h.lib_read[i]).collect();
         if !missing.is_empty() {
-            h.fail(&format!("learner {i}: answers never read by libotr: {missing:?}"));
+            h.fail(&format!(
+                "learner {i}: answers never read by libotr: {missing:?}"
+            ));
         }
         assert_eq!(h.peers[i].status(BOT).msgstate, MsgState::Encrypted);
     }
@@ -714,7 +731,10 @@ fn otr_conversations_survive_sigkill() {
         let saved = decode(store.channel_state(&jid(i)).unwrap().unwrap().expose());
         assert_eq!(saved.last_seq, h.acked[i]);
         assert_eq!(saved.last_seq, h.next_seq[i]);
-        assert!(saved.channel.is_encrypted(), "learner {i} no longer private");
+        assert!(
+            saved.channel.is_encrypted(),
+            "learner {i} no longer private"
+        );
         assert!(store.otr_key(&jid(i)).unwrap().is_some());
     }
     eprintln!(
