@@ -6,4 +6,5 @@
 
 pub mod keys;
 pub mod libotr;
+pub mod otrwire;
 pub mod prosody;
