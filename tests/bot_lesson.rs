@@ -32,8 +32,12 @@ impl Drop for Bot {
 /// Starts `otrbot run` with its own account, whitelisting `learner`.
 fn start_bot(learner: &str, extra: &str) -> Bot {
     let (jid, pw) = prosody::fresh_account("teacher");
-    let dir = tempfile::tempdir().unwrap();
-    let mut text = prosody::settings_text(&jid, &pw, &dir.path().join("data"));
+    start_bot_as(&jid, &pw, tempfile::tempdir().unwrap(), learner, extra)
+}
+
+/// Starts `otrbot run` as `jid` with data in `dir` (kept across restarts).
+fn start_bot_as(jid: &str, pw: &str, dir: tempfile::TempDir, learner: &str, extra: &str) -> Bot {
+    let mut text = prosody::settings_text(jid, pw, &dir.path().join("data"));
     text.push_str(&format!("\n[whitelist]\n{learner:?} = \"en_GB\"\n"));
     text = text.replace("[lesson]\n", &format!("[lesson]\n{extra}"));
     let file = dir.path().join("bot.toml");
@@ -53,6 +57,24 @@ fn start_bot(learner: &str, extra: &str) -> Bot {
     }
 }
 
+/// Waits until the bot, once online, has asked the whitelisted learner for a subscription.
+async fn befriend(l: &mut Learner) {
+    l.until("the bot's subscription request", |l| l.befriended)
+        .await;
+}
+
+/// Brings the learner to a private (OTR) conversation with the bot.
+async fn go_private(l: &mut Learner) {
+    befriend(l).await;
+    l.say("hello").await;
+    l.until("the plain-text explanation", |l| l.heard("plain text"))
+        .await;
+    let q = l.peer.query(&l.contact());
+    l.send_wire(&q.inject).await;
+    l.until("the SMP request", |l| l.heard("authenticate me"))
+        .await;
+}
+
 /// The learner: an XMPP client and a libotr user behind it.
 struct Learner {
     client: Client,
@@ -63,6 +85,10 @@ struct Learner {
     said: Vec<String>,
     /// Every libotr event seen.
     events: Outcome,
+    /// The bot has asked for (and got) the learner's subscription: it is online.
+    befriended: bool,
+    /// The bot's presence is available (it is online).
+    online: bool,
 }
 
 impl Learner {
@@ -93,6 +119,8 @@ impl Learner {
             bot_full: None,
             said: Vec::new(),
             events: Outcome::default(),
+            befriended: false,
+            online: false,
         }
     }
 
@@ -138,6 +166,7 @@ impl Learner {
             };
             match incoming(st) {
                 Incoming::SubscribeRequest { from } if from == self.bot => {
+                    self.befriended = true;
                     for o in [
                         Outgoing::Subscribed(from.clone()),
                         Outgoing::Subscribe(from),
@@ -145,6 +174,8 @@ impl Learner {
                         self.client.send_stanza(outgoing(o)).await.unwrap();
                     }
                 }
+                Incoming::Available { from } if from.to_bare() == self.bot => self.online = true,
+                Incoming::Unavailable { from } if from.to_bare() == self.bot => self.online = false,
                 Incoming::Chat { from, body } if from.to_bare() == self.bot => {
                     self.bot_full = Some(from);
                     let out = self.peer.recv(&self.contact(), body.as_bytes());
@@ -178,6 +209,7 @@ async fn learner_with_libotr_completes_the_lesson() {
     let (ljid, lpw) = prosody::fresh_account("learner");
     let bot = start_bot(&ljid, "");
     let mut l = Learner::login(&ljid, &lpw, &bot.jid).await;
+    befriend(&mut l).await;
 
     // Plain text first: the bot explains that this is not private.
     l.say("hello").await;
@@ -217,5 +249,127 @@ async fn learner_with_libotr_completes_the_lesson() {
     assert!(
         l.peer.status(&l.contact()).trusted,
         "libotr trusts the bot after SMP"
+    );
+}
+
+#[tokio::test]
+async fn wrong_secret_then_right_one() {
+    let (ljid, lpw) = prosody::fresh_account("wrongsecret");
+    let bot = start_bot(&ljid, "");
+    let mut l = Learner::login(&ljid, &lpw, &bot.jid).await;
+    go_private(&mut l).await;
+    let out = l
+        .peer
+        .smp_start(&l.contact(), b"Correct Horse Battery", None);
+    l.send_wire(&out.inject).await;
+    l.until("the failure explanation", |l| l.heard("case-sensitive"))
+        .await;
+    assert!(l.events.has_smp("OTRL_SMPEVENT_FAILURE"));
+    let out = l.peer.smp_start(&l.contact(), SECRET.as_bytes(), None);
+    l.send_wire(&out.inject).await;
+    l.until("the completion code", |l| l.heard("completion code is"))
+        .await;
+}
+
+#[tokio::test]
+async fn smp_with_a_question_is_explained_and_answered() {
+    let (ljid, lpw) = prosody::fresh_account("question");
+    let bot = start_bot(&ljid, "");
+    let mut l = Learner::login(&ljid, &lpw, &bot.jid).await;
+    go_private(&mut l).await;
+    let out = l
+        .peer
+        .smp_start(&l.contact(), SECRET.as_bytes(), Some(b"What did we agree?"));
+    l.send_wire(&out.inject).await;
+    l.until("the completion code", |l| l.heard("completion code is"))
+        .await;
+    assert!(l.heard("A question is useful"), "{:#?}", l.said);
+}
+
+#[tokio::test]
+async fn secret_typed_into_chat_is_voided() {
+    let (ljid, lpw) = prosody::fresh_account("leaky");
+    let bot = start_bot(&ljid, "");
+    let mut l = Learner::login(&ljid, &lpw, &bot.jid).await;
+    go_private(&mut l).await;
+    l.say(&format!("is it {SECRET}?")).await;
+    l.until("the warning", |l| l.heard("never travel over"))
+        .await;
+    // The secret is gone: SMP with it is no longer answered with it.
+    let out = l.peer.smp_start(&l.contact(), SECRET.as_bytes(), None);
+    l.send_wire(&out.inject).await;
+    l.until("the no-secret explanation", |l| {
+        l.heard("not chosen a shared secret")
+    })
+    .await;
+    assert!(!l.heard("completion code is"));
+}
+
+#[tokio::test]
+async fn stranger_gets_no_subscription_and_no_reply() {
+    let (ljid, _) = prosody::fresh_account("pupil");
+    let bot = start_bot(&ljid, "");
+    let (sjid, spw) = prosody::fresh_account("stranger");
+    let mut s = Learner::login(&sjid, &spw, &bot.jid).await;
+    s.client
+        .send_stanza(outgoing(Outgoing::Subscribe(bot.jid.clone())))
+        .await
+        .unwrap();
+    s.say("hello").await;
+    // Wait a while: only a refusal of the subscription may come, never a chat message.
+    let until = Instant::now() + Duration::from_secs(4);
+    let mut refused = false;
+    while let Ok(Some(ev)) = tokio::time::timeout(
+        until.saturating_duration_since(Instant::now()),
+        s.client.next(),
+    )
+    .await
+    {
+        if let Event::Stanza(st) = ev {
+            match incoming(st) {
+                Incoming::Chat { from, body } if from.to_bare() == bot.jid => {
+                    panic!("the bot answered a stranger: {body}")
+                }
+                Incoming::SubscribeRequest { from } if from == bot.jid => {
+                    panic!("the bot asked a stranger to subscribe")
+                }
+                Incoming::Unsubscribed { from } if from == bot.jid => refused = true,
+                _ => {}
+            }
+        }
+    }
+    assert!(refused, "the stranger's subscription request was refused");
+}
+
+#[tokio::test]
+async fn bot_restart_mid_lesson_keeps_the_otr_session() {
+    let (ljid, lpw) = prosody::fresh_account("restart");
+    let (bjid, bpw) = prosody::fresh_account("teacher");
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_owned();
+    let mut bot = start_bot_as(&bjid, &bpw, dir, &ljid, "");
+    let mut l = Learner::login(&ljid, &lpw, &bot.jid).await;
+    go_private(&mut l).await;
+    // Kill the bot hard and start it again on the same data.
+    let _ = bot.child.kill();
+    let _ = bot.child.wait();
+    let keep = std::mem::replace(&mut bot._dir, tempfile::tempdir().unwrap());
+    drop(bot);
+    assert!(data.exists());
+    l.until("the bot going offline", |l| !l.online).await;
+    let _bot = start_bot_as(&bjid, &bpw, keep, &ljid, "");
+    l.until("the bot coming back online", |l| l.online).await;
+    // The learner carries on in the same OTR session: SMP completes.
+    let out = l.peer.smp_start(&l.contact(), SECRET.as_bytes(), None);
+    l.send_wire(&out.inject).await;
+    l.until("the completion code", |l| l.heard("completion code is"))
+        .await;
+    assert!(
+        !l.events
+            .msg_events()
+            .iter()
+            .any(|e| e.contains("UNREADABLE")),
+        "{:?}",
+        l.events.msg_events()
     );
 }

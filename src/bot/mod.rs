@@ -199,7 +199,10 @@ async fn on_link(store: &Store, tx: &mpsc::Sender<Command>, teacher: &teach::Tea
         Link::Online(jid) => tracing::info!(%jid, "xmpp online again"),
         Link::Offline(why) => tracing::warn!(%why, "xmpp connection lost; reconnecting"),
         Link::In(i) => match roster::on_incoming(store, &i) {
-            Some(cmds) => send_all(tx, cmds).await,
+            Some(cmds) => {
+                tracing::debug!(event = ?i, commands = cmds.len(), "roster traffic");
+                send_all(tx, cmds).await
+            }
             None => match i {
                 Incoming::Chat { from, body } => {
                     tracing::debug!(%from, text = %crate::logging::UserText(&body), "chat message");

@@ -54,6 +54,8 @@ pub async fn run(
     mut shutdown: watch::Receiver<bool>,
     mut status: Option<String>,
 ) {
+    // The roster first: it makes the server deliver subscription requests to this resource.
+    send(&mut client, Outgoing::RosterGet).await;
     send(
         &mut client,
         Outgoing::Available {
@@ -78,6 +80,7 @@ pub async fn run(
             }
             ev = client.next() => {
                 let Some(ev) = ev else { break };
+                tracing::trace!(?ev, "raw xmpp event");
                 let link = match ev {
                     Event::Online { bound_jid, .. } => {
                         send(&mut client, Outgoing::RosterGet).await;
@@ -94,6 +97,7 @@ pub async fn run(
                         None => continue,
                     },
                 };
+                tracing::debug!(?link, "xmpp event");
                 if events.send(link).await.is_err() { break; }
             }
         }
