@@ -68,6 +68,7 @@ async fn serve(settings: Settings, store: Store) -> Result<(), Failure> {
     let pool_size = settings.store.key_pool_size;
     let pool = KeyPool::start(store.clone(), pool_size, Arc::new(store::default_dsa_key))
         .map_err(|e| Failure::new(ExitCode::Unknown, format!("cannot start the key pool: {e}")))?;
+    let pool = Arc::new(pool);
     let (stop_tx, stop_rx) = watch::channel(false);
 
     let interval = Duration::from_secs(settings.lesson.timeout_check_interval.max(1));
@@ -87,7 +88,19 @@ async fn serve(settings: Settings, store: Store) -> Result<(), Failure> {
         )
     })?;
     let (admin_tx, mut admin_rx) = mpsc::channel(64);
-    let admin_task = tokio::spawn(admin::serve(listener, store.clone(), admin_tx, stop_rx));
+    let admin_task = tokio::spawn(admin::serve(
+        listener,
+        store.clone(),
+        admin_tx.clone(),
+        stop_rx.clone(),
+    ));
+    // The LTI pages and the grade sender: same process, same runtime, same commands.
+    let catalogs = crate::i18n::Catalogs::load(std::path::Path::new("locales"))
+        .map(Arc::new)
+        .map_err(|e| Failure::new(ExitCode::BadSetting, format!("locales: {e}")))?;
+    let lti = crate::lti::run::start(&settings, store.clone(), pool.clone(), catalogs, admin_tx, stop_rx)
+        .await
+        .map_err(|e| Failure::new(ExitCode::BadSetting, e))?;
 
     tracing::info!(
         account = %settings.account().jid,
@@ -97,6 +110,7 @@ async fn serve(settings: Settings, store: Store) -> Result<(), Failure> {
     tracing::info!(target_keys = pool_size, "running: key pool filler");
     tracing::info!(every_s = interval.as_secs(), "running: deadline scanner");
     tracing::info!(socket = %sock.display(), "running: admin socket");
+    tracing::info!(address = %lti.address, public_url = %settings.lti.public_url, "running: LTI pages and grade sender");
 
     tokio::pin!(signal);
     loop {
@@ -111,6 +125,8 @@ async fn serve(settings: Settings, store: Store) -> Result<(), Failure> {
     let _ = stop_tx.send(true);
     let _ = scan.await;
     let _ = admin_task.await;
+    let _ = lti.server.await;
+    let _ = lti.sender.await;
     if let Err(e) = std::fs::remove_file(&sock) {
         tracing::warn!(error = %e, "cannot remove the admin socket");
     }
