@@ -1,0 +1,401 @@
+//! The transitions of the lesson.
+
+use super::secret::{check_secret, code_matches, completion_code};
+use super::{
+    strip_markup, Action, EndReason, Env, Event, Finished, LessonError, Msg, Param, Progress,
+    SmpBy, Stage,
+};
+
+type Step = Result<(Stage, Vec<Action>), LessonError>;
+
+/// Handles one event: the next stage and the actions, or why the event is impossible.
+pub fn step(stage: &Stage, event: &Event, env: &Env) -> Step {
+    let impossible = || LessonError::Impossible {
+        stage: stage.name(),
+        event: event.name(),
+    };
+    match stage {
+        Stage::Ended(_) => Err(LessonError::SessionOver),
+        Stage::Verified(f) => verified(f, event, env),
+        Stage::Completed(f) => completed(f, event),
+        Stage::Waiting(p) | Stage::Plaintext(p) | Stage::Encrypted(p) | Stage::Verifying(p, _) => {
+            learning(stage, p.clone(), event, env).ok_or_else(impossible)?
+        }
+    }
+}
+
+/// The stage before verification with new progress.
+fn with(stage: &Stage, p: Progress) -> Stage {
+    match stage {
+        Stage::Waiting(_) => Stage::Waiting(p),
+        Stage::Plaintext(_) => Stage::Plaintext(p),
+        Stage::Encrypted(_) => Stage::Encrypted(p),
+        Stage::Verifying(_, by) => Stage::Verifying(p, *by),
+        other => other.clone(),
+    }
+}
+
+fn is_private(stage: &Stage) -> bool {
+    matches!(stage, Stage::Encrypted(_) | Stage::Verifying(..))
+}
+
+fn expire(actions_before: Vec<Action>) -> Step {
+    let mut actions = actions_before;
+    actions.extend([Action::EndOtr, Action::EndSession]);
+    Ok((Stage::Ended(EndReason::Expired), actions))
+}
+
+fn warning(minutes_left: u64) -> Action {
+    Action::Say {
+        msg: Msg::Warning,
+        params: vec![("n", Param::Count(minutes_left))],
+    }
+}
+
+/// What to ask once OTR is private: SMP (started by the bot if allowed) or a secret first.
+fn ask_for_smp(mut p: Progress, env: &Env, mut actions: Vec<Action>) -> (Stage, Vec<Action>) {
+    if !p.secret_set {
+        actions.push(Action::say(Msg::AskSecretFirst));
+        (Stage::Encrypted(p), actions)
+    } else if env.may_start_smp {
+        p.warned = false;
+        actions.extend([
+            Action::say(Msg::BotStartsSmp),
+            Action::StartSmp { question: None },
+        ]);
+        (Stage::Verifying(p, SmpBy::Bot), actions)
+    } else {
+        actions.push(Action::say(Msg::AskSmp));
+        (Stage::Encrypted(p), actions)
+    }
+}
+
+/// Events before verification. `None` means impossible in this stage.
+fn learning(stage: &Stage, mut p: Progress, event: &Event, env: &Env) -> Option<Step> {
+    let private = is_private(stage);
+    let mut acts = Vec::new();
+    if !matches!(
+        event,
+        Event::Warn { .. } | Event::Expire | Event::Subscribed
+    ) {
+        p.warned = false;
+        acts.push(Action::ResetTimers);
+    }
+    let ok = |s: Stage, a: Vec<Action>| Some(Ok((s, a)));
+    match event {
+        Event::Subscribed => {
+            let a = if matches!(stage, Stage::Waiting(_)) {
+                vec![Action::say(Msg::Greeting)]
+            } else {
+                Vec::new()
+            };
+            ok(stage.clone(), a)
+        }
+        Event::Warn { minutes_left } => {
+            if p.warned {
+                return ok(stage.clone(), Vec::new());
+            }
+            p.warned = true;
+            ok(with(stage, p), vec![warning(*minutes_left)])
+        }
+        Event::Expire => Some(expire(vec![Action::say(Msg::Expired)])),
+        Event::MessageReceived { text, encrypted } => {
+            let text = strip_markup(text);
+            if text.is_empty() {
+                return ok(with(stage, p), acts);
+            }
+            match (stage, *encrypted) {
+                (Stage::Waiting(_), false) => {
+                    acts.push(Action::say(Msg::PlaintextHello));
+                    acts.push(Action::say(Msg::OtrHints));
+                    ok(Stage::Plaintext(p), acts)
+                }
+                (Stage::Plaintext(_), false) => {
+                    p.reminders += 1;
+                    acts.push(Action::say(Msg::PlaintextReminder));
+                    acts.push(Action::say(Msg::OtrHints));
+                    if env.has_help_url && p.reminders >= 2 {
+                        acts.push(Action::say(Msg::MoreHelp));
+                    }
+                    ok(Stage::Plaintext(p), acts)
+                }
+                (Stage::Encrypted(_), true) => {
+                    if p.secret_set && env.may_start_smp {
+                        let (s, a) = ask_for_smp(p, env, acts);
+                        return ok(s, a);
+                    }
+                    acts.push(Action::say(if p.secret_set {
+                        Msg::AskSmp
+                    } else {
+                        Msg::AskSecretFirst
+                    }));
+                    ok(Stage::Encrypted(p), acts)
+                }
+                (Stage::Encrypted(_) | Stage::Verifying(..), false) => {
+                    acts.push(Action::say(Msg::UnencryptedWhileOtr));
+                    ok(with(stage, p), acts)
+                }
+                (Stage::Verifying(..), true) => {
+                    acts.push(Action::say(Msg::SmpInProgress));
+                    ok(with(stage, p), acts)
+                }
+                // Encrypted text without OTR being private cannot happen.
+                _ => None,
+            }
+        }
+        Event::OtrEnabled | Event::OtrAlreadySetup => {
+            if private {
+                // A refresh: a running SMP exchange does not survive a new AKE.
+                acts.push(Action::say(Msg::OtrStillSecure));
+                if matches!(stage, Stage::Verifying(..)) {
+                    acts.push(Action::say(Msg::SmpAborted));
+                }
+                let (s, a) = ask_for_smp(p, env, acts);
+                return ok(s, a);
+            }
+            acts.push(Action::say(if *event == Event::OtrEnabled {
+                Msg::OtrSecure
+            } else {
+                Msg::OtrAutomatic
+            }));
+            let (s, a) = ask_for_smp(p, env, acts);
+            ok(s, a)
+        }
+        Event::OtrDisabled => {
+            if !private {
+                return ok(with(stage, p), acts);
+            }
+            p.interrupted = true;
+            acts.push(Action::say(Msg::OtrEnded));
+            acts.push(Action::say(Msg::OtrHints));
+            ok(Stage::Plaintext(p), acts)
+        }
+        Event::SmpStarted | Event::SmpQuestionUsed => {
+            if !private {
+                return None;
+            }
+            if !p.secret_set {
+                acts.extend([Action::AbortSmp, Action::say(Msg::SmpNoSecret)]);
+                return ok(Stage::Encrypted(p), acts);
+            }
+            if *event == Event::SmpQuestionUsed {
+                acts.push(Action::say(Msg::SmpQuestion));
+            }
+            acts.push(Action::RespondSmp);
+            ok(Stage::Verifying(p, SmpBy::Learner), acts)
+        }
+        Event::SmpAborted => match stage {
+            Stage::Verifying(..) => {
+                acts.push(Action::say(Msg::SmpAborted));
+                if env.may_start_smp {
+                    acts.push(Action::say(Msg::BotWillRetry));
+                }
+                ok(Stage::Encrypted(p), acts)
+            }
+            // Our own abort coming back, or the learner cancelling nothing.
+            Stage::Encrypted(_) => ok(Stage::Encrypted(p), acts),
+            _ => None,
+        },
+        Event::CorrectSecretReceived => {
+            if !matches!(stage, Stage::Verifying(..)) {
+                return None;
+            }
+            let code = completion_code(env.random);
+            acts.extend([
+                Action::StoreCompletionCode(code.clone()),
+                Action::Say {
+                    msg: Msg::SmpSucceeded,
+                    params: vec![("code", Param::Plain(code.clone()))],
+                },
+            ]);
+            let f = Finished {
+                code,
+                attempts_left: env.code_attempts.max(1),
+                encrypted: true,
+                warned: false,
+            };
+            ok(Stage::Verified(f), acts)
+        }
+        Event::IncorrectSecretReceived => {
+            if !matches!(stage, Stage::Verifying(..)) {
+                return None;
+            }
+            p.smp_failures += 1;
+            acts.push(Action::say(Msg::SmpFailed));
+            if env.may_start_smp {
+                acts.push(Action::say(Msg::BotWillRetry));
+            }
+            ok(Stage::Encrypted(p), acts)
+        }
+        Event::UnsafeSecretReceived => {
+            p.secret_set = false;
+            if matches!(stage, Stage::Verifying(..)) {
+                acts.push(Action::AbortSmp);
+            }
+            acts.extend([Action::VoidSecret, Action::say(Msg::SecretInChat)]);
+            let next = match stage {
+                Stage::Verifying(..) => Stage::Encrypted(p),
+                Stage::Waiting(_) => Stage::Plaintext(p),
+                _ => with(stage, p),
+            };
+            ok(next, acts)
+        }
+        Event::SecretReceived { secret } => {
+            if let Err(weak) = check_secret(secret) {
+                let mut params = vec![("reason", Param::Text(weak.msgid().into()))];
+                params.extend(weak.params().into_iter().map(|(k, v)| (k, Param::Plain(v))));
+                acts.extend([
+                    Action::RefuseSecret(weak),
+                    Action::Say {
+                        msg: Msg::SecretRefused,
+                        params,
+                    },
+                ]);
+                return ok(with(stage, p), acts);
+            }
+            acts.push(Action::StoreSecret(secret.clone()));
+            p.secret_set = true;
+            match stage {
+                Stage::Encrypted(_) => {
+                    acts.push(Action::say(Msg::SecretStored));
+                    let (s, a) = ask_for_smp(p, env, acts);
+                    ok(s, a)
+                }
+                Stage::Verifying(..) => {
+                    acts.push(Action::say(Msg::SecretStoredNextTime));
+                    ok(with(stage, p), acts)
+                }
+                _ => {
+                    acts.push(Action::say(Msg::SecretStored));
+                    ok(with(stage, p), acts)
+                }
+            }
+        }
+        Event::CompletionCodeEntered { .. } => Some(Err(LessonError::NoCodeYet)),
+    }
+}
+
+/// The code repeated in private, or only a pointer to the page in plain text.
+fn done_reply(f: &Finished) -> Action {
+    if f.encrypted {
+        Action::Say {
+            msg: Msg::DoneWithCode,
+            params: vec![("code", Param::Plain(f.code.clone()))],
+        }
+    } else {
+        Action::say(Msg::DoneEnterCode)
+    }
+}
+
+/// Events once the bot is verified and the code given.
+fn verified(f: &Finished, event: &Event, env: &Env) -> Step {
+    let mut f = f.clone();
+    let mut acts = Vec::new();
+    if !matches!(
+        event,
+        Event::Warn { .. } | Event::Expire | Event::Subscribed
+    ) {
+        f.warned = false;
+        acts.push(Action::ResetTimers);
+    }
+    match event {
+        Event::Subscribed => return Ok((Stage::Verified(f), Vec::new())),
+        Event::Warn { minutes_left } => {
+            if f.warned {
+                return Ok((Stage::Verified(f), Vec::new()));
+            }
+            f.warned = true;
+            return Ok((Stage::Verified(f), vec![warning(*minutes_left)]));
+        }
+        Event::Expire => return expire(vec![Action::say(Msg::Expired)]),
+        Event::MessageReceived { text, encrypted } => {
+            if !strip_markup(text).is_empty() {
+                f.encrypted = *encrypted;
+                acts.push(done_reply(&f));
+            }
+        }
+        Event::OtrEnabled | Event::OtrAlreadySetup => f.encrypted = true,
+        Event::OtrDisabled => {
+            if f.encrypted {
+                f.encrypted = false;
+                acts.extend([Action::say(Msg::OtrEndedDone), done_reply(&f)]);
+            }
+        }
+        Event::SmpStarted | Event::SmpQuestionUsed => {
+            if !f.encrypted {
+                return Err(LessonError::Impossible {
+                    stage: "verified",
+                    event: event.name(),
+                });
+            }
+            acts.extend([Action::AbortSmp, done_reply(&f)]);
+        }
+        Event::SmpAborted => {}
+        Event::CorrectSecretReceived | Event::IncorrectSecretReceived => {
+            return Err(LessonError::Impossible {
+                stage: "verified",
+                event: event.name(),
+            })
+        }
+        Event::UnsafeSecretReceived => {
+            acts.extend([Action::VoidSecret, Action::say(Msg::SecretInChatDone)]);
+        }
+        Event::SecretReceived { .. } => return Err(LessonError::AlreadyVerified),
+        Event::CompletionCodeEntered { code } => {
+            if code_matches(code, &f.code) {
+                acts.extend([
+                    Action::AcceptCode,
+                    Action::PostGrade(1.0),
+                    Action::say(Msg::CodeAccepted),
+                ]);
+                return Ok((Stage::Completed(f), acts));
+            }
+            f.attempts_left = f.attempts_left.saturating_sub(1);
+            acts.push(Action::RefuseCode {
+                attempts_left: f.attempts_left,
+            });
+            if f.attempts_left == 0 {
+                acts.extend([
+                    Action::say(Msg::CodeAttemptsExhausted),
+                    Action::EndOtr,
+                    Action::EndSession,
+                ]);
+                return Ok((Stage::Ended(EndReason::CodeAttemptsExhausted), acts));
+            }
+            let _ = env;
+        }
+    }
+    Ok((Stage::Verified(f), acts))
+}
+
+/// Events after the grade was posted: polite replies, no more grading.
+fn completed(f: &Finished, event: &Event) -> Step {
+    let same = Stage::Completed(f.clone());
+    match event {
+        Event::MessageReceived { text, .. } if !strip_markup(text).is_empty() => {
+            Ok((same, vec![Action::ResetTimers, Action::say(Msg::Completed)]))
+        }
+        Event::UnsafeSecretReceived => Ok((
+            same,
+            vec![Action::VoidSecret, Action::say(Msg::SecretInChatDone)],
+        )),
+        Event::SmpStarted | Event::SmpQuestionUsed => {
+            Ok((same, vec![Action::AbortSmp, Action::say(Msg::Completed)]))
+        }
+        Event::CompletionCodeEntered { .. } | Event::SecretReceived { .. } => {
+            Err(LessonError::AlreadyCompleted)
+        }
+        Event::CorrectSecretReceived | Event::IncorrectSecretReceived => {
+            Err(LessonError::Impossible {
+                stage: "completed",
+                event: event.name(),
+            })
+        }
+        // Nothing left to teach: the session just runs out quietly.
+        Event::Expire => Ok((
+            Stage::Ended(EndReason::Expired),
+            vec![Action::EndOtr, Action::EndSession],
+        )),
+        _ => Ok((same, Vec::new())),
+    }
+}

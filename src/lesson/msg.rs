@@ -1,0 +1,215 @@
+//! What the bot says: message ids (English msgids) and their rendering in a locale.
+
+use crate::i18n::{format, Catalogs};
+use crate::{tr, trn};
+
+/// The English text of a message: one msgid, or a singular/plural pair chosen by `{n}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Text {
+    /// A plain msgid.
+    One(&'static str),
+    /// A msgid and its plural; the form is chosen by the `n` parameter.
+    Plural(&'static str, &'static str),
+}
+
+/// A plural [`Text`] from a `trn!` pair.
+const fn plural(pair: (&'static str, &'static str)) -> Text {
+    Text::Plural(pair.0, pair.1)
+}
+
+macro_rules! messages {
+    ($($(#[$doc:meta])* $name:ident => $text:expr,)*) => {
+        /// Everything the bot says to a learner (and the page errors of the code check).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+        pub enum Msg {
+            $($(#[$doc])* $name,)*
+        }
+
+        impl Msg {
+            /// Every message, for extraction checks and tests.
+            pub const ALL: &'static [Msg] = &[$(Msg::$name,)*];
+
+            /// The English text (msgid) of the message.
+            pub fn text(self) -> Text {
+                match self {
+                    $(Msg::$name => $text,)*
+                }
+            }
+        }
+    };
+}
+
+messages! {
+    /// Once the learner has added the bot: how to begin.
+    Greeting => Text::One(tr!("Hello, I am {bot_alias} from {project_name}. Say hello to me to begin the exercise.")),
+    /// The first plain-text message: this is not private.
+    PlaintextHello => Text::One(tr!("Hello! Your message reached me as plain text: the servers between us, and anyone who can watch them, can read everything we write. Let's make this conversation private. Please start an Off-the-Record (OTR) conversation with me in your chat client.")),
+    /// Plain text again: a reminder.
+    PlaintextReminder => Text::One(tr!("We are still writing in plain text, so this conversation is not private yet. Please start OTR.")),
+    /// How to start OTR in the common clients.
+    OtrHints => Text::One(tr!("How to start OTR:\n- Pidgin: enable the \"Off-the-Record Messaging\" plugin (Tools > Plugins), then choose OTR > \"Start private conversation\" in this chat window.\n- Profanity: type /otr start\n- mcabber: type /otr start")),
+    /// A pointer to the operator's help page.
+    MoreHelp => Text::One(tr!("More help: {help_url}")),
+    /// OTR went secure.
+    OtrSecure => Text::One(tr!("Well done: our conversation is now encrypted with OTR. But it is not verified yet: you cannot be sure that you are really talking to me, and not to someone in between who pretends to be me.")),
+    /// OTR was already secure when the lesson met it (the client started it by itself).
+    OtrAutomatic => Text::One(tr!("Your chat client has already started OTR, so our conversation is encrypted. But it is not verified yet: you cannot be sure that you are really talking to me, and not to someone in between who pretends to be me.")),
+    /// OTR was refreshed while already secure.
+    OtrStillSecure => Text::One(tr!("Our conversation is still encrypted with OTR.")),
+    /// How to authenticate the bot with the shared secret (SMP).
+    AskSmp => Text::One(tr!("To verify me, authenticate me with the shared secret you chose on the course page:\n- Pidgin: OTR > \"Authenticate buddy\", then \"Shared secret\"\n- Profanity: type /otr secret followed by the secret\n- mcabber: type /otr smpreq followed by the secret\nType the secret exactly as you chose it, and never in this chat.")),
+    /// No shared secret yet: set one on the page first.
+    AskSecretFirst => Text::One(tr!("To verify me, we need a secret that only you and I know. Please choose a shared secret on the course page first; I will tell you here when I have received it.")),
+    /// The bot starts SMP itself (`may_start_smp`).
+    BotStartsSmp => Text::One(tr!("I have started the authentication. Your chat client will ask you for the shared secret: type the one you chose on the course page, exactly as you chose it.")),
+    /// After a failure or an abort, with `may_start_smp`.
+    BotWillRetry => Text::One(tr!("Send me any message when you are ready, and I will start the authentication again.")),
+    /// The page sent a good shared secret.
+    SecretStored => Text::One(tr!("Thank you, I have received the shared secret you chose on the course page. Never type it into this chat.")),
+    /// A new secret arrived while SMP runs: it applies to the next attempt.
+    SecretStoredNextTime => Text::One(tr!("I have received your new shared secret. It will be used from the next authentication on.")),
+    /// The page sent a weak secret; `{reason}` says why.
+    SecretRefused => Text::One(tr!("The shared secret you chose on the course page was refused: {reason} Please choose another one.")),
+    /// The learner started SMP but there is no secret to answer with.
+    SmpNoSecret => Text::One(tr!("I cannot answer your authentication yet, because you have not chosen a shared secret on the course page. Please choose one there first, then start the authentication again.")),
+    /// The learner used SMP with a question.
+    SmpQuestion => Text::One(tr!("You asked me a question for the authentication. A question is useful when you did not agree on a secret beforehand: its answer must be something that only the two of you can know. We did agree on a shared secret, so I will answer with that.")),
+    /// SMP in progress: finish it first.
+    SmpInProgress => Text::One(tr!("The authentication is still in progress. Please finish it in your chat client.")),
+    /// SMP failed: the secrets differ.
+    SmpFailed => Text::One(tr!("The authentication failed: the secrets we entered do not match. Secrets are case-sensitive, and every space counts. Please try again, or choose a new secret on the course page if you are not sure what you chose.")),
+    /// SMP was aborted.
+    SmpAborted => Text::One(tr!("The authentication was cancelled before it finished. This happens when a window is closed or one side stops. Please start it again.")),
+    /// SMP succeeded: the completion code.
+    SmpSucceeded => Text::One(tr!("The authentication succeeded: you have verified that you are really talking to me. Congratulations, you have completed the exercise! Your completion code is {code}. Enter it on the course page.")),
+    /// The learner typed the shared secret into the chat.
+    SecretInChat => Text::One(tr!("Careful! You have just typed our shared secret into this chat. A secret that proves who is on the other end must never travel over the very channel you are checking: anyone in between could now use it. I have thrown that secret away. Please choose a new one on the course page.")),
+    /// The same mistake after the exercise was completed.
+    SecretInChatDone => Text::One(tr!("Careful! You have just typed our shared secret into this chat. A secret that proves who is on the other end must never travel over the channel you are checking. You have already finished, so no harm is done here, but remember it for your real conversations.")),
+    /// A plain-text message while OTR is secure.
+    UnencryptedWhileOtr => Text::One(tr!("Your last message reached me unencrypted, although we had a private conversation. Please make sure OTR is on before you write.")),
+    /// OTR ended mid-lesson.
+    OtrEnded => Text::One(tr!("Our private conversation has ended, so our messages are plain text again. Please start OTR again to carry on.")),
+    /// OTR ended after SMP succeeded.
+    OtrEndedDone => Text::One(tr!("Our private conversation has ended. You have already finished the chat part of the exercise.")),
+    /// A message after SMP succeeded, in private: the code again.
+    DoneWithCode => Text::One(tr!("You have already completed the exercise. Your completion code is {code}: enter it on the course page.")),
+    /// A message after SMP succeeded, in plain text: no code.
+    DoneEnterCode => Text::One(tr!("You have already completed the exercise. Enter your completion code on the course page.")),
+    /// A message after the grade was sent.
+    Completed => Text::One(tr!("You have completed the exercise and your result has been sent to your course. Well done, and keep your conversations private!")),
+    /// The code was accepted (page and chat).
+    CodeAccepted => Text::One(tr!("That is the right code. Your result has been sent to your course.")),
+    /// The code was wrong (page).
+    CodeRefused => plural(trn!("That code is not right. You have {n} attempt left.", "That code is not right. You have {n} attempts left.")),
+    /// No attempts left (page and chat).
+    CodeAttemptsExhausted => Text::One(tr!("That code is not right, and you have no attempts left. To try again, open the exercise from your course again.")),
+    /// Inactivity warning.
+    Warning => plural(trn!("Are you still there? This session ends in {n} minute unless you write to me.", "Are you still there? This session ends in {n} minutes unless you write to me.")),
+    /// The session expired.
+    Expired => Text::One(tr!("This session has ended because nothing happened for a while. To start again, open the exercise from your course again.")),
+}
+
+/// A parameter value of a message.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Param {
+    /// Inserted as it is (codes, numbers).
+    Plain(String),
+    /// An English msgid, translated and formatted with the same parameters first.
+    Text(String),
+    /// A number; the parameter named `n` also chooses the plural form.
+    Count(u64),
+}
+
+fn as_refs<'a>(v: &'a [(&'a str, String)]) -> Vec<(&'a str, &'a str)> {
+    v.iter().map(|(k, s)| (*k, s.as_str())).collect()
+}
+
+/// Renders a message in `locale`: translation, plural form, then `{name}` placeholders from
+/// `params` and the operator's format strings in `globals` (`project_name`, `bot_alias`, ...).
+pub fn render(
+    catalogs: &Catalogs,
+    locale: &str,
+    msg: Msg,
+    params: &[(&'static str, Param)],
+    globals: &[(&str, &str)],
+) -> String {
+    let count = params.iter().find_map(|(k, v)| match v {
+        Param::Count(n) if *k == "n" => Some(*n),
+        _ => None,
+    });
+    let text = match msg.text() {
+        Text::One(id) => catalogs.text(locale, id),
+        Text::Plural(one, many) => catalogs.ntext(locale, one, many, count.unwrap_or(0)),
+    };
+    let simple: Vec<(&str, String)> = params
+        .iter()
+        .filter_map(|(k, v)| match v {
+            Param::Plain(s) => Some((*k, s.clone())),
+            Param::Count(n) => Some((*k, n.to_string())),
+            Param::Text(_) => None,
+        })
+        .collect();
+    let mut all: Vec<(&str, String)> = simple.clone();
+    all.extend(globals.iter().map(|(k, v)| (*k, (*v).to_owned())));
+    for (k, v) in params {
+        if let Param::Text(id) = v {
+            let inner = format(&catalogs.text(locale, id), &as_refs(&all));
+            all.push((k, inner));
+        }
+    }
+    format(&text, &as_refs(&all))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_message_has_distinct_nonempty_text() {
+        let mut seen = std::collections::HashSet::new();
+        for m in Msg::ALL {
+            let id = match m.text() {
+                Text::One(s) => s,
+                Text::Plural(s, p) => {
+                    assert!(p.contains("{n}") && s.contains("{n}"), "{m:?}");
+                    s
+                }
+            };
+            assert!(!id.trim().is_empty());
+            assert!(seen.insert(id), "duplicate msgid {id}");
+        }
+    }
+
+    #[test]
+    fn render_in_english_with_nested_reason_and_plural() {
+        let c = Catalogs::empty();
+        let reason = crate::lesson::secret::SecretWeakness::TooShort { min: 6 };
+        let s = render(
+            &c,
+            "en_GB",
+            Msg::SecretRefused,
+            &[
+                ("reason", Param::Text(reason.msgid().into())),
+                ("min", Param::Plain("6".into())),
+            ],
+            &[],
+        );
+        assert_eq!(s, "The shared secret you chose on the course page was refused: This secret is too short: use at least 6 characters. Please choose another one.");
+        let one = render(&c, "en_GB", Msg::Warning, &[("n", Param::Count(1))], &[]);
+        let five = render(&c, "en_GB", Msg::Warning, &[("n", Param::Count(5))], &[]);
+        assert!(one.contains("in 1 minute unless"), "{one}");
+        assert!(five.contains("in 5 minutes unless"), "{five}");
+        let g = render(
+            &c,
+            "en_GB",
+            Msg::Greeting,
+            &[],
+            &[("bot_alias", "Otto"), ("project_name", "Privacy 101")],
+        );
+        assert_eq!(
+            g,
+            "Hello, I am Otto from Privacy 101. Say hello to me to begin the exercise."
+        );
+    }
+}
