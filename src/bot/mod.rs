@@ -95,9 +95,13 @@ async fn serve(settings: Settings, store: Store) -> Result<(), Failure> {
         stop_rx.clone(),
     ));
     // The LTI pages and the grade sender: same process, same runtime, same commands.
-    let catalogs = crate::i18n::Catalogs::load(std::path::Path::new("locales"))
-        .map(Arc::new)
-        .map_err(|e| Failure::new(ExitCode::BadSetting, format!("locales: {e}")))?;
+    let catalogs = match crate::i18n::Catalogs::load(std::path::Path::new("locales")) {
+        Ok(c) => Arc::new(c),
+        Err(e) => {
+            tracing::warn!(error = %e, "no translations loaded; pages and chat in English");
+            Arc::new(crate::i18n::Catalogs::empty())
+        }
+    };
     let lti = crate::lti::run::start(&settings, store.clone(), pool.clone(), catalogs, admin_tx, stop_rx)
         .await
         .map_err(|e| Failure::new(ExitCode::BadSetting, e))?;

@@ -4,8 +4,7 @@ use super::visit;
 use super::App;
 use rocket::http::{ContentType, Status};
 use rocket::request::Request;
-use rocket::response::{self, Responder, Response};
-use std::io::Cursor;
+use rocket::response::{self, Responder};
 
 /// A failure shown to the learner as a page; `log` holds details for the operator only.
 #[derive(Debug, Clone)]
@@ -46,16 +45,16 @@ impl PageError {
     }
 }
 
-const MSG_400: &str = "The request could not be understood. Please start again from your course.";
-const MSG_403: &str = "This page can only be opened from your course. Please start the exercise from your course page.";
-const MSG_404: &str = "There is no such page.";
-const MSG_413: &str = "What you sent is too long.";
-const MSG_422: &str = "The form was not filled in as expected. Please try again.";
-const MSG_500: &str = "Something went wrong on our side. Please try again in a moment.";
+const MSG_400: &str = crate::tr!("The request could not be understood. Please start again from your course.");
+const MSG_403: &str = crate::tr!("This page can only be opened from your course. Please start the exercise from your course page.");
+const MSG_404: &str = crate::tr!("There is no such page.");
+const MSG_413: &str = crate::tr!("What you sent is too long.");
+const MSG_422: &str = crate::tr!("The form was not filled in as expected. Please try again.");
+const MSG_500: &str = crate::tr!("Something went wrong on our side. Please try again in a moment.");
 
 /// Renders the error page for `status` with `msgid` (falls back to plain text if even the
 /// template fails).
-pub fn render(req: &Request<'_>, status: Status, msgid: &str, locale: Option<&str>) -> Response<'static> {
+pub fn render(req: &Request<'_>, status: Status, msgid: &str, locale: Option<&str>) -> Page {
     let body = req.rocket().state::<App>().and_then(|app| {
         let locale = locale.map(str::to_owned).unwrap_or_else(|| {
             visit::from_jar(req.cookies(), app, crate::store::scanner::unix_now())
@@ -76,12 +75,11 @@ pub fn render(req: &Request<'_>, status: Status, msgid: &str, locale: Option<&st
         Some(html) => (ContentType::HTML, html),
         None => (ContentType::Plain, format!("{} {}\n{msgid}\n", status.code, status.reason_lossy())),
     };
-    Response::build()
-        .status(status)
-        .header(ct)
-        .sized_body(body.len(), Cursor::new(body))
-        .finalize()
+    (status, (ct, body))
 }
+
+/// An error page: status, content type and body.
+pub type Page = (Status, (ContentType, String));
 
 impl<'r> Responder<'r, 'static> for PageError {
     fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
@@ -90,42 +88,42 @@ impl<'r> Responder<'r, 'static> for PageError {
         } else {
             tracing::info!(status = self.status.code, uri = %req.uri(), msg = self.msgid, "page refused");
         }
-        Ok(render(req, self.status, self.msgid, self.locale.as_deref()))
+        render(req, self.status, self.msgid, self.locale.as_deref()).respond_to(req)
     }
 }
 
 #[rocket::catch(400)]
-fn bad_request(req: &Request<'_>) -> Response<'static> {
+fn bad_request(req: &Request<'_>) -> Page {
     render(req, Status::BadRequest, MSG_400, None)
 }
 
 #[rocket::catch(403)]
-fn forbidden(req: &Request<'_>) -> Response<'static> {
+fn forbidden(req: &Request<'_>) -> Page {
     render(req, Status::Forbidden, MSG_403, None)
 }
 
 #[rocket::catch(404)]
-fn not_found(req: &Request<'_>) -> Response<'static> {
+fn not_found(req: &Request<'_>) -> Page {
     render(req, Status::NotFound, MSG_404, None)
 }
 
 #[rocket::catch(413)]
-fn too_large(req: &Request<'_>) -> Response<'static> {
+fn too_large(req: &Request<'_>) -> Page {
     render(req, Status::PayloadTooLarge, MSG_413, None)
 }
 
 #[rocket::catch(422)]
-fn unprocessable(req: &Request<'_>) -> Response<'static> {
+fn unprocessable(req: &Request<'_>) -> Page {
     render(req, Status::UnprocessableEntity, MSG_422, None)
 }
 
 #[rocket::catch(500)]
-fn internal(req: &Request<'_>) -> Response<'static> {
+fn internal(req: &Request<'_>) -> Page {
     render(req, Status::InternalServerError, MSG_500, None)
 }
 
 #[rocket::catch(default)]
-fn other(status: Status, req: &Request<'_>) -> Response<'static> {
+fn other(status: Status, req: &Request<'_>) -> Page {
     render(req, status, MSG_400, None)
 }
 

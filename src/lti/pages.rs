@@ -17,7 +17,6 @@ use rocket::request::{FromRequest, Outcome, Request};
 use rocket::response::content::RawHtml;
 use rocket::response::Redirect;
 use rocket::State;
-use subtle::ConstantTimeEq;
 use tera::Context;
 
 /// The most completion codes a learner may try per session.
@@ -85,15 +84,15 @@ fn launch_refused(e: &LaunchError) -> PageError {
     let (status, msgid) = match e {
         LaunchError::Missing(_) | LaunchError::Unsupported(_) | LaunchError::TooLong(_) => (
             Status::BadRequest,
-            "The course did not send what this exercise needs. Please tell your teacher.",
+            crate::tr!("The course did not send what this exercise needs. Please tell your teacher."),
         ),
         LaunchError::UnknownConsumer | LaunchError::BadSignature => (
             Status::Forbidden,
-            "This launch could not be verified. Please start the exercise again from your course.",
+            crate::tr!("This launch could not be verified. Please start the exercise again from your course."),
         ),
         LaunchError::StaleTimestamp | LaunchError::Replayed => (
             Status::Forbidden,
-            "This launch has expired or was already used. Please start the exercise again from your course.",
+            crate::tr!("This launch has expired or was already used. Please start the exercise again from your course."),
         ),
         LaunchError::Store(_) => return PageError::internal(e.to_string()),
     };
@@ -120,7 +119,7 @@ async fn launch(
     if !raw.is_complete() {
         return Err(PageError::new(
             Status::PayloadTooLarge,
-            "What you sent is too long.",
+            crate::tr!("What you sent is too long."),
         ));
     }
     let mut params = Vec::new();
@@ -136,7 +135,7 @@ async fn launch(
         }
     }
     if params.len() > 512 {
-        return Err(PageError::new(Status::PayloadTooLarge, "What you sent is too long."));
+        return Err(PageError::new(Status::PayloadTooLarge, crate::tr!("What you sent is too long.")));
     }
     let path = origin.path().as_str().to_owned();
     let store = app.store.clone();
@@ -231,7 +230,7 @@ async fn jid_submit(
                 "error",
                 &app.pages.text(
                     &v.locale,
-                    "This is not a Jabber ID. A Jabber ID looks like name@example.org, without a / and what follows it.",
+                    crate::tr!("This is not a Jabber ID. A Jabber ID looks like name@example.org, without a / and what follows it."),
                 ),
             );
             let page = render(app, &v.locale, "jid.html.tera", &ctx).map_err(Err)?;
@@ -244,7 +243,7 @@ async fn jid_submit(
         ctx.insert(
             "error",
             &app.pages
-                .text(&v.locale, "That is the bot's Jabber ID. Please enter your own."),
+                .text(&v.locale, crate::tr!("That is the bot's Jabber ID. Please enter your own.")),
         );
         let page = render(app, &v.locale, "jid.html.tera", &ctx).map_err(Err)?;
         return Err(Ok((Status::UnprocessableEntity, page)));
@@ -271,7 +270,7 @@ async fn jid_submit(
                 "error",
                 &app.pages.text(
                     &v.locale,
-                    "This Jabber ID is already taking part in another session. Please use another one, or wait until that session ends.",
+                    crate::tr!("This Jabber ID is already taking part in another session. Please use another one, or wait until that session ends."),
                 ),
             );
             let page = render(app, &v.locale, "jid.html.tera", &ctx).map_err(Err)?;
@@ -310,7 +309,7 @@ async fn learner_session(app: &App, v: &Visit) -> Result<(String, StoredSession)
     let Some(jid) = v.jid.clone() else {
         return Err(PageError::new(
             Status::Forbidden,
-            "Please enter your Jabber ID first.",
+            crate::tr!("Please enter your Jabber ID first."),
         )
         .with_locale(&v.locale));
     };
@@ -321,7 +320,7 @@ async fn learner_session(app: &App, v: &Visit) -> Result<(String, StoredSession)
         }
         _ => Err(PageError::new(
             Status::NotFound,
-            "Your session has ended. Please start the exercise again from your course.",
+            crate::tr!("Your session has ended. Please start the exercise again from your course."),
         )
         .with_locale(&v.locale)),
     }
@@ -366,6 +365,9 @@ async fn secret_submit(
     let (jid, rec) = learner_session(app, &v).await.map_err(Err)?;
     if let Err(w) = secret::check_secret(form.secret) {
         let reason = w.msgid();
+        let params = w.params();
+        let refs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let shown = crate::i18n::format(&app.pages.text(&v.locale, reason), &refs);
         tracing::info!(%jid, reason, "shared secret refused");
         app.event(AdminEvent::SecretRefused {
             jid: jid.clone(),
@@ -374,7 +376,7 @@ async fn secret_submit(
         .await;
         let mut ctx = context(app, &v);
         ctx.insert("has_secret", &rec.session.shared_secret.is_some());
-        ctx.insert("error", &app.pages.text(&v.locale, reason));
+        ctx.insert("error", &shown);
         let page = render(app, &v.locale, "secret.html.tera", &ctx).map_err(Err)?;
         return Err(Ok((Status::UnprocessableEntity, page)));
     }
@@ -427,27 +429,23 @@ async fn code_submit(
         let mut ctx = context(app, &v);
         ctx.insert("attempts_left", &left);
         ctx.insert("error", &app.pages.text(&v.locale, msg));
-        render(app, &v.locale, "code.html.tera", &ctx)
-            .map(|p| (status, p))
-            .map_err(Err)
+        render(app, &v.locale, "code.html.tera", &ctx).map(|p| (status, p))
     };
     if used >= MAX_CODE_ATTEMPTS {
         return Err(refuse(
             Status::TooManyRequests,
-            "You have used all your attempts. Please start the exercise again from your course.",
+            crate::tr!("You have used all your attempts. Please start the exercise again from your course."),
             0,
-        )?);
+        ));
     }
     let Some(expected) = rec.session.completion_code.as_deref() else {
         return Err(refuse(
             Status::UnprocessableEntity,
-            "You get the completion code in the chat once you have verified the bot. Finish the chat first.",
+            crate::tr!("You get the completion code in the chat once you have verified the bot. Finish the chat first."),
             MAX_CODE_ATTEMPTS - used,
-        )?);
+        ));
     };
-    let given = secret::normalise_code(form.code);
-    let right = secret::normalise_code(expected);
-    if !bool::from(given.as_bytes().ct_eq(right.as_bytes())) {
+    if !secret::code_matches(form.code, expected) {
         let (s, j) = (app.store.clone(), jid.clone());
         let after = blocking(move || {
             s.update_session(&j, |sess| {
@@ -460,9 +458,9 @@ async fn code_submit(
         tracing::info!(%jid, left, "wrong completion code");
         return Err(refuse(
             Status::UnprocessableEntity,
-            "That is not the code the bot gave you. Check it and try again.",
+            crate::tr!("That is not the code the bot gave you. Check it and try again."),
             left,
-        )?);
+        ));
     }
     if !v.done {
         enqueue_grade(app, &v, &jid).await.map_err(Err)?;
@@ -504,7 +502,7 @@ async fn enqueue_grade(app: &App, v: &Visit, jid: &str) -> Result<(), PageError>
 fn done(app: &State<App>, v: Visit) -> Page {
     if !v.done {
         return Err(
-            PageError::new(Status::Forbidden, "Please enter your completion code first.")
+            PageError::new(Status::Forbidden, crate::tr!("Please enter your completion code first."))
                 .with_locale(&v.locale),
         );
     }
@@ -528,7 +526,7 @@ async fn instructor(app: &State<App>, v: Visit) -> Page {
     if !v.staff {
         return Err(PageError::new(
             Status::Forbidden,
-            "This page is for teachers of the course.",
+            crate::tr!("This page is for teachers of the course."),
         )
         .with_locale(&v.locale));
     }

@@ -61,7 +61,7 @@ impl Visit {
         } else {
             Err(PageError::new(
                 Status::Forbidden,
-                "This form has expired or did not come from this page. Please start again from your course.",
+                crate::tr!("This form has expired or did not come from this page. Please start again from your course."),
             )
             .with_locale(&self.locale))
         }

@@ -122,8 +122,10 @@ pub fn app(public_url: &str, keys: otrbot::store::KeyGenerator) -> (App, Env) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let pool = Arc::new(KeyPool::start(store.clone(), 2, keys).unwrap());
-    let catalogs =
-        Arc::new(Catalogs::load(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/locales"))).unwrap());
+    let catalogs = Arc::new(
+        Catalogs::load(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/locales")))
+            .unwrap_or_else(|_| Catalogs::empty()),
+    );
     let pages = Pages::load(
         Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/templates")),
         catalogs,
