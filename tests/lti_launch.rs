@@ -28,7 +28,11 @@ async fn good_launch_sets_an_iframe_cookie_and_leads_to_the_jid_page() {
     assert_eq!(page.status(), Status::Ok);
     let html = page.into_string().await.unwrap();
     assert!(html.contains("name=\"jid\""));
-    assert!(html.contains("https://lms.example.org/style.css"), "CSS URL applied");
+    // Tera escapes '/' as &#x2F; in attributes; browsers read it back as '/'.
+    assert!(
+        html.contains("<link rel=\"stylesheet\" href=\"https:&#x2F;&#x2F;lms.example.org&#x2F;style.css\">"),
+        "CSS URL applied: {html}"
+    );
 }
 
 #[rocket::async_test]
