@@ -26,6 +26,8 @@ async fn good_launch_sets_an_iframe_cookie_and_leads_to_the_jid_page() {
     }
     let page = c.get("/jid").dispatch().await;
     assert_eq!(page.status(), Status::Ok);
+    // Embeddable in the LMS's iframe: no X-Frame-Options from Rocket's shield.
+    assert_eq!(page.headers().get_one("X-Frame-Options"), None);
     let html = page.into_string().await.unwrap();
     assert!(html.contains("name=\"jid\""));
     // Tera escapes '/' as &#x2F; in attributes; browsers read it back as '/'.

@@ -20,6 +20,7 @@ use crate::settings::{Format, Lti};
 use crate::store::{KeyPool, Store, Timeouts};
 use rocket::fairing::AdHoc;
 use rocket::figment::Figment;
+use rocket::shield::{Frame, Shield};
 use std::sync::Arc;
 use tokio::sync::{mpsc, Notify};
 
@@ -124,6 +125,9 @@ pub fn rocket(app: App, fig: Figment) -> rocket::Rocket<rocket::Build> {
         .manage(app)
         .mount("/", pages::routes())
         .register("/", error::catchers())
+        // Rocket's default shield sends `X-Frame-Options: SAMEORIGIN`, which would keep the
+        // pages out of the LMS's iframe: everything but that.
+        .attach(Shield::default().disable::<Frame>())
         .attach(AdHoc::on_response("security headers", |_, res| {
             Box::pin(async move {
                 res.set_raw_header("X-Content-Type-Options", "nosniff");
@@ -132,7 +136,7 @@ pub fn rocket(app: App, fig: Figment) -> rocket::Rocket<rocket::Build> {
                 res.set_raw_header(
                     "Content-Security-Policy",
                     "default-src 'none'; style-src * 'unsafe-inline'; img-src * data:; \
-                     form-action 'self'; base-uri 'none'",
+                     form-action 'self'; base-uri 'none'; frame-ancestors *",
                 );
             })
         }))
