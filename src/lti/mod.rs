@@ -98,7 +98,10 @@ pub fn figment() -> Result<Figment, String> {
         .merge(("shutdown.ctrlc", false))
         .merge(("shutdown.signals", Vec::<String>::new()))
         .merge(("cli_colors", false));
-    if fig.find_value("secret_key").is_err() {
+    let configured = fig
+        .extract_inner::<rocket::config::SecretKey>("secret_key")
+        .is_ok_and(|k| !k.is_zero());
+    if !configured {
         let profile = fig.profile().to_string();
         if profile == "release" {
             return Err(

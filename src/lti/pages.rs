@@ -21,6 +21,8 @@ use tera::Context;
 
 /// The most completion codes a learner may try per session.
 pub const MAX_CODE_ATTEMPTS: u32 = 5;
+/// Said when a JID is in another learner's session.
+const IN_USE: &str = crate::tr!("This Jabber ID is already taking part in another session. Please use another one, or wait until that session ends.");
 /// The longest launch body read, in bytes.
 pub const MAX_LAUNCH_BODY: u64 = 32 * 1024;
 
@@ -268,10 +270,7 @@ async fn jid_submit(
             ctx.insert("entered", form.jid);
             ctx.insert(
                 "error",
-                &app.pages.text(
-                    &v.locale,
-                    crate::tr!("This Jabber ID is already taking part in another session. Please use another one, or wait until that session ends."),
-                ),
+                &app.pages.text(&v.locale, IN_USE),
             );
             let page = render(app, &v.locale, "jid.html.tera", &ctx).map_err(Err)?;
             return Err(Ok((Status::UnprocessableEntity, page)));
@@ -289,7 +288,15 @@ async fn jid_submit(
             let mut session = Session::new("started", v.locale.clone(), t);
             session.lti = Some(v.lti.clone());
             match app.pool.create_session(&jid, &session, app.timeouts).await {
-                Ok(_) | Err(store::Error::SessionExists(_)) => {}
+                Ok(_) => {}
+                Err(store::Error::SessionExists(_)) => {
+                    // Another launch took this JID a moment ago.
+                    let mut ctx = context(app, &v);
+                    ctx.insert("entered", form.jid);
+                    ctx.insert("error", &app.pages.text(&v.locale, IN_USE));
+                    let page = render(app, &v.locale, "jid.html.tera", &ctx).map_err(Err)?;
+                    return Err(Ok((Status::UnprocessableEntity, page)));
+                }
                 Err(e) => return Err(Err(store_err(e))),
             }
             if let Some(ev) = ev {
