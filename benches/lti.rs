@@ -56,7 +56,9 @@ async fn load(port: u16, requests: Vec<Option<String>>, want: u16) -> (f64, usiz
     for _ in 0..CONNECTIONS {
         let (queue, good) = (queue.clone(), good.clone());
         tasks.push(tokio::spawn(async move {
-            let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+            let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .unwrap();
             tcp.set_nodelay(true).unwrap();
             let (mut send, conn) =
                 hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
@@ -64,7 +66,9 @@ async fn load(port: u16, requests: Vec<Option<String>>, want: u16) -> (f64, usiz
                     .unwrap();
             tokio::spawn(conn);
             loop {
-                let Some(body) = queue.lock().unwrap().pop() else { break };
+                let Some(body) = queue.lock().unwrap().pop() else {
+                    break;
+                };
                 let req = match body {
                     Some(b) => hyper::Request::post("/launch")
                         .header("host", "127.0.0.1")
@@ -87,7 +91,10 @@ async fn load(port: u16, requests: Vec<Option<String>>, want: u16) -> (f64, usiz
     for t in tasks {
         t.await.unwrap();
     }
-    (total as f64 / t0.elapsed().as_secs_f64(), good.load(Ordering::Relaxed))
+    (
+        total as f64 / t0.elapsed().as_secs_f64(),
+        good.load(Ordering::Relaxed),
+    )
 }
 
 fn main() {
@@ -100,9 +107,14 @@ fn main() {
         let store = Store::open(dir.path()).unwrap();
         let pool = Arc::new(KeyPool::start(store.clone(), 0, Arc::new(|| vec![0u8; 8])).unwrap());
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let catalogs = Arc::new(Catalogs::load(&root.join("locales")).unwrap_or_else(|_| Catalogs::empty()));
+        let catalogs =
+            Arc::new(Catalogs::load(&root.join("locales")).unwrap_or_else(|_| Catalogs::empty()));
         let pages = Pages::load(&root.join("templates"), catalogs, "en_GB").unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let public = format!("http://127.0.0.1:{port}");
         let mut consumers = BTreeMap::new();
         consumers.insert(KEY.to_owned(), SECRET.to_owned());
@@ -114,10 +126,18 @@ fn main() {
             events: tx,
             grade_wake: Arc::new(Notify::new()),
             pages,
-            lti: Lti { public_url: public.clone(), css_url: String::new(), consumers, timestamp_window: 300 },
+            lti: Lti {
+                public_url: public.clone(),
+                css_url: String::new(),
+                consumers,
+                timestamp_window: 300,
+            },
             format: Format::default(),
             bot_jid: "bot@example.org".into(),
-            timeouts: Timeouts { warning: 1500, session: 1800 },
+            timeouts: Timeouts {
+                warning: 1500,
+                session: 1800,
+            },
             visit_max_age: 7200,
             prefix: String::new(),
         };
@@ -128,13 +148,18 @@ fn main() {
             .merge(("address", "127.0.0.1"))
             .merge(("shutdown.ctrlc", false));
         tokio::spawn(lti::rocket(app, fig).launch());
-        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let ts = otrbot::store::scanner::unix_now();
         let url = format!("{public}/launch");
         let t_sign = Instant::now();
-        let launches: Vec<Option<String>> = (0..LAUNCHES).map(|i| Some(signed_launch(&url, i, ts))).collect();
+        let launches: Vec<Option<String>> = (0..LAUNCHES)
+            .map(|i| Some(signed_launch(&url, i, ts)))
+            .collect();
         let sign_s = t_sign.elapsed().as_secs_f64();
         // Warm up, then the anchor and the launches.
         load(port, vec![None; 500], 200).await;
@@ -148,8 +173,17 @@ fn main() {
         assert_eq!(up_ok, LAUNCHES);
         println!("lti bench: {CONNECTIONS} connections, {LAUNCHES} requests each phase, loopback");
         println!("  GET /is_up (anchor):            {up_rate:>8.0} req/s");
-        println!("  POST /launch (OAuth + nonce):   {rate:>8.0} launches/s  ({:.2}x anchor)", rate / up_rate);
-        println!("  POST /launch replayed (refused):{replay_rate:>8.0} req/s  ({:.2}x anchor)", replay_rate / up_rate);
-        println!("  signing {LAUNCHES} launches in the bench: {:.1} µs each", sign_s * 1e6 / LAUNCHES as f64);
+        println!(
+            "  POST /launch (OAuth + nonce):   {rate:>8.0} launches/s  ({:.2}x anchor)",
+            rate / up_rate
+        );
+        println!(
+            "  POST /launch replayed (refused):{replay_rate:>8.0} req/s  ({:.2}x anchor)",
+            replay_rate / up_rate
+        );
+        println!(
+            "  signing {LAUNCHES} launches in the bench: {:.1} µs each",
+            sign_s * 1e6 / LAUNCHES as f64
+        );
     });
 }

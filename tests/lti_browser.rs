@@ -30,12 +30,21 @@ async fn chromium_walks_the_pages_in_a_cross_site_iframe() {
     let server = tokio::spawn(otrbot::lti::rocket(app, fig).launch());
     let t0 = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(t0.elapsed() < Duration::from_secs(10), "Rocket did not start");
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "Rocket did not start"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let mut p = learner("browser-user");
-    p.insert("launch_presentation_return_url".into(), "http://localhost/course/1".into());
-    p.insert("lis_outcome_service_url".into(), "http://127.0.0.1:9/outcomes".into());
+    p.insert(
+        "launch_presentation_return_url".into(),
+        "http://localhost/course/1".into(),
+    );
+    p.insert(
+        "lis_outcome_service_url".into(),
+        "http://127.0.0.1:9/outcomes".into(),
+    );
     p.insert("lis_result_sourcedid".into(), "c1:l1:browser".into());
     let body = signed(&format!("{base}/launch"), &p);
 
@@ -77,12 +86,28 @@ async fn chromium_walks_the_pages_in_a_cross_site_iframe() {
     server.abort();
     assert!(status.success(), "browser walk failed: {lines:?}");
     assert!(lines.contains(&format!("BOT {BOT}")), "{lines:?}");
-    let fpr = lines.iter().find_map(|l| l.strip_prefix("FINGERPRINT ")).unwrap();
+    let fpr = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("FINGERPRINT "))
+        .unwrap();
     assert_eq!(fpr.len(), 44, "fingerprint shown: {fpr:?}");
-    assert!(lines.iter().any(|l| l.starts_with("WEAK ") && l.len() > 10), "{lines:?}");
-    assert!(lines.contains(&"RETURN http://localhost/course/1".to_owned()), "{lines:?}");
+    assert!(
+        lines.iter().any(|l| l.starts_with("WEAK ") && l.len() > 10),
+        "{lines:?}"
+    );
+    assert!(
+        lines.contains(&"RETURN http://localhost/course/1".to_owned()),
+        "{lines:?}"
+    );
     assert_eq!(lines.last().map(String::as_str), Some("OK"));
-    for shot in ["1-welcome-jid.png", "2-jid-entered.png", "3-weak-secret.png", "4-code.png", "5-wrong-code.png", "6-done.png"] {
+    for shot in [
+        "1-welcome-jid.png",
+        "2-jid-entered.png",
+        "3-weak-secret.png",
+        "4-code.png",
+        "5-wrong-code.png",
+        "6-done.png",
+    ] {
         let meta = std::fs::metadata(out.join(shot)).unwrap();
         assert!(meta.len() > 5_000, "{shot} is {} bytes", meta.len());
     }

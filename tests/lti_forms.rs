@@ -30,7 +30,12 @@ async fn post(c: &Client, path: &str, body: String) -> (Status, String) {
 }
 
 async fn get(c: &Client, path: &str) -> String {
-    c.get(path.to_owned()).dispatch().await.into_string().await.unwrap()
+    c.get(path.to_owned())
+        .dispatch()
+        .await
+        .into_string()
+        .await
+        .unwrap()
 }
 
 #[rocket::async_test]
@@ -58,15 +63,26 @@ async fn every_form_needs_the_csrf_token() {
     let (c2, _env2) = launched(learner("u2")).await;
     let other = csrf_of(&get(&c2, "/jid").await);
     assert_ne!(other, token);
-    let (s, _) = post(&c, "/secret", format!("csrf={other}&secret=correct+horse+battery")).await;
+    let (s, _) = post(
+        &c,
+        "/secret",
+        format!("csrf={other}&secret=correct+horse+battery"),
+    )
+    .await;
     assert_eq!(s, Status::Forbidden);
 }
 
 #[rocket::async_test]
 async fn hostile_input_is_escaped() {
     let mut p = learner("<script>alert('u')</script>");
-    p.insert("launch_presentation_locale".into(), "\"><script>alert(1)</script>".into());
-    p.insert("resource_link_id".into(), "<img src=x onerror=alert(2)>".into());
+    p.insert(
+        "launch_presentation_locale".into(),
+        "\"><script>alert(1)</script>".into(),
+    );
+    p.insert(
+        "resource_link_id".into(),
+        "<img src=x onerror=alert(2)>".into(),
+    );
     let (c, _env) = launched(p).await;
     let html = get(&c, "/jid").await;
     let token = csrf_of(&html);
@@ -75,10 +91,16 @@ async fn hostile_input_is_escaped() {
     let (s, html) = post(&c, "/jid", format!("csrf={token}&jid={hostile}")).await;
     assert_eq!(s, Status::UnprocessableEntity);
     assert!(!html.contains("<script>alert(3)"), "{html}");
-    assert!(html.contains("&lt;script&gt;alert(3)&lt;&#x2F;script&gt;&quot;&gt;@example.org"), "{html}");
+    assert!(
+        html.contains("&lt;script&gt;alert(3)&lt;&#x2F;script&gt;&quot;&gt;@example.org"),
+        "{html}"
+    );
     // Oversized fields are refused, not stored.
     let (s, _) = post(&c, "/jid", format!("csrf={token}&jid={}", "a".repeat(5000))).await;
-    assert!(s == Status::UnprocessableEntity || s == Status::PayloadTooLarge, "{s}");
+    assert!(
+        s == Status::UnprocessableEntity || s == Status::PayloadTooLarge,
+        "{s}"
+    );
     // Unknown pages give the error page, not a stack trace.
     let r = c.get("/nope/../../etc/passwd").dispatch().await;
     assert_eq!(r.status(), Status::NotFound);
@@ -89,13 +111,21 @@ async fn hostile_input_is_escaped() {
 #[rocket::async_test]
 async fn the_walk_from_jid_to_done_queues_one_grade() {
     let mut p = learner("u1");
-    p.insert("lis_outcome_service_url".into(), "https://lms.example.org/outcomes".into());
+    p.insert(
+        "lis_outcome_service_url".into(),
+        "https://lms.example.org/outcomes".into(),
+    );
     p.insert("lis_result_sourcedid".into(), "course-1:link-1:u1".into());
     let (c, mut env) = launched(p).await;
     let token = csrf_of(&get(&c, "/jid").await);
     let (s, html) = post(&c, "/jid", format!("csrf={token}&jid={BOT}")).await;
     assert_eq!(s, Status::UnprocessableEntity, "{html}");
-    let (s, _) = post(&c, "/jid", format!("csrf={token}&jid=+Learner%40Example.org+")).await;
+    let (s, _) = post(
+        &c,
+        "/jid",
+        format!("csrf={token}&jid=+Learner%40Example.org+"),
+    )
+    .await;
     assert_eq!(s, Status::SeeOther);
     let jid = "learner@example.org";
     let wl = env.store.whitelist_get(jid).unwrap().unwrap();
@@ -104,19 +134,48 @@ async fn the_walk_from_jid_to_done_queues_one_grade() {
     assert!(added.contains(BOT), "{added}");
 
     let html = get(&c, "/secret").await;
-    let (s, html2) = post(&c, "/secret", format!("csrf={}&secret=1234", csrf_of(&html))).await;
+    let (s, html2) = post(
+        &c,
+        "/secret",
+        format!("csrf={}&secret=1234", csrf_of(&html)),
+    )
+    .await;
     assert_eq!(s, Status::UnprocessableEntity);
     assert!(html2.contains("class=\"error\""), "{html2}");
-    assert!(env.store.session(jid).unwrap().unwrap().session.shared_secret.is_none());
-    let (s, _) = post(&c, "/secret", format!("csrf={token}&secret=purple+otters+sing+at+noon")).await;
+    assert!(env
+        .store
+        .session(jid)
+        .unwrap()
+        .unwrap()
+        .session
+        .shared_secret
+        .is_none());
+    let (s, _) = post(
+        &c,
+        "/secret",
+        format!("csrf={token}&secret=purple+otters+sing+at+noon"),
+    )
+    .await;
     assert_eq!(s, Status::SeeOther);
     let sess = env.store.session(jid).unwrap().unwrap().session;
-    assert_eq!(sess.shared_secret.unwrap().expose(), b"purple otters sing at noon");
+    assert_eq!(
+        sess.shared_secret.unwrap().expose(),
+        b"purple otters sing at noon"
+    );
 
     // No code yet: explained, not counted.
     let (s, _) = post(&c, "/code", format!("csrf={token}&code=ABCD-EFGH")).await;
     assert_eq!(s, Status::UnprocessableEntity);
-    assert_eq!(env.store.session(jid).unwrap().unwrap().session.attempts.completion_code, 0);
+    assert_eq!(
+        env.store
+            .session(jid)
+            .unwrap()
+            .unwrap()
+            .session
+            .attempts
+            .completion_code,
+        0
+    );
     // The bot gives a code (as the lesson would).
     env.store
         .update_session(jid, |s| s.completion_code = Some("K7QM-3XPA".into()))
@@ -129,7 +188,10 @@ async fn the_walk_from_jid_to_done_queues_one_grade() {
     assert_eq!(s, Status::SeeOther);
     let done = get(&c, "/done").await;
     assert!(done.contains("Well done"), "{done}");
-    assert!(done.contains("lms.example.org&#x2F;course&#x2F;1"), "return link: {done}");
+    assert!(
+        done.contains("lms.example.org&#x2F;course&#x2F;1"),
+        "return link: {done}"
+    );
     let grades = env.store.grades().unwrap();
     assert_eq!(grades.len(), 1);
     assert_eq!(grades[0].1.sourcedid, "course-1:link-1:u1");
@@ -146,9 +208,16 @@ async fn the_walk_from_jid_to_done_queues_one_grade() {
     let j = || jid.to_owned();
     assert!(seen.contains(&AdminEvent::WhitelistAdded { jid: j() }));
     assert!(seen.contains(&AdminEvent::SessionStarted { jid: j() }));
-    assert!(seen.iter().any(|e| matches!(e, AdminEvent::SecretRefused { jid, .. } if jid == "learner@example.org")));
+    assert!(seen.iter().any(
+        |e| matches!(e, AdminEvent::SecretRefused { jid, .. } if jid == "learner@example.org")
+    ));
     assert!(seen.contains(&AdminEvent::SecretSet { jid: j() }));
-    assert_eq!(seen.iter().filter(|e| **e == AdminEvent::Completed { jid: j() }).count(), 1);
+    assert_eq!(
+        seen.iter()
+            .filter(|e| **e == AdminEvent::Completed { jid: j() })
+            .count(),
+        1
+    );
 }
 
 #[rocket::async_test]
@@ -157,7 +226,9 @@ async fn attempts_are_limited_and_no_grade_without_an_outcome_url() {
     let token = csrf_of(&get(&c, "/jid").await);
     post(&c, "/jid", format!("csrf={token}&jid=l%40example.org")).await;
     env.store
-        .update_session("l@example.org", |s| s.completion_code = Some("K7QM-3XPA".into()))
+        .update_session("l@example.org", |s| {
+            s.completion_code = Some("K7QM-3XPA".into())
+        })
         .unwrap();
     for _ in 0..5 {
         let (s, _) = post(&c, "/code", format!("csrf={token}&code=WRONG-CODE")).await;
@@ -170,7 +241,9 @@ async fn attempts_are_limited_and_no_grade_without_an_outcome_url() {
     let token = csrf_of(&get(&c2, "/jid").await);
     post(&c2, "/jid", format!("csrf={token}&jid=m%40example.org")).await;
     env2.store
-        .update_session("m@example.org", |s| s.completion_code = Some("K7QM-3XPA".into()))
+        .update_session("m@example.org", |s| {
+            s.completion_code = Some("K7QM-3XPA".into())
+        })
         .unwrap();
     let (s, _) = post(&c2, "/code", format!("csrf={token}&code=K7QM-3XPA")).await;
     assert_eq!(s, Status::SeeOther);

@@ -110,7 +110,10 @@ async fn refused_grade_stays_with_its_error() {
     let url = format!("http://127.0.0.1:{}/outcomes", server.port);
     let id = store.grade_enqueue(&grade(&url, "s1")).unwrap();
     let t = now();
-    assert_eq!(outcome::send_due(&store, &consumers(SECRET), None, quick(), t).await, 0);
+    assert_eq!(
+        outcome::send_due(&store, &consumers(SECRET), None, quick(), t).await,
+        0
+    );
     let got = received(&log);
     assert_eq!(got[0]["why"], "bad signature");
     let (gid, g) = store.grades().unwrap().remove(0);
@@ -126,11 +129,21 @@ async fn refused_grade_stays_with_its_error() {
         result_sourcedid: Some("s1".into()),
         ..Default::default()
     });
-    store.pool_add(&otrbot::store::SecretBytes::new(vec![1; 8])).unwrap();
     store
-        .create_session("a@example.org", &s, otrbot::store::Timeouts { warning: 10, session: 20 })
+        .pool_add(&otrbot::store::SecretBytes::new(vec![1; 8]))
         .unwrap();
-    let (resp, _) = otrbot::bot::admin::handle(&store, &otrbot::bot::admin::Request::SessionsList, t);
+    store
+        .create_session(
+            "a@example.org",
+            &s,
+            otrbot::store::Timeouts {
+                warning: 10,
+                session: 20,
+            },
+        )
+        .unwrap();
+    let (resp, _) =
+        otrbot::bot::admin::handle(&store, &otrbot::bot::admin::Request::SessionsList, t);
     let json = serde_json::to_string(&resp).unwrap();
     assert!(json.contains("\"grade_pending\":{\"attempts\":1"), "{json}");
     assert!(json.contains("HTTP 401"), "{json}");
@@ -165,10 +178,16 @@ async fn grade_survives_a_restart_and_arrives_when_the_lms_is_up() {
         loop {
             let g = store.grades().unwrap();
             if g[0].1.attempts >= 2 {
-                assert!(g[0].1.last_error.as_deref().unwrap().contains("refused"), "{g:?}");
+                assert!(
+                    g[0].1.last_error.as_deref().unwrap().contains("refused"),
+                    "{g:?}"
+                );
                 break;
             }
-            assert!(t0.elapsed() < Duration::from_secs(15), "sender did not retry");
+            assert!(
+                t0.elapsed() < Duration::from_secs(15),
+                "sender did not retry"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         stop_tx.send(true).unwrap();
@@ -178,7 +197,11 @@ async fn grade_survives_a_restart_and_arrives_when_the_lms_is_up() {
     // Restart: a new store handle on the same directory, the LMS now up on that port.
     let server = lms(port, SECRET, &log);
     let store = Store::open(&data).unwrap();
-    assert_eq!(store.grades().unwrap().len(), 1, "the grade survived the restart");
+    assert_eq!(
+        store.grades().unwrap().len(),
+        1,
+        "the grade survived the restart"
+    );
     let (stop_tx, stop_rx) = watch::channel(false);
     let task = tokio::spawn(outcome::run_sender(
         store.clone(),
@@ -190,7 +213,10 @@ async fn grade_survives_a_restart_and_arrives_when_the_lms_is_up() {
     ));
     let t0 = Instant::now();
     while !store.grades().unwrap().is_empty() {
-        assert!(t0.elapsed() < Duration::from_secs(15), "grade not delivered");
+        assert!(
+            t0.elapsed() < Duration::from_secs(15),
+            "grade not delivered"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     stop_tx.send(true).unwrap();

@@ -32,7 +32,9 @@ async fn good_launch_sets_an_iframe_cookie_and_leads_to_the_jid_page() {
     assert!(html.contains("name=\"jid\""));
     // Tera escapes '/' as &#x2F; in attributes; browsers read it back as '/'.
     assert!(
-        html.contains("<link rel=\"stylesheet\" href=\"https:&#x2F;&#x2F;lms.example.org&#x2F;style.css\">"),
+        html.contains(
+            "<link rel=\"stylesheet\" href=\"https:&#x2F;&#x2F;lms.example.org&#x2F;style.css\">"
+        ),
         "CSS URL applied: {html}"
     );
 }
@@ -57,9 +59,20 @@ async fn bad_signature_is_refused() {
         nonce: None,
     }])
     .remove(0);
-    assert_eq!(post_launch(&c, "/launch", other).await.status(), Status::Forbidden);
+    assert_eq!(
+        post_launch(&c, "/launch", other).await.status(),
+        Status::Forbidden
+    );
     // No page is reachable without a valid launch.
-    for p in ["/", "/jid", "/added", "/secret", "/code", "/done", "/instructor"] {
+    for p in [
+        "/",
+        "/jid",
+        "/added",
+        "/secret",
+        "/code",
+        "/done",
+        "/instructor",
+    ] {
         assert_eq!(c.get(p).dispatch().await.status(), Status::Forbidden, "{p}");
     }
     assert_eq!(c.get("/is_up").dispatch().await.status(), Status::Ok);
@@ -69,7 +82,10 @@ async fn bad_signature_is_refused() {
 async fn replayed_nonce_is_refused() {
     let (c, env) = client(PUBLIC).await;
     let body = signed(&format!("{PUBLIC}/launch"), &learner("u1"));
-    assert_eq!(post_launch(&c, "/launch", body.clone()).await.status(), Status::SeeOther);
+    assert_eq!(
+        post_launch(&c, "/launch", body.clone()).await.status(),
+        Status::SeeOther
+    );
     let r = post_launch(&c, "/launch", body).await;
     assert_eq!(r.status(), Status::Forbidden);
     assert!(r.into_string().await.unwrap().contains("already used"));
@@ -88,10 +104,23 @@ async fn stale_timestamp_is_refused() {
         nonce: Some(nonce.into()),
     };
     let t = now();
-    let bodies = sign(&[mk(t - 301, "old"), mk(t + 301, "future"), mk(t - 200, "fine")]);
-    assert_eq!(post_launch(&c, "/launch", bodies[0].clone()).await.status(), Status::Forbidden);
-    assert_eq!(post_launch(&c, "/launch", bodies[1].clone()).await.status(), Status::Forbidden);
-    assert_eq!(post_launch(&c, "/launch", bodies[2].clone()).await.status(), Status::SeeOther);
+    let bodies = sign(&[
+        mk(t - 301, "old"),
+        mk(t + 301, "future"),
+        mk(t - 200, "fine"),
+    ]);
+    assert_eq!(
+        post_launch(&c, "/launch", bodies[0].clone()).await.status(),
+        Status::Forbidden
+    );
+    assert_eq!(
+        post_launch(&c, "/launch", bodies[1].clone()).await.status(),
+        Status::Forbidden
+    );
+    assert_eq!(
+        post_launch(&c, "/launch", bodies[2].clone()).await.status(),
+        Status::SeeOther
+    );
 }
 
 #[rocket::async_test]
@@ -105,7 +134,10 @@ async fn missing_or_wrong_parameters_are_refused() {
         cases.push(p);
     }
     let mut p = learner("u1");
-    p.insert("lti_message_type".into(), "ContentItemSelectionRequest".into());
+    p.insert(
+        "lti_message_type".into(),
+        "ContentItemSelectionRequest".into(),
+    );
     cases.push(p);
     let reqs: Vec<ToSign> = cases
         .into_iter()
@@ -121,10 +153,19 @@ async fn missing_or_wrong_parameters_are_refused() {
     for body in sign(&reqs) {
         let r = post_launch(&c, "/launch", body).await;
         assert_eq!(r.status(), Status::BadRequest);
-        assert!(r.into_string().await.unwrap().contains("did not send what this exercise needs"));
+        assert!(r
+            .into_string()
+            .await
+            .unwrap()
+            .contains("did not send what this exercise needs"));
     }
     // Unsigned, and an unknown consumer key.
-    let r = post_launch(&c, "/launch", "lti_message_type=basic-lti-launch-request".into()).await;
+    let r = post_launch(
+        &c,
+        "/launch",
+        "lti_message_type=basic-lti-launch-request".into(),
+    )
+    .await;
     assert_eq!(r.status(), Status::BadRequest);
     let unknown = sign(&[ToSign {
         url,
@@ -135,7 +176,10 @@ async fn missing_or_wrong_parameters_are_refused() {
         nonce: None,
     }])
     .remove(0);
-    assert_eq!(post_launch(&c, "/launch", unknown).await.status(), Status::Forbidden);
+    assert_eq!(
+        post_launch(&c, "/launch", unknown).await.status(),
+        Status::Forbidden
+    );
 }
 
 /// nginx terminates https at https://otr.example.org/otrbot/ and proxies to Rocket on http
@@ -147,14 +191,24 @@ async fn proxy_case_uses_the_public_url() {
     let body = signed("https://otr.example.org/otrbot/launch", &learner("u1"));
     let r = post_launch(&c, "/launch", body).await;
     assert_eq!(r.status(), Status::SeeOther);
-    assert_eq!(location(&r), "/otrbot/jid", "redirects stay under the public prefix");
+    assert_eq!(
+        location(&r),
+        "/otrbot/jid",
+        "redirects stay under the public prefix"
+    );
     // Signed for Rocket's own http address instead: refused.
     let (c2, _env2) = client(public).await;
     let body = signed("http://127.0.0.1:8000/launch", &learner("u1"));
-    assert_eq!(post_launch(&c2, "/launch", body).await.status(), Status::Forbidden);
+    assert_eq!(
+        post_launch(&c2, "/launch", body).await.status(),
+        Status::Forbidden
+    );
     // A launch URL with a query: its parameters are signed too.
     let (c3, _env3) = client(public).await;
-    let body = signed("https://otr.example.org/otrbot/launch?course=7", &learner("u1"));
+    let body = signed(
+        "https://otr.example.org/otrbot/launch?course=7",
+        &learner("u1"),
+    );
     let r = c3
         .post("/launch?course=7")
         .header(ContentType::Form)
@@ -185,11 +239,20 @@ async fn instructor_sees_the_learners_of_the_link() {
     let body = signed(&format!("{PUBLIC}/launch"), &p);
     let r = post_launch(&c, "/launch", body).await;
     assert_eq!(location(&r), "/instructor");
-    let html = c.get("/instructor").dispatch().await.into_string().await.unwrap();
+    let html = c
+        .get("/instructor")
+        .dispatch()
+        .await
+        .into_string()
+        .await
+        .unwrap();
     assert!(html.contains("learner@example.org"), "{html}");
     assert!(html.contains("started"));
     // A learner cannot open it.
     let body = signed(&format!("{PUBLIC}/launch"), &learner("u3"));
     post_launch(&c, "/launch", body).await;
-    assert_eq!(c.get("/instructor").dispatch().await.status(), Status::Forbidden);
+    assert_eq!(
+        c.get("/instructor").dispatch().await.status(),
+        Status::Forbidden
+    );
 }

@@ -71,7 +71,10 @@ fn run_serves_the_pages_and_stops_cleanly() {
         assert!(Instant::now() < until, "no LTI port");
         std::thread::sleep(Duration::from_millis(50));
     }
-    let up = http(port, "GET /is_up HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let up = http(
+        port,
+        "GET /is_up HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
     assert!(up.starts_with("HTTP/1.1 200"), "{up}");
     let body = lti_common::sign(&[lti_common::ToSign {
         url: format!("http://127.0.0.1:{port}/launch"),
@@ -91,13 +94,24 @@ fn run_serves_the_pages_and_stops_cleanly() {
         ),
     );
     assert!(resp.starts_with("HTTP/1.1 303"), "{resp}");
-    assert!(resp.to_ascii_lowercase().contains("set-cookie: otrbot_lti="), "{resp}");
+    assert!(
+        resp.to_ascii_lowercase()
+            .contains("set-cookie: otrbot_lti="),
+        "{resp}"
+    );
     let pid = bot.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
     let out = bot.wait_with_output().unwrap();
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "bot exit {:?}: {log}", out.status);
-    assert!(log.contains("ROCKET_SECRET_KEY is not set"), "warned about the key: {log}");
+    assert!(
+        log.contains("ROCKET_SECRET_KEY is not set"),
+        "warned about the key: {log}"
+    );
     assert!(log.contains("running: LTI pages"), "{log}");
 }
 

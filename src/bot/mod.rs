@@ -102,9 +102,16 @@ async fn serve(settings: Settings, store: Store) -> Result<(), Failure> {
             Arc::new(crate::i18n::Catalogs::empty())
         }
     };
-    let lti = crate::lti::run::start(&settings, store.clone(), pool.clone(), catalogs, admin_tx, stop_rx)
-        .await
-        .map_err(|e| Failure::new(ExitCode::BadSetting, e))?;
+    let lti = crate::lti::run::start(
+        &settings,
+        store.clone(),
+        pool.clone(),
+        catalogs,
+        admin_tx,
+        stop_rx,
+    )
+    .await
+    .map_err(|e| Failure::new(ExitCode::BadSetting, e))?;
 
     tracing::info!(
         account = %settings.account().jid,

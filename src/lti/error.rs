@@ -45,7 +45,8 @@ impl PageError {
     }
 }
 
-const MSG_400: &str = crate::tr!("The request could not be understood. Please start again from your course.");
+const MSG_400: &str =
+    crate::tr!("The request could not be understood. Please start again from your course.");
 const MSG_403: &str = crate::tr!("This page can only be opened from your course. Please start the exercise from your course page.");
 const MSG_404: &str = crate::tr!("There is no such page.");
 const MSG_413: &str = crate::tr!("What you sent is too long.");
@@ -73,7 +74,10 @@ pub fn render(req: &Request<'_>, status: Status, msgid: &str, locale: Option<&st
     });
     let (ct, body) = match body {
         Some(html) => (ContentType::HTML, html),
-        None => (ContentType::Plain, format!("{} {}\n{msgid}\n", status.code, status.reason_lossy())),
+        None => (
+            ContentType::Plain,
+            format!("{} {}\n{msgid}\n", status.code, status.reason_lossy()),
+        ),
     };
     (status, (ct, body))
 }
@@ -129,5 +133,13 @@ fn other(status: Status, req: &Request<'_>) -> Page {
 
 /// The catchers for every error status.
 pub fn catchers() -> Vec<rocket::Catcher> {
-    rocket::catchers![bad_request, forbidden, not_found, too_large, unprocessable, internal, other]
+    rocket::catchers![
+        bad_request,
+        forbidden,
+        not_found,
+        too_large,
+        unprocessable,
+        internal,
+        other
+    ]
 }

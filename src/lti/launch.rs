@@ -102,7 +102,10 @@ fn one<'p>(params: &'p [(String, String)], name: &str) -> Option<&'p str> {
         .map(|(_, v)| v.as_str())
 }
 
-fn required<'p>(params: &'p [(String, String)], name: &'static str) -> Result<&'p str, LaunchError> {
+fn required<'p>(
+    params: &'p [(String, String)],
+    name: &'static str,
+) -> Result<&'p str, LaunchError> {
     match one(params, name).map(str::trim) {
         Some(v) if !v.is_empty() => Ok(v),
         _ => Err(LaunchError::Missing(name)),
@@ -177,7 +180,10 @@ pub fn lti_params(consumer_key: &str, params: &[(String, String)]) -> Result<Lau
     if required(params, "lti_message_type")? != "basic-lti-launch-request" {
         return Err(LaunchError::Unsupported("lti_message_type"));
     }
-    if !matches!(required(params, "lti_version")?, "LTI-1p0" | "LTI-1p1" | "LTI-1p2") {
+    if !matches!(
+        required(params, "lti_version")?,
+        "LTI-1p0" | "LTI-1p1" | "LTI-1p2"
+    ) {
         return Err(LaunchError::Unsupported("lti_version"));
     }
     let resource_link_id = required(params, "resource_link_id")?;
@@ -246,7 +252,10 @@ mod tests {
         assert_eq!(role("urn:lti:role:ims/lis/TeachingAssistant"), Role::Staff);
         assert_eq!(role("urn:lti:instrole:ims/lis/Administrator"), Role::Staff);
         assert_eq!(role("Learner"), Role::Learner);
-        assert_eq!(role("urn:lti:role:ims/lis/Learner/NonCreditLearner"), Role::Learner);
+        assert_eq!(
+            role("urn:lti:role:ims/lis/Learner/NonCreditLearner"),
+            Role::Learner
+        );
         assert_eq!(role(" Student "), Role::Learner);
         assert_eq!(role("urn:lti:role:ims/lis/Observer"), Role::Other);
         assert!(is_staff(&["Learner".into(), "Instructor".into()]));
@@ -261,7 +270,10 @@ mod tests {
             p("resource_link_id", "r1"),
             p("roles", "Learner,urn:lti:role:ims/lis/Learner"),
             p("lis_outcome_service_url", "javascript:alert(1)"),
-            p("launch_presentation_return_url", "https://lms.example.org/back"),
+            p(
+                "launch_presentation_return_url",
+                "https://lms.example.org/back",
+            ),
         ];
         let l = lti_params("k", &good).unwrap();
         assert!(!l.staff);

@@ -11,8 +11,8 @@ pub mod launch;
 pub mod oauth;
 pub mod outcome;
 pub mod pages;
-pub mod templates;
 pub mod run;
+pub mod templates;
 pub mod visit;
 
 use crate::bot::admin::AdminEvent;

@@ -129,10 +129,7 @@ pub async fn send(
     tls: Option<&Arc<tokio_rustls::rustls::ClientConfig>>,
     now: u64,
 ) -> Result<(), SendError> {
-    let uri: hyper::Uri = g
-        .url
-        .parse()
-        .map_err(|e| SendError::Url(format!("{e}")))?;
+    let uri: hyper::Uri = g.url.parse().map_err(|e| SendError::Url(format!("{e}")))?;
     let https = match uri.scheme_str() {
         Some("https") => true,
         Some("http") => false,

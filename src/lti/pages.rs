@@ -137,7 +137,10 @@ async fn launch(
         }
     }
     if params.len() > 512 {
-        return Err(PageError::new(Status::PayloadTooLarge, crate::tr!("What you sent is too long.")));
+        return Err(PageError::new(
+            Status::PayloadTooLarge,
+            crate::tr!("What you sent is too long."),
+        ));
     }
     let path = origin.path().as_str().to_owned();
     let store = app.store.clone();
@@ -244,8 +247,10 @@ async fn jid_submit(
         ctx.insert("entered", form.jid);
         ctx.insert(
             "error",
-            &app.pages
-                .text(&v.locale, crate::tr!("That is the bot's Jabber ID. Please enter your own.")),
+            &app.pages.text(
+                &v.locale,
+                crate::tr!("That is the bot's Jabber ID. Please enter your own."),
+            ),
         );
         let page = render(app, &v.locale, "jid.html.tera", &ctx).map_err(Err)?;
         return Err(Ok((Status::UnprocessableEntity, page)));
@@ -256,7 +261,13 @@ async fn jid_submit(
         blocking(move || s.session(&j)).await.map_err(Err)?
     };
     match existing {
-        Some(rec) if rec.session.lti.as_ref().is_some_and(|b| same_learner(b, &v.lti)) => {
+        Some(rec)
+            if rec
+                .session
+                .lti
+                .as_ref()
+                .is_some_and(|b| same_learner(b, &v.lti)) =>
+        {
             let (s, j, b, tm) = (app.store.clone(), jid.clone(), v.lti.clone(), app.timeouts);
             blocking(move || {
                 s.update_session(&j, |sess| sess.lti = Some(b.clone()))?;
@@ -268,10 +279,7 @@ async fn jid_submit(
         Some(_) => {
             let mut ctx = context(app, &v);
             ctx.insert("entered", form.jid);
-            ctx.insert(
-                "error",
-                &app.pages.text(&v.locale, IN_USE),
-            );
+            ctx.insert("error", &app.pages.text(&v.locale, IN_USE));
             let page = render(app, &v.locale, "jid.html.tera", &ctx).map_err(Err)?;
             return Err(Ok((Status::UnprocessableEntity, page)));
         }
@@ -302,7 +310,8 @@ async fn jid_submit(
             if let Some(ev) = ev {
                 app.event(ev).await;
             }
-            app.event(AdminEvent::SessionStarted { jid: jid.clone() }).await;
+            app.event(AdminEvent::SessionStarted { jid: jid.clone() })
+                .await;
         }
     }
     tracing::info!(%jid, "learner entered a JID");
@@ -322,7 +331,13 @@ async fn learner_session(app: &App, v: &Visit) -> Result<(String, StoredSession)
     };
     let (s, j) = (app.store.clone(), jid.clone());
     match blocking(move || s.session(&j)).await? {
-        Some(rec) if rec.session.lti.as_ref().is_some_and(|b| same_learner(b, &v.lti)) => {
+        Some(rec)
+            if rec
+                .session
+                .lti
+                .as_ref()
+                .is_some_and(|b| same_learner(b, &v.lti)) =>
+        {
             Ok((jid, rec))
         }
         _ => Err(PageError::new(
@@ -508,10 +523,11 @@ async fn enqueue_grade(app: &App, v: &Visit, jid: &str) -> Result<(), PageError>
 #[rocket::get("/done")]
 fn done(app: &State<App>, v: Visit) -> Page {
     if !v.done {
-        return Err(
-            PageError::new(Status::Forbidden, crate::tr!("Please enter your completion code first."))
-                .with_locale(&v.locale),
-        );
+        return Err(PageError::new(
+            Status::Forbidden,
+            crate::tr!("Please enter your completion code first."),
+        )
+        .with_locale(&v.locale));
     }
     let mut ctx = context(app, &v);
     ctx.insert("return_url", &v.lti.return_url);

@@ -76,10 +76,7 @@ impl Pages {
                 let n = args.get("n").and_then(Value::as_u64).unwrap_or(0);
                 let mut p = params(args);
                 p.push(("n".into(), n.to_string()));
-                Ok(Value::String(formatted(
-                    &c.ntext(&l, msg, plural, n),
-                    &p,
-                )))
+                Ok(Value::String(formatted(&c.ntext(&l, msg, plural, n), &p)))
             });
             by_locale.insert(locale, tera);
         }

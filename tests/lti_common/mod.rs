@@ -55,7 +55,10 @@ pub struct ToSign {
 /// Signs launches with oauthlib; returns the form bodies.
 pub fn sign(reqs: &[ToSign]) -> Vec<String> {
     let mut child = Command::new(python())
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/lti_oauth_sign.py"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/lti_oauth_sign.py"
+        ))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -77,7 +80,10 @@ pub fn learner(user: &str) -> BTreeMap<String, String> {
         ("context_id", "course-1"),
         ("roles", "urn:lti:role:ims/lis/Learner"),
         ("launch_presentation_locale", "en-GB"),
-        ("launch_presentation_return_url", "https://lms.example.org/course/1"),
+        (
+            "launch_presentation_return_url",
+            "https://lms.example.org/course/1",
+        ),
     ] {
         p.insert(k.to_owned(), v.to_owned());
     }
