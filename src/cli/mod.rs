@@ -1,6 +1,7 @@
 //! The command line (clap): one subcommand per capability that exists.
 
 pub mod admin;
+pub mod i18n;
 
 use crate::exit::{ExitCode, Failure};
 use crate::settings::{self, Settings};
@@ -35,6 +36,14 @@ pub enum Command {
     /// Show or end learners' sessions (works while the bot runs).
     #[command(subcommand)]
     Sessions(admin::SessionsCmd),
+    /// Write a template (.pot) of every translatable text in src/ and templates/.
+    Extract(i18n::ExtractCmd),
+    /// Start a translation catalogue for a new locale from a template.
+    Init(i18n::InitCmd),
+    /// Merge a template into a locale's catalogue (changed texts become fuzzy).
+    Update(i18n::UpdateCmd),
+    /// Compile translation catalogues (.po) to .mo, leaving fuzzy entries out.
+    Compile(i18n::CompileCmd),
 }
 
 impl Cli {
@@ -67,6 +76,10 @@ pub fn execute(cli: Cli) -> Result<(), Failure> {
         }
         Command::Whitelist(ref c) => admin::whitelist(c, || cli.load_settings()),
         Command::Sessions(ref c) => admin::sessions(c, || cli.load_settings()),
+        Command::Extract(ref c) => i18n::extract(c),
+        Command::Init(ref c) => i18n::init(c),
+        Command::Update(ref c) => i18n::update(c),
+        Command::Compile(ref c) => i18n::compile(c),
         Command::CheckConfig => {
             let path = cli.settings_path();
             let s = cli.load_settings()?;

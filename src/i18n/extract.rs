@@ -87,7 +87,9 @@ pub fn scan_rust(text: &str, path: &str) -> Result<Vec<Found>, ExtractError> {
         while let Some(pos) = text[from..].find(marker).map(|p| p + from) {
             from = pos + marker.len();
             let before = text[..pos].chars().next_back();
-            if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+            let line_start = text[..pos].rfind('\n').map_or(0, |i| i + 1);
+            let in_comment = text[line_start..pos].contains("//");
+            if in_comment || before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
                 continue;
             }
             let reference = format!("{path}:{}", line_of(text, pos));
@@ -130,6 +132,20 @@ fn tera_literal(s: &str) -> Option<(String, usize)> {
     Some((s[1..1 + end].to_owned(), end + 2))
 }
 
+/// Where a call's arguments end: the first `)` outside a quoted string.
+fn args_end(s: &str) -> Option<usize> {
+    let mut quote = None;
+    for (i, c) in s.char_indices() {
+        match (quote, c) {
+            (None, '"' | '\'' | '`') => quote = Some(c),
+            (Some(q), c) if c == q => quote = None,
+            (None, ')') => return Some(i),
+            _ => {}
+        }
+    }
+    None
+}
+
 /// Finds `t(msg="...")` and `tn(msg="...", plural="...")` in a Tera template.
 pub fn scan_template(text: &str, path: &str) -> Result<Vec<Found>, ExtractError> {
     let mut found = Vec::new();
@@ -142,7 +158,7 @@ pub fn scan_template(text: &str, path: &str) -> Result<Vec<Found>, ExtractError>
                 continue;
             }
             let args = &text[from..];
-            let Some(close) = args.find(')') else {
+            let Some(close) = args_end(args) else {
                 continue;
             };
             let args = &args[..close];
@@ -268,6 +284,8 @@ mod tests {
             "!(\"{n} minute\", \"{n} minutes\");\n",
             "let d = xtr",
             "!(\"not me\");\n",
+            "/// see `tr",
+            "!(\"doc\")`\n",
         );
         let f = scan_rust(src, "src/a.rs").unwrap();
         assert_eq!(f.len(), 3);
@@ -281,10 +299,10 @@ mod tests {
 
     #[test]
     fn template_markers() {
-        let t = "<h1>{{ t(msg=\"Welcome\") }}</h1>\n{{ tn(msg='{n} try', plural='{n} tries', n=k) }}\n{{ x.t(msg=\"no\") }} {{ t( msg = \"Spaced\" ) }}";
+        let t = "<h1>{{ t(msg=\"Welcome\") }}</h1>\n{{ tn(msg='{n} try', plural='{n} tries', n=k) }}\n{{ x.t(msg=\"no\") }} {{ t( msg = \"Spaced\" ) }}\n{{ t(msg=\"Bracket (see below)\") }}";
         let f = scan_template(t, "templates/a.html.tera").unwrap();
         let ids: Vec<_> = f.iter().map(|f| f.msgid.as_str()).collect();
-        assert_eq!(ids, ["Welcome", "{n} try", "Spaced"]);
+        assert_eq!(ids, ["Welcome", "{n} try", "Spaced", "Bracket (see below)"]);
         assert_eq!(f[1].plural.as_deref(), Some("{n} tries"));
         assert_eq!(f[2].reference, "templates/a.html.tera:3");
     }

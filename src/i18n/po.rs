@@ -108,7 +108,7 @@ impl Catalog {
     pub fn messages(&self) -> impl Iterator<Item = &Entry> {
         self.entries
             .iter()
-            .filter(|e| !e.obsolete && !(e.msgid.is_empty() && e.msgctxt.is_none()))
+            .filter(|e| !e.obsolete && (!e.msgid.is_empty() || e.msgctxt.is_some()))
     }
 
     /// Parses the text of a .po or .pot file.

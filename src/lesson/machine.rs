@@ -16,7 +16,7 @@ pub fn step(stage: &Stage, event: &Event, env: &Env) -> Step {
     };
     match stage {
         Stage::Ended(_) => Err(LessonError::SessionOver),
-        Stage::Verified(f) => verified(f, event, env),
+        Stage::Verified(f) => verified(f, event),
         Stage::Completed(f) => completed(f, event),
         Stage::Waiting(p) | Stage::Plaintext(p) | Stage::Encrypted(p) | Stage::Verifying(p, _) => {
             learning(stage, p.clone(), event, env).ok_or_else(impossible)?
@@ -288,7 +288,7 @@ fn done_reply(f: &Finished) -> Action {
 }
 
 /// Events once the bot is verified and the code given.
-fn verified(f: &Finished, event: &Event, env: &Env) -> Step {
+fn verified(f: &Finished, event: &Event) -> Step {
     let mut f = f.clone();
     let mut acts = Vec::new();
     if !matches!(
@@ -362,7 +362,6 @@ fn verified(f: &Finished, event: &Event, env: &Env) -> Step {
                 ]);
                 return Ok((Stage::Ended(EndReason::CodeAttemptsExhausted), acts));
             }
-            let _ = env;
         }
     }
     Ok((Stage::Verified(f), acts))
@@ -397,5 +396,75 @@ fn completed(f: &Finished, event: &Event) -> Step {
             vec![Action::EndOtr, Action::EndSession],
         )),
         _ => Ok((same, Vec::new())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn said(actions: &[Action]) -> Vec<Msg> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Say { msg, .. } => Some(*msg),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn hello_in_plain_text_then_reminder() {
+        let env = Env::default();
+        let hi = Event::MessageReceived {
+            text: "hello".into(),
+            encrypted: false,
+        };
+        let (s, a) = step(&Stage::start(false), &hi, &env).unwrap();
+        assert_eq!(s.name(), "plaintext");
+        assert_eq!(said(&a), [Msg::PlaintextHello, Msg::OtrHints]);
+        assert_eq!(a[0], Action::ResetTimers);
+        let (s, a) = step(&s, &hi, &env).unwrap();
+        assert_eq!(said(&a), [Msg::PlaintextReminder, Msg::OtrHints]);
+        assert!(matches!(s, Stage::Plaintext(Progress { reminders: 1, .. })));
+    }
+
+    #[test]
+    fn success_gives_a_code_from_the_random_bytes() {
+        let env = Env {
+            random: [0, 1, 2, 3, 4, 5, 6, 7],
+            code_attempts: 4,
+            ..Env::default()
+        };
+        let verifying = Stage::Verifying(
+            Progress {
+                secret_set: true,
+                ..Progress::default()
+            },
+            SmpBy::Learner,
+        );
+        let (s, a) = step(&verifying, &Event::CorrectSecretReceived, &env).unwrap();
+        assert!(a.contains(&Action::StoreCompletionCode("0123-4567".into())));
+        match s {
+            Stage::Verified(f) => {
+                assert_eq!(
+                    (f.code.as_str(), f.attempts_left, f.encrypted),
+                    ("0123-4567", 4, true)
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn smp_without_otr_is_impossible() {
+        let err = step(&Stage::start(true), &Event::SmpStarted, &Env::default()).unwrap_err();
+        assert_eq!(
+            err,
+            LessonError::Impossible {
+                stage: "waiting",
+                event: "smp_started"
+            }
+        );
     }
 }

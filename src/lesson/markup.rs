@@ -8,8 +8,8 @@ pub fn strip_markup(input: &str) -> String {
     while let Some(i) = rest.find(['<', '&']) {
         out.push_str(&rest[..i]);
         let tail = &rest[i..];
-        if tail.starts_with('<') {
-            let opens_tag = tail[1..]
+        if let Some(after_lt) = tail.strip_prefix('<') {
+            let opens_tag = after_lt
                 .chars()
                 .next()
                 .is_some_and(|c| c.is_ascii_alphabetic() || c == '/' || c == '!');
@@ -25,7 +25,7 @@ pub fn strip_markup(input: &str) -> String {
                 }
                 None => {
                     out.push('<');
-                    rest = &tail[1..];
+                    rest = after_lt;
                 }
             }
         } else {

@@ -65,6 +65,13 @@ impl SecretWeakness {
         }
     }
 
+    /// The explanation translated into `locale`, placeholders filled in (for the course page).
+    pub fn explain(&self, catalogs: &crate::i18n::Catalogs, locale: &str) -> String {
+        let params = self.params();
+        let refs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        crate::i18n::format(&catalogs.text(locale, self.msgid()), &refs)
+    }
+
     /// The values for the placeholders of [`Self::msgid`].
     pub fn params(&self) -> Vec<(&'static str, String)> {
         match self {
@@ -236,6 +243,8 @@ mod tests {
             assert!(!why.msgid().is_empty());
         }
         assert_eq!(TooShort { min: 6 }.params(), [("min", "6".to_string())]);
+        let en = TooLong { max: 64 }.explain(&crate::i18n::Catalogs::empty(), "en_GB");
+        assert_eq!(en, "This secret is too long: use at most 64 characters.");
     }
 
     #[test]
