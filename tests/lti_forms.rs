@@ -183,7 +183,7 @@ async fn the_walk_from_jid_to_done_queues_one_grade() {
     let (s, html) = post(&c, "/code", format!("csrf={token}&code=AAAA-AAAA")).await;
     assert_eq!(s, Status::UnprocessableEntity);
     assert!(html.contains("4 attempts left"), "{html}");
-    assert_eq!(get(&c, "/done").await.contains("Well done"), false);
+    assert!(!get(&c, "/done").await.contains("Well done"));
     let (s, _) = post(&c, "/code", format!("csrf={token}&code=k7qm3xpa")).await;
     assert_eq!(s, Status::SeeOther);
     let done = get(&c, "/done").await;
