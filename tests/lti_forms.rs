@@ -249,3 +249,23 @@ async fn attempts_are_limited_and_no_grade_without_an_outcome_url() {
     assert_eq!(s, Status::SeeOther);
     assert!(env2.store.grades().unwrap().is_empty());
 }
+
+#[rocket::async_test]
+async fn pages_speak_the_launch_locale() {
+    let mut p = learner("u1");
+    p.insert("launch_presentation_locale".into(), "nl-NL".into());
+    let (c, _env) = launched(p).await;
+    let html = get(&c, "/jid").await;
+    assert!(html.contains("Je Jabber-ID"), "{html}");
+    let (s, html) = post(&c, "/jid", format!("csrf={}&jid=nope", csrf_of(&html))).await;
+    assert_eq!(s, Status::UnprocessableEntity);
+    assert!(html.contains("Dit is geen Jabber-ID"), "{html}");
+    let mut p = learner("u2");
+    p.insert("launch_presentation_locale".into(), "de".into());
+    let (c, _env) = launched(p).await;
+    assert!(get(&c, "/jid").await.contains("Deine Jabber-ID"));
+    // Error pages too, in the visit's locale.
+    let r = c.get("/done").dispatch().await;
+    assert_eq!(r.status(), Status::Forbidden);
+    assert!(r.into_string().await.unwrap().contains("Bitte gib zuerst deinen Abschlusscode ein."));
+}
