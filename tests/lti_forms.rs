@@ -267,5 +267,9 @@ async fn pages_speak_the_launch_locale() {
     // Error pages too, in the visit's locale.
     let r = c.get("/done").dispatch().await;
     assert_eq!(r.status(), Status::Forbidden);
-    assert!(r.into_string().await.unwrap().contains("Bitte gib zuerst deinen Abschlusscode ein."));
+    assert!(r
+        .into_string()
+        .await
+        .unwrap()
+        .contains("Bitte gib zuerst deinen Abschlusscode ein."));
 }
