@@ -45,7 +45,7 @@ fn start_bot_as(jid: &str, pw: &str, dir: tempfile::TempDir, learner: &str, extr
     let child = Command::new(env!("CARGO_BIN_EXE_otrbot"))
         .args(["--settings", file.to_str().unwrap(), "run"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("RUST_LOG", "info")
+        .env("ROCKET_PORT", "0")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()

@@ -2,7 +2,7 @@
 # Needs root (or sudo) only when something is missing.
 
 OTRBOT_APT_PACKAGES=(prosody lua-sec libotr5-dev libgcrypt20-dev gcc pkg-config openssl
-  gettext ca-certificates curl python3 python3-oauthlib)
+  gettext ca-certificates curl python3 python3-oauthlib chromium)
 
 otrbot_install_deps() {
   local missing=()

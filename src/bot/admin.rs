@@ -92,6 +92,20 @@ pub struct SessionRow {
     pub attempts: Attempts,
     /// The LTI context (course) id, if the session came from a launch.
     pub lti_context: Option<String>,
+    /// The session's grade while it waits in the outbox: tries so far and the last error.
+    #[serde(default)]
+    pub grade_pending: Option<GradePending>,
+}
+
+/// A grade not yet accepted by the LMS.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GradePending {
+    /// Tries so far.
+    pub attempts: u32,
+    /// Next try (Unix seconds).
+    pub next_try: u64,
+    /// Why the last try failed.
+    pub last_error: Option<String>,
 }
 
 /// What a successful request did or found.
@@ -180,6 +194,28 @@ pub enum AdminEvent {
         /// The JID.
         jid: String,
     },
+    /// A learner's LTI launch created a session (after [`AdminEvent::WhitelistAdded`]).
+    SessionStarted {
+        /// The JID.
+        jid: String,
+    },
+    /// A learner set a shared secret on the course page.
+    SecretSet {
+        /// The JID.
+        jid: String,
+    },
+    /// The course page refused a weak shared secret (the bot says so in chat too).
+    SecretRefused {
+        /// The JID.
+        jid: String,
+        /// The English reason (`SecretWeakness::msgid`), to translate.
+        reason: String,
+    },
+    /// The learner entered the right completion code (grade queued when the LMS takes one).
+    Completed {
+        /// The JID.
+        jid: String,
+    },
 }
 
 fn error(kind: ErrorKind, message: impl Into<String>) -> Response {
@@ -211,27 +247,50 @@ pub fn check_locale(locale: &str) -> Result<(), String> {
     }
 }
 
+/// Whitelists `jid` with `locale` from `source` (the CLI's `whitelist add`, and the LTI pages
+/// when a learner enters a JID). An LTI launch never takes over an operator's entry: that
+/// entry keeps its source (so ending the session does not remove it), only its locale changes.
+pub fn whitelist_add(
+    store: &Store,
+    jid: &str,
+    locale: &str,
+    source: WhitelistSource,
+    now: u64,
+) -> (Response, Option<AdminEvent>) {
+    let r = (|| {
+        let jid = check_jid(jid).map_err(|m| error(ErrorKind::InvalidArgument, m))?;
+        check_locale(locale).map_err(|m| error(ErrorKind::InvalidArgument, m))?;
+        let old = store.whitelist_get(&jid).map_err(store_error)?;
+        let source = match (&old, source) {
+            (Some(o), WhitelistSource::Lti) => o.source,
+            _ => source,
+        };
+        let entry = WhitelistEntry {
+            locale: locale.to_owned(),
+            source,
+            added_at: old.as_ref().map_or(now, |o| o.added_at),
+        };
+        store.whitelist_add(&jid, &entry).map_err(store_error)?;
+        let reply = Reply::Added {
+            jid: jid.clone(),
+            locale: locale.to_owned(),
+            new: old.is_none(),
+        };
+        Ok((reply, Some(AdminEvent::WhitelistAdded { jid })))
+    })();
+    match r {
+        Ok((reply, ev)) => (Response::Ok { reply }, ev),
+        Err(resp) => (resp, None),
+    }
+}
+
 /// Carries out one request on `store` at time `now`.
 pub fn handle(store: &Store, req: &Request, now: u64) -> (Response, Option<AdminEvent>) {
     let jid_of = |j: &str| check_jid(j).map_err(|m| error(ErrorKind::InvalidArgument, m));
     let r = match req {
-        Request::WhitelistAdd { jid, locale } => (|| {
-            let jid = jid_of(jid)?;
-            check_locale(locale).map_err(|m| error(ErrorKind::InvalidArgument, m))?;
-            let old = store.whitelist_get(&jid).map_err(store_error)?;
-            let entry = WhitelistEntry {
-                locale: locale.clone(),
-                source: WhitelistSource::Cli,
-                added_at: old.as_ref().map_or(now, |o| o.added_at),
-            };
-            store.whitelist_add(&jid, &entry).map_err(store_error)?;
-            let reply = Reply::Added {
-                jid: jid.clone(),
-                locale: locale.clone(),
-                new: old.is_none(),
-            };
-            Ok((reply, Some(AdminEvent::WhitelistAdded { jid })))
-        })(),
+        Request::WhitelistAdd { jid, locale } => {
+            return whitelist_add(store, jid, locale, WhitelistSource::Cli, now)
+        }
         Request::WhitelistRemove { jid } => (|| {
             let jid = jid_of(jid)?;
             if !store.whitelist_remove(&jid).map_err(store_error)? {
@@ -260,10 +319,25 @@ pub fn handle(store: &Store, req: &Request, now: u64) -> (Response, Option<Admin
             .map_err(store_error),
         Request::SessionsList => store
             .sessions()
-            .map(|list| {
+            .and_then(|list| Ok((list, store.grades()?)))
+            .map(|(list, grades)| {
                 let entries = list
                     .into_iter()
-                    .map(|(jid, r)| session_row(jid, r))
+                    .map(|(jid, r)| {
+                        let pending = r.session.lti.as_ref().and_then(|b| {
+                            grades.iter().find(|(_, g)| {
+                                Some(&g.url) == b.outcome_service_url.as_ref()
+                                    && Some(&g.sourcedid) == b.result_sourcedid.as_ref()
+                            })
+                        });
+                        let mut row = session_row(jid, r);
+                        row.grade_pending = pending.map(|(_, g)| GradePending {
+                            attempts: g.attempts,
+                            next_try: g.next_try,
+                            last_error: g.last_error.clone(),
+                        });
+                        row
+                    })
                     .collect();
                 (Reply::Sessions { entries }, None)
             })
@@ -297,6 +371,7 @@ fn session_row(jid: String, r: store::StoredSession) -> SessionRow {
         completed: s.completion_code.is_some(),
         attempts: s.attempts,
         lti_context: s.lti.as_ref().and_then(|l| l.context_id.clone()),
+        grade_pending: None,
     }
 }
 

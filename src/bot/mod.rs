@@ -89,12 +89,14 @@ async fn serve(settings: Settings, store: Store) -> Result<(), Failure> {
     let pool = KeyPool::start(store.clone(), pool_size, Arc::new(store::default_dsa_key))
         .map_err(|e| Failure::new(ExitCode::Unknown, format!("cannot start the key pool: {e}")))?;
     let pool = Arc::new(pool);
-    let catalogs = crate::i18n::Catalogs::load(std::path::Path::new(LOCALES_DIR)).map_err(|e| {
-        Failure::new(
-            ExitCode::MissingDependency,
-            format!("cannot load the translations in {LOCALES_DIR}/: {e}"),
-        )
-    })?;
+    let catalogs = Arc::new(
+        crate::i18n::Catalogs::load(std::path::Path::new(LOCALES_DIR)).map_err(|e| {
+            Failure::new(
+                ExitCode::MissingDependency,
+                format!("cannot load the translations in {LOCALES_DIR}/: {e}"),
+            )
+        })?,
+    );
     let (stop_tx, stop_rx) = watch::channel(false);
 
     let interval = Duration::from_secs(settings.lesson.timeout_check_interval.max(1));
@@ -117,9 +119,20 @@ async fn serve(settings: Settings, store: Store) -> Result<(), Failure> {
     let admin_task = tokio::spawn(admin::serve(
         listener,
         store.clone(),
-        admin_tx,
+        admin_tx.clone(),
         stop_rx.clone(),
     ));
+    // The LTI pages and the grade sender: same process, same runtime, same commands.
+    let lti = crate::lti::run::start(
+        &settings,
+        store.clone(),
+        pool.clone(),
+        catalogs.clone(),
+        admin_tx,
+        stop_rx.clone(),
+    )
+    .await
+    .map_err(|e| Failure::new(ExitCode::BadSetting, e))?;
 
     let (cmd_tx, cmd_rx) = mpsc::channel::<Command>(256);
     let (link_tx, mut link_rx) = mpsc::channel::<Link>(256);
@@ -127,7 +140,7 @@ async fn serve(settings: Settings, store: Store) -> Result<(), Failure> {
     let teacher = teach::Teacher::new(
         store.clone(),
         pool.clone(),
-        Arc::new(catalogs),
+        catalogs,
         teach::Teaching::from_settings(&settings),
         cmd_tx.clone(),
     );
@@ -148,6 +161,7 @@ async fn serve(settings: Settings, store: Store) -> Result<(), Failure> {
     tracing::info!(target_keys = pool_size, "running: key pool filler");
     tracing::info!(every_s = interval.as_secs(), "running: deadline scanner");
     tracing::info!(socket = %sock.display(), "running: admin socket");
+    tracing::info!(address = %lti.address, public_url = %settings.lti.public_url, "running: LTI pages and grade sender");
 
     tokio::pin!(signal);
     loop {
@@ -163,6 +177,11 @@ async fn serve(settings: Settings, store: Store) -> Result<(), Failure> {
                     admin::AdminEvent::WhitelistAdded { jid } => roster::on_whitelist_change(jid, true),
                     admin::AdminEvent::WhitelistRemoved { jid } => roster::on_whitelist_change(jid, false),
                     admin::AdminEvent::SessionKilled { .. } => Vec::new(),
+                    _ => {
+                        let t = teacher.clone();
+                        tokio::spawn(async move { t.on_admin(ev).await });
+                        Vec::new()
+                    }
                 };
                 send_all(&cmd_tx, cmds).await;
             }
@@ -175,6 +194,8 @@ async fn serve(settings: Settings, store: Store) -> Result<(), Failure> {
     let _ = scan.await;
     let _ = admin_task.await;
     let _ = xmpp_task.await;
+    let _ = lti.server.await;
+    let _ = lti.sender.await;
     if let Err(e) = std::fs::remove_file(&sock) {
         tracing::warn!(error = %e, "cannot remove the admin socket");
     }

@@ -97,6 +97,8 @@ struct Turn {
     session: Session,
     stage: Stage,
     otr: OtrState,
+    /// The course page has already queued the grade (a completion code entered there).
+    grade_queued: bool,
 }
 
 fn unix_now() -> u64 {
@@ -210,6 +212,86 @@ impl Teacher {
         if let Err(e) = r {
             tracing::error!(%jid, error = %e, "deadline turn failed");
         }
+    }
+
+    /// Reacts to what the course page (or the admin socket) changed.
+    pub async fn on_admin(&self, ev: super::admin::AdminEvent) {
+        use super::admin::AdminEvent as A;
+        let jid = match &ev {
+            A::SessionStarted { jid }
+            | A::SecretSet { jid }
+            | A::SecretRefused { jid, .. }
+            | A::Completed { jid } => jid.clone(),
+            _ => return,
+        };
+        let lock = self.lock_for(&jid);
+        let _guard = lock.lock().await;
+        let r = match ev {
+            A::SessionStarted { .. } => {
+                for c in roster::on_whitelist_change(&jid, true) {
+                    let _ = self.xmpp.send(c).await;
+                }
+                Ok(())
+            }
+            A::SecretSet { .. } => match self.store.session(&jid) {
+                Ok(Some(s)) => match s
+                    .session
+                    .shared_secret
+                    .map(|b| String::from_utf8(b.expose().to_vec()))
+                {
+                    Some(Ok(secret)) => {
+                        self.event_turn(&jid, lesson::Event::SecretReceived { secret })
+                            .await
+                    }
+                    _ => Ok(()),
+                },
+                Ok(None) => Ok(()),
+                Err(e) => Err(e.into()),
+            },
+            A::SecretRefused { reason, .. } => self.refused_secret(&jid, &reason).await,
+            A::Completed { .. } => match self.store.session(&jid) {
+                Ok(Some(s)) => match s.session.completion_code {
+                    Some(code) => self.code_turn(&jid, code).await,
+                    None => Ok(()),
+                },
+                Ok(None) => Ok(()),
+                Err(e) => Err(e.into()),
+            },
+            _ => Ok(()),
+        };
+        if let Err(e) = r {
+            tracing::error!(%jid, error = %e, "course-page turn failed");
+        }
+    }
+
+    /// The course page accepted the completion code and queued the grade itself.
+    async fn code_turn(&self, jid: &str, code: String) -> Result<(), TurnError> {
+        let to: Jid = jid
+            .parse()
+            .map_err(|e| TurnError::Lesson(format!("{jid}: {e}")))?;
+        if let Some(mut turn) = self.load(jid, to).await? {
+            turn.grade_queued = true;
+            let ev = lesson::Event::CompletionCodeEntered { code };
+            self.run_lesson(&mut turn, &mut VecDeque::from([ev]))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Says in chat why the course page refused a shared secret.
+    async fn refused_secret(&self, jid: &str, reason: &str) -> Result<(), TurnError> {
+        let to: Jid = jid
+            .parse()
+            .map_err(|e| TurnError::Lesson(format!("{jid}: {e}")))?;
+        let Some(mut turn) = self.load(jid, to).await? else {
+            return Ok(());
+        };
+        let reason = self.catalogs.text(&turn.session.locale, reason);
+        let say = Action::Say {
+            msg: lesson::Msg::SecretRefused,
+            params: vec![("reason", lesson::Param::Plain(reason))],
+        };
+        self.act(&mut turn, &say, &mut VecDeque::new()).await
     }
 
     async fn event_turn(&self, jid: &str, ev: lesson::Event) -> Result<(), TurnError> {
@@ -411,6 +493,9 @@ impl Teacher {
     }
 
     fn post_grade(&self, turn: &Turn, score: f64, now: u64) -> Result<(), TurnError> {
+        if turn.grade_queued {
+            return Ok(());
+        }
         let Some(lti) = &turn.session.lti else {
             return Ok(());
         };
@@ -493,6 +578,7 @@ impl Teacher {
             session,
             stage,
             otr,
+            grade_queued: false,
         }))
     }
 
@@ -523,6 +609,7 @@ impl Teacher {
             session,
             stage,
             otr,
+            grade_queued: false,
         })
     }
 }

@@ -230,6 +230,17 @@ pub fn sessions_table(rows: &[SessionRow]) -> String {
                 utc(r.expire_at),
                 yes(r.has_secret),
                 yes(r.completed),
+                match &r.grade_pending {
+                    None => "-".to_owned(),
+                    Some(g) => format!(
+                        "pending, {} tries{}",
+                        g.attempts,
+                        g.last_error
+                            .as_deref()
+                            .map(|e| format!(": {e}"))
+                            .unwrap_or_default()
+                    ),
+                },
             ]
         })
         .collect::<Vec<_>>();
@@ -243,6 +254,7 @@ pub fn sessions_table(rows: &[SessionRow]) -> String {
             "EXPIRES",
             "SECRET",
             "DONE",
+            "GRADE",
         ],
         &body,
     )

@@ -1,0 +1,358 @@
+//! LTI 1.1 Basic Outcomes: the `replaceResult` POX message, its signed POST, and the
+//! outbox sender that retries with back-off until the LMS answers `success`.
+
+use super::oauth;
+use crate::store::{GradeRequest, Store};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Bytes;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{watch, Notify};
+
+/// The longest LMS answer read, in bytes.
+pub const MAX_RESPONSE: usize = 64 * 1024;
+
+/// Why a grade was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// The URL cannot be used.
+    #[error("bad outcome URL: {0}")]
+    Url(String),
+    /// No secret for the consumer key (settings changed since the launch).
+    #[error("consumer key {0:?} is no longer configured")]
+    UnknownConsumer(String),
+    /// Connecting, TLS or HTTP failed.
+    #[error("{0}")]
+    Transport(String),
+    /// The LMS answered with an HTTP error.
+    #[error("HTTP {0}")]
+    Status(u16),
+    /// The LMS answered, but not with `success`.
+    #[error("LMS answered imsx_codeMajor {0:?}")]
+    NotSuccess(String),
+}
+
+/// Escapes text for XML content.
+fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The `replaceResult` request body for `sourcedid` and `score` (clamped to 0..=1).
+pub fn replace_result_xml(message_id: &str, sourcedid: &str, score: f64) -> String {
+    let score = if score.is_finite() {
+        score.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<imsx_POXEnvelopeRequest xmlns="http://www.imsglobal.org/services/ltiv1p1/xsd/imsoms_v1p0">
+  <imsx_POXHeader>
+    <imsx_POXRequestHeaderInfo>
+      <imsx_version>V1.0</imsx_version>
+      <imsx_messageIdentifier>{}</imsx_messageIdentifier>
+    </imsx_POXRequestHeaderInfo>
+  </imsx_POXHeader>
+  <imsx_POXBody>
+    <replaceResultRequest>
+      <resultRecord>
+        <sourcedGUID>
+          <sourcedId>{}</sourcedId>
+        </sourcedGUID>
+        <result>
+          <resultScore>
+            <language>en</language>
+            <textString>{score}</textString>
+          </resultScore>
+        </result>
+      </resultRecord>
+    </replaceResultRequest>
+  </imsx_POXBody>
+</imsx_POXEnvelopeRequest>
+"#,
+        xml_escape(message_id),
+        xml_escape(sourcedid)
+    )
+}
+
+/// The text of the first `imsx_codeMajor` element (any namespace prefix), trimmed.
+pub fn code_major(xml: &str) -> Option<String> {
+    let mut rest = xml;
+    while let Some(i) = rest.find("imsx_codeMajor") {
+        let before = &rest[..i];
+        let after = &rest[i + "imsx_codeMajor".len()..];
+        // An opening tag: '<' (maybe with a prefix) right before, '>' or attributes after.
+        let opening = before
+            .rfind('<')
+            .is_some_and(|lt| !before[lt + 1..].contains(['>', '/', ' ']));
+        if opening {
+            let gt = after.find('>')?;
+            if after[..gt].ends_with('/') {
+                return Some(String::new());
+            }
+            let content = &after[gt + 1..];
+            let end = content.find('<')?;
+            return Some(content[..end].trim().to_owned());
+        }
+        rest = after;
+    }
+    None
+}
+
+fn random_token() -> String {
+    let mut b = [0u8; 16];
+    // getrandom only fails when the OS has no entropy source; a time-based nonce would then
+    // still be unique enough for a retry, so fall back instead of panicking.
+    if getrandom::fill(&mut b).is_err() {
+        let t = crate::store::scanner::unix_now();
+        b[..8].copy_from_slice(&t.to_be_bytes());
+    }
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Sends one grade and waits for the LMS's answer.
+pub async fn send(
+    g: &GradeRequest,
+    secret: &str,
+    tls: Option<&Arc<tokio_rustls::rustls::ClientConfig>>,
+    now: u64,
+) -> Result<(), SendError> {
+    let uri: hyper::Uri = g.url.parse().map_err(|e| SendError::Url(format!("{e}")))?;
+    let https = match uri.scheme_str() {
+        Some("https") => true,
+        Some("http") => false,
+        _ => return Err(SendError::Url("not http(s)".into())),
+    };
+    let host = uri
+        .host()
+        .ok_or_else(|| SendError::Url("no host".into()))?
+        .to_owned();
+    let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+    let body = replace_result_xml(&random_token(), &g.sourcedid, g.score);
+    let auth = oauth::authorization_for_body(
+        &g.url,
+        &g.consumer_key,
+        secret,
+        body.as_bytes(),
+        now,
+        &random_token(),
+    )
+    .map_err(|e| SendError::Url(e.to_string()))?;
+    let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
+    let authority = uri
+        .authority()
+        .map(|a| a.as_str().to_owned())
+        .unwrap_or_else(|| host.clone());
+    let req = hyper::Request::post(path)
+        .header(hyper::header::HOST, authority)
+        .header(hyper::header::CONTENT_TYPE, "application/xml")
+        .header(hyper::header::AUTHORIZATION, auth)
+        .header(hyper::header::USER_AGENT, "otrbot")
+        .body(Full::new(Bytes::from(body)))
+        .map_err(|e| SendError::Url(e.to_string()))?;
+    let t = |e: &dyn std::fmt::Display| SendError::Transport(e.to_string());
+    let work = async {
+        let tcp = tokio::net::TcpStream::connect((host.as_str(), port))
+            .await
+            .map_err(|e| t(&e))?;
+        let resp = if https {
+            let cfg = tls.ok_or_else(|| SendError::Transport("no TLS configuration".into()))?;
+            let name = tokio_rustls::rustls::pki_types::ServerName::try_from(host.clone())
+                .map_err(|e| SendError::Url(e.to_string()))?;
+            let stream = tokio_rustls::TlsConnector::from(cfg.clone())
+                .connect(name, tcp)
+                .await
+                .map_err(|e| t(&e))?;
+            exchange(hyper_util::rt::TokioIo::new(stream), req).await?
+        } else {
+            exchange(hyper_util::rt::TokioIo::new(tcp), req).await?
+        };
+        Ok::<_, SendError>(resp)
+    };
+    let (status, text) = tokio::time::timeout(Duration::from_secs(30), work)
+        .await
+        .map_err(|_| SendError::Transport("timed out after 30 s".into()))??;
+    if !(200..300).contains(&status) {
+        return Err(SendError::Status(status));
+    }
+    match code_major(&text) {
+        Some(c) if c == "success" => Ok(()),
+        Some(c) => Err(SendError::NotSuccess(c)),
+        None => Err(SendError::NotSuccess("(none)".into())),
+    }
+}
+
+async fn exchange<I>(io: I, req: hyper::Request<Full<Bytes>>) -> Result<(u16, String), SendError>
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let t = |e: &dyn std::fmt::Display| SendError::Transport(e.to_string());
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
+        .await
+        .map_err(|e| t(&e))?;
+    let driver = tokio::spawn(conn);
+    let resp = sender.send_request(req).await.map_err(|e| t(&e))?;
+    let status = resp.status().as_u16();
+    let body = Limited::new(resp.into_body(), MAX_RESPONSE)
+        .collect()
+        .await
+        .map_err(|e| t(&*e))?
+        .to_bytes();
+    driver.abort();
+    Ok((status, String::from_utf8_lossy(&body).into_owned()))
+}
+
+/// How the sender paces itself.
+#[derive(Debug, Clone, Copy)]
+pub struct Backoff {
+    /// The delay after the first failure; doubled after each further one.
+    pub base: Duration,
+    /// The longest delay.
+    pub max: Duration,
+    /// How often the outbox is looked at when nothing wakes the sender.
+    pub poll: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            base: Duration::from_secs(10),
+            max: Duration::from_secs(3600),
+            poll: Duration::from_secs(30),
+        }
+    }
+}
+
+impl Backoff {
+    /// Seconds to wait after failure number `attempts` (1 for the first).
+    pub fn delay(&self, attempts: u32) -> u64 {
+        let shift = attempts.saturating_sub(1).min(30);
+        let d = self.base.as_secs().max(1).saturating_mul(1u64 << shift);
+        d.min(self.max.as_secs().max(1))
+    }
+}
+
+/// Sends what is due in the outbox once; returns how many were accepted.
+pub async fn send_due(
+    store: &Store,
+    consumers: &BTreeMap<String, String>,
+    tls: Option<&Arc<tokio_rustls::rustls::ClientConfig>>,
+    backoff: Backoff,
+    now: u64,
+) -> usize {
+    let due = match store.grades_due(now) {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::error!(error = %e, "grade outbox: cannot read");
+            return 0;
+        }
+    };
+    let mut sent = 0;
+    for (id, g) in due {
+        let r = match consumers.get(&g.consumer_key) {
+            Some(secret) => send(&g, secret, tls, now).await,
+            None => Err(SendError::UnknownConsumer(g.consumer_key.clone())),
+        };
+        match r {
+            Ok(()) => {
+                tracing::info!(id, url = %g.url, attempts = g.attempts + 1, "grade accepted by the LMS");
+                if let Err(e) = store.grade_done(id) {
+                    tracing::error!(id, error = %e, "grade outbox: cannot remove a sent grade");
+                }
+                sent += 1;
+            }
+            Err(e) => {
+                let next = now.saturating_add(backoff.delay(g.attempts.saturating_add(1)));
+                tracing::warn!(id, url = %g.url, attempts = g.attempts + 1, next_try = next, error = %e, "grade not accepted; will retry");
+                if let Err(e2) = store.grade_retry(id, next, &e.to_string()) {
+                    tracing::error!(id, error = %e2, "grade outbox: cannot record a retry");
+                }
+            }
+        }
+    }
+    sent
+}
+
+/// The outbox sender task: runs until `stop` turns true; `wake` makes it look at once
+/// (after a grade was enqueued). It reads the outbox at start, so grades survive restarts.
+pub async fn run_sender(
+    store: Store,
+    consumers: BTreeMap<String, String>,
+    tls: Option<Arc<tokio_rustls::rustls::ClientConfig>>,
+    backoff: Backoff,
+    wake: Arc<Notify>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        let now = crate::store::scanner::unix_now();
+        send_due(&store, &consumers, tls.as_ref(), backoff, now).await;
+        let next = store
+            .grades()
+            .ok()
+            .and_then(|gs| gs.iter().map(|(_, g)| g.next_try).min());
+        let now = crate::store::scanner::unix_now();
+        let wait = match next {
+            Some(t) if t <= now => Duration::from_millis(100),
+            Some(t) => Duration::from_secs(t - now).min(backoff.poll),
+            None => backoff.poll,
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = wake.notified() => {}
+            _ = stop.wait_for(|s| *s) => break,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xml_is_escaped_and_score_clamped() {
+        let x = replace_result_xml("m<1>", "a&b</sourcedId>", 2.0);
+        assert!(x.contains("<sourcedId>a&amp;b&lt;/sourcedId&gt;</sourcedId>"));
+        assert!(x.contains("<imsx_messageIdentifier>m&lt;1&gt;</imsx_messageIdentifier>"));
+        assert!(x.contains("<textString>1</textString>"));
+        assert!(replace_result_xml("m", "s", f64::NAN).contains("<textString>0</textString>"));
+    }
+
+    #[test]
+    fn code_major_found() {
+        let ok = "<x:imsx_POXEnvelopeResponse><x:imsx_statusInfo><x:imsx_codeMajor> success </x:imsx_codeMajor>";
+        assert_eq!(code_major(ok).as_deref(), Some("success"));
+        let fail = r#"<imsx_codeMajor a="1">failure</imsx_codeMajor>"#;
+        assert_eq!(code_major(fail).as_deref(), Some("failure"));
+        assert_eq!(code_major("<html>nothing</html>"), None);
+        assert_eq!(code_major("imsx_codeMajor"), None);
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_max() {
+        let b = Backoff {
+            base: Duration::from_secs(10),
+            max: Duration::from_secs(100),
+            poll: Duration::from_secs(1),
+        };
+        assert_eq!(
+            (1..=6).map(|a| b.delay(a)).collect::<Vec<_>>(),
+            [10, 20, 40, 80, 100, 100]
+        );
+        assert_eq!(b.delay(u32::MAX), 100);
+    }
+}

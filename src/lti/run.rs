@@ -1,0 +1,98 @@
+//! Starting the LTI side inside `otrbot run`: Rocket on the bot's runtime and the grade
+//! outbox sender, both stopped by the bot's shutdown signal.
+
+use super::outcome::{self, Backoff};
+use super::{figment, path_prefix, rocket, App, Pages};
+use crate::bot::admin::AdminEvent;
+use crate::i18n::Catalogs;
+use crate::settings::Settings;
+use crate::store::{KeyPool, Store, Timeouts};
+use std::path::Path;
+use std::sync::Arc;
+use tokio::sync::{mpsc, watch, Notify};
+use tokio::task::JoinHandle;
+
+/// The running LTI side.
+pub struct Running {
+    /// Rocket's task; ends after shutdown.
+    pub server: JoinHandle<()>,
+    /// The grade sender's task.
+    pub sender: JoinHandle<()>,
+    /// The address Rocket listens on.
+    pub address: String,
+}
+
+/// Where the page templates are: `template_dir` in Rocket.toml, default `templates`.
+fn template_dir(fig: &rocket::figment::Figment) -> String {
+    fig.extract_inner::<String>("template_dir")
+        .unwrap_or_else(|_| "templates".into())
+}
+
+/// Starts Rocket and the grade sender; both stop when `stop` turns true.
+pub async fn start(
+    settings: &Settings,
+    store: Store,
+    pool: Arc<KeyPool>,
+    catalogs: Arc<Catalogs>,
+    events: mpsc::Sender<AdminEvent>,
+    stop: watch::Receiver<bool>,
+) -> Result<Running, String> {
+    let fig = figment()?;
+    let dir = template_dir(&fig);
+    let pages = Pages::load(Path::new(&dir), catalogs, &settings.lesson.default_locale)
+        .map_err(|e| e.to_string())?;
+    let timeouts = Timeouts {
+        warning: settings.lesson.warning_timeout,
+        session: settings.lesson.session_timeout,
+    };
+    let wake = Arc::new(Notify::new());
+    let app = App {
+        store: store.clone(),
+        pool,
+        events,
+        grade_wake: wake.clone(),
+        pages,
+        lti: settings.lti.clone(),
+        format: settings.format.clone(),
+        bot_jid: settings.account().jid.clone(),
+        timeouts,
+        visit_max_age: settings.lesson.session_timeout.max(3600) * 2,
+        prefix: path_prefix(&settings.lti.public_url),
+    };
+    let ignited = rocket(app, fig)
+        .ignite()
+        .await
+        .map_err(|e| format!("the LTI web server cannot start: {e}"))?;
+    let address = format!("{}:{}", ignited.config().address, ignited.config().port);
+    let shutdown = ignited.shutdown();
+    let mut stop_web = stop.clone();
+    tokio::spawn(async move {
+        let _ = stop_web.wait_for(|s| *s).await;
+        shutdown.notify();
+    });
+    let server = tokio::spawn(async move {
+        if let Err(e) = ignited.launch().await {
+            tracing::error!(error = %e, "the LTI web server failed");
+        }
+    });
+    let tls = match crate::xmpp::tls::client_config(&settings.tls) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            tracing::warn!(error = %e, "grade sender: no TLS configuration; https outcome URLs will fail");
+            None
+        }
+    };
+    let sender = tokio::spawn(outcome::run_sender(
+        store,
+        settings.lti.consumers.clone(),
+        tls,
+        Backoff::default(),
+        wake,
+        stop,
+    ));
+    Ok(Running {
+        server,
+        sender,
+        address,
+    })
+}

@@ -1,0 +1,211 @@
+//! Shared by the LTI tests: an app on a temporary store, launches signed by Python's oauthlib.
+#![allow(dead_code)]
+
+use otrbot::bot::admin::AdminEvent;
+use otrbot::i18n::Catalogs;
+use otrbot::lti::{self, App, Pages};
+use otrbot::settings::{Format, Lti};
+use otrbot::store::{KeyPool, Store, Timeouts};
+use rocket::local::asynchronous::Client;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use tokio::sync::{mpsc, Notify};
+
+/// The consumer key the tests launch with.
+pub const KEY: &str = "test-lms";
+/// Its secret (with characters that must be percent-encoded).
+pub const SECRET: &str = "s3cret &+/= with spaces";
+/// The bot's JID on the pages.
+pub const BOT: &str = "otrbot@example.org";
+
+/// Python with oauthlib (Debian's python3-oauthlib lives under /usr/bin/python3).
+pub fn python() -> &'static str {
+    if Path::new("/usr/bin/python3").exists() {
+        "/usr/bin/python3"
+    } else {
+        "python3"
+    }
+}
+
+/// Now, in Unix seconds.
+pub fn now() -> u64 {
+    otrbot::store::scanner::unix_now()
+}
+
+/// One launch to sign.
+#[derive(serde::Serialize, Clone)]
+pub struct ToSign {
+    /// The URL the LMS posts to (public).
+    pub url: String,
+    /// Consumer key.
+    pub key: String,
+    /// Consumer secret.
+    pub secret: String,
+    /// The LTI parameters.
+    pub params: BTreeMap<String, String>,
+    /// A fixed timestamp, or oauthlib's now.
+    pub timestamp: Option<u64>,
+    /// A fixed nonce, or oauthlib's random one.
+    pub nonce: Option<String>,
+}
+
+/// Signs launches with oauthlib; returns the form bodies.
+pub fn sign(reqs: &[ToSign]) -> Vec<String> {
+    let mut child = Command::new(python())
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/lti_oauth_sign.py"
+        ))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 with oauthlib (apt install python3-oauthlib)");
+    let input = serde_json::to_vec(reqs).unwrap();
+    child.stdin.take().unwrap().write_all(&input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "oauthlib signer failed");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The parameters of a learner's launch.
+pub fn learner(user: &str) -> BTreeMap<String, String> {
+    let mut p = BTreeMap::new();
+    for (k, v) in [
+        ("lti_message_type", "basic-lti-launch-request"),
+        ("lti_version", "LTI-1p0"),
+        ("resource_link_id", "link-1"),
+        ("context_id", "course-1"),
+        ("roles", "urn:lti:role:ims/lis/Learner"),
+        ("launch_presentation_locale", "en-GB"),
+        (
+            "launch_presentation_return_url",
+            "https://lms.example.org/course/1",
+        ),
+    ] {
+        p.insert(k.to_owned(), v.to_owned());
+    }
+    p.insert("user_id".into(), user.into());
+    p
+}
+
+/// A launch of `params` to `url` signed now with a fresh nonce.
+pub fn signed(url: &str, params: &BTreeMap<String, String>) -> String {
+    sign(&[ToSign {
+        url: url.into(),
+        key: KEY.into(),
+        secret: SECRET.into(),
+        params: params.clone(),
+        timestamp: None,
+        nonce: None,
+    }])
+    .remove(0)
+}
+
+/// A test app and what the test needs to look at.
+pub struct Env {
+    /// Keeps the data directory.
+    pub dir: tempfile::TempDir,
+    /// The store.
+    pub store: Store,
+    /// The key pool.
+    pub pool: Arc<KeyPool>,
+    /// Events sent to the bot.
+    pub events: mpsc::Receiver<AdminEvent>,
+    /// The grade sender's wake-up.
+    pub wake: Arc<Notify>,
+}
+
+/// A fast stand-in key generator (pages then show no fingerprint).
+pub fn fake_keys() -> otrbot::store::KeyGenerator {
+    Arc::new(|| vec![7u8; 16])
+}
+
+/// Builds the app on a fresh store.
+pub fn app(public_url: &str, keys: otrbot::store::KeyGenerator) -> (App, Env) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let pool = Arc::new(KeyPool::start(store.clone(), 2, keys).unwrap());
+    let catalogs = Arc::new(
+        Catalogs::load(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/locales")))
+            .unwrap_or_else(|_| Catalogs::empty()),
+    );
+    let pages = Pages::load(
+        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/templates")),
+        catalogs,
+        "en_GB",
+    )
+    .unwrap();
+    let (tx, rx) = mpsc::channel(64);
+    let wake = Arc::new(Notify::new());
+    let mut consumers = BTreeMap::new();
+    consumers.insert(KEY.to_owned(), SECRET.to_owned());
+    let app = App {
+        store: store.clone(),
+        pool: pool.clone(),
+        events: tx,
+        grade_wake: wake.clone(),
+        pages,
+        lti: Lti {
+            public_url: public_url.into(),
+            css_url: "https://lms.example.org/style.css".into(),
+            consumers,
+            timestamp_window: 300,
+        },
+        format: Format::default(),
+        bot_jid: BOT.into(),
+        timeouts: Timeouts {
+            warning: 1500,
+            session: 1800,
+        },
+        visit_max_age: 7200,
+        prefix: lti::path_prefix(public_url),
+    };
+    (
+        app,
+        Env {
+            dir,
+            store,
+            pool,
+            events: rx,
+            wake,
+        },
+    )
+}
+
+/// Rocket's settings for tests: a fixed secret key, quiet.
+pub fn figment() -> rocket::figment::Figment {
+    rocket::Config::figment()
+        .merge(("secret_key", vec![9u8; 64]))
+        .merge(("log_level", "off"))
+        .merge(("shutdown.ctrlc", false))
+}
+
+/// A local client on the app.
+pub async fn client(public_url: &str) -> (Client, Env) {
+    let (app, env) = app(public_url, fake_keys());
+    let c = Client::tracked(lti::rocket(app, figment())).await.unwrap();
+    (c, env)
+}
+
+/// Posts a signed launch body to `path`.
+pub async fn post_launch<'c>(
+    c: &'c Client,
+    path: &str,
+    body: String,
+) -> rocket::local::asynchronous::LocalResponse<'c> {
+    c.post(path.to_owned())
+        .header(rocket::http::ContentType::Form)
+        .body(body)
+        .dispatch()
+        .await
+}
+
+/// The value of `name="csrf"` in a page.
+pub fn csrf_of(html: &str) -> String {
+    let i = html.find("name=\"csrf\" value=\"").expect("a csrf field");
+    let rest = &html[i + "name=\"csrf\" value=\"".len()..];
+    rest[..rest.find('"').unwrap()].to_owned()
+}

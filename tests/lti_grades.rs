@@ -1,0 +1,228 @@
+//! Grade passback against a pretend LMS (tests/lti_lms.py) that checks the OAuth signature
+//! with oauthlib and the body hash with hashlib; and an LMS that is down at first, with the
+//! store reopened (a bot restart) before it comes up.
+
+mod lti_common;
+
+use lti_common::*;
+use otrbot::lti::outcome::{self, Backoff};
+use otrbot::store::{GradeRequest, Store};
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{watch, Notify};
+
+struct Lms {
+    child: Child,
+    port: u16,
+    log: std::path::PathBuf,
+}
+
+impl Drop for Lms {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the pretend LMS on `port` (0: any) with `secret`.
+fn lms(port: u16, secret: &str, log: &std::path::Path) -> Lms {
+    let mut child = Command::new(python())
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/lti_lms.py"))
+        .args([&port.to_string(), KEY, secret])
+        .arg(log)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 with oauthlib");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line.trim().parse().expect("the LMS prints its port");
+    Lms {
+        child,
+        port,
+        log: log.to_owned(),
+    }
+}
+
+fn received(log: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn consumers(secret: &str) -> BTreeMap<String, String> {
+    let mut c = BTreeMap::new();
+    c.insert(KEY.to_owned(), secret.to_owned());
+    c
+}
+
+fn grade(url: &str, sourcedid: &str) -> GradeRequest {
+    GradeRequest {
+        url: url.into(),
+        sourcedid: sourcedid.into(),
+        score: 1.0,
+        consumer_key: KEY.into(),
+        attempts: 0,
+        next_try: 0,
+        last_error: None,
+    }
+}
+
+fn quick() -> Backoff {
+    Backoff {
+        base: Duration::from_secs(1),
+        max: Duration::from_secs(2),
+        poll: Duration::from_millis(200),
+    }
+}
+
+#[tokio::test]
+async fn signed_grade_is_accepted_and_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("lms.log");
+    let server = lms(0, SECRET, &log);
+    let store = Store::open(&dir.path().join("data")).unwrap();
+    // A query on the outcome URL is signed too; XML specials in the sourcedid are escaped.
+    let url = format!("http://127.0.0.1:{}/outcomes?course=1", server.port);
+    store.grade_enqueue(&grade(&url, "c1:l1:<u&1>")).unwrap();
+    let sent = outcome::send_due(&store, &consumers(SECRET), None, quick(), now()).await;
+    assert_eq!(sent, 1);
+    assert!(store.grades().unwrap().is_empty());
+    let got = received(&log);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0]["ok"], true, "{got:?}");
+    assert_eq!(got[0]["sourcedid"], "c1:l1:&lt;u&amp;1&gt;");
+    assert_eq!(got[0]["score"], "1");
+}
+
+#[tokio::test]
+async fn refused_grade_stays_with_its_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("lms.log");
+    let server = lms(0, "the LMS knows another secret", &log);
+    let store = Store::open(&dir.path().join("data")).unwrap();
+    let url = format!("http://127.0.0.1:{}/outcomes", server.port);
+    let id = store.grade_enqueue(&grade(&url, "s1")).unwrap();
+    let t = now();
+    assert_eq!(
+        outcome::send_due(&store, &consumers(SECRET), None, quick(), t).await,
+        0
+    );
+    let got = received(&log);
+    assert_eq!(got[0]["why"], "bad signature");
+    let (gid, g) = store.grades().unwrap().remove(0);
+    assert_eq!(gid, id);
+    assert_eq!(g.attempts, 1);
+    assert!(g.next_try > t);
+    assert!(g.last_error.unwrap().contains("401"));
+    // `sessions list` shows it for a session bound to that launch.
+    let mut s = otrbot::store::Session::new("started", "en_GB", t);
+    s.lti = Some(otrbot::store::LtiBinding {
+        consumer_key: KEY.into(),
+        outcome_service_url: Some(url.clone()),
+        result_sourcedid: Some("s1".into()),
+        ..Default::default()
+    });
+    store
+        .pool_add(&otrbot::store::SecretBytes::new(vec![1; 8]))
+        .unwrap();
+    store
+        .create_session(
+            "a@example.org",
+            &s,
+            otrbot::store::Timeouts {
+                warning: 10,
+                session: 20,
+            },
+        )
+        .unwrap();
+    let (resp, _) =
+        otrbot::bot::admin::handle(&store, &otrbot::bot::admin::Request::SessionsList, t);
+    let json = serde_json::to_string(&resp).unwrap();
+    assert!(json.contains("\"grade_pending\":{\"attempts\":1"), "{json}");
+    assert!(json.contains("HTTP 401"), "{json}");
+}
+
+/// The LMS is down; the sender fails and backs off; the bot stops (store closed) and starts
+/// again (store reopened); the LMS comes up; the grade arrives exactly once.
+#[tokio::test]
+async fn grade_survives_a_restart_and_arrives_when_the_lms_is_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let log = dir.path().join("lms.log");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}/outcomes");
+    {
+        let store = Store::open(&data).unwrap();
+        store.grade_enqueue(&grade(&url, "c1:l1:u9")).unwrap();
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let task = tokio::spawn(outcome::run_sender(
+            store.clone(),
+            consumers(SECRET),
+            None,
+            quick(),
+            Arc::new(Notify::new()),
+            stop_rx,
+        ));
+        let t0 = Instant::now();
+        loop {
+            let g = store.grades().unwrap();
+            if g[0].1.attempts >= 2 {
+                assert!(
+                    g[0].1.last_error.as_deref().unwrap().contains("refused"),
+                    "{g:?}"
+                );
+                break;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(15),
+                "sender did not retry"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        stop_tx.send(true).unwrap();
+        task.await.unwrap();
+        store.flush().unwrap();
+    }
+    // Restart: a new store handle on the same directory, the LMS now up on that port.
+    let server = lms(port, SECRET, &log);
+    let store = Store::open(&data).unwrap();
+    assert_eq!(
+        store.grades().unwrap().len(),
+        1,
+        "the grade survived the restart"
+    );
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let task = tokio::spawn(outcome::run_sender(
+        store.clone(),
+        consumers(SECRET),
+        None,
+        quick(),
+        Arc::new(Notify::new()),
+        stop_rx,
+    ));
+    let t0 = Instant::now();
+    while !store.grades().unwrap().is_empty() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(15),
+            "grade not delivered"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop_tx.send(true).unwrap();
+    task.await.unwrap();
+    let got = received(&server.log);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0]["ok"], true);
+    assert_eq!(got[0]["sourcedid"], "c1:l1:u9");
+}

@@ -1,0 +1,134 @@
+//! `otrbot run` serves the LTI pages in the same process: `/is_up`, a launch signed by
+//! oauthlib against the settings' consumer, a clean stop on SIGTERM; and no start without
+//! ROCKET_SECRET_KEY in the release profile.
+
+mod lti_common;
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_otrbot");
+
+fn settings(dir: &Path, port: u16) -> PathBuf {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/settings/test.toml"))
+        .unwrap();
+    let data = dir.join("data");
+    let text: String = text
+        .lines()
+        .filter(|l| !l.starts_with("ca_file"))
+        .map(|l| {
+            if l.starts_with("data_dir") {
+                format!("data_dir = {:?}\n", data.display().to_string())
+            } else if l.starts_with("public_url") {
+                format!("public_url = \"http://127.0.0.1:{port}\"\n")
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    let path = dir.join("test.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn http(port: u16, req: &str) -> String {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.write_all(req.as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn run_serves_the_pages_and_stops_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let s = settings(dir.path(), port);
+    let mut bot = Command::new(BIN)
+        .args(["run", "--settings"])
+        .arg(&s)
+        .env("ROCKET_PORT", port.to_string())
+        .env_remove("ROCKET_SECRET_KEY")
+        .env_remove("ROCKET_PROFILE")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let until = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Some(st) = bot.try_wait().unwrap() {
+            let mut e = String::new();
+            bot.stderr.take().unwrap().read_to_string(&mut e).unwrap();
+            panic!("the bot exited early: {st}: {e}");
+        }
+        assert!(Instant::now() < until, "no LTI port");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let up = http(
+        port,
+        "GET /is_up HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(up.starts_with("HTTP/1.1 200"), "{up}");
+    let body = lti_common::sign(&[lti_common::ToSign {
+        url: format!("http://127.0.0.1:{port}/launch"),
+        key: "otrbot-test".into(),
+        secret: "otrbot-test-secret".into(),
+        params: lti_common::learner("u1"),
+        timestamp: None,
+        nonce: None,
+    }])
+    .remove(0);
+    let resp = http(
+        port,
+        &format!(
+            "POST /launch HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ),
+    );
+    assert!(resp.starts_with("HTTP/1.1 303"), "{resp}");
+    assert!(
+        resp.to_ascii_lowercase()
+            .contains("set-cookie: otrbot_lti="),
+        "{resp}"
+    );
+    let pid = bot.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let out = bot.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "bot exit {:?}: {log}", out.status);
+    assert!(
+        log.contains("ROCKET_SECRET_KEY is not set"),
+        "warned about the key: {log}"
+    );
+    assert!(log.contains("running: LTI pages"), "{log}");
+}
+
+#[test]
+fn release_profile_needs_a_secret_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = settings(dir.path(), 1);
+    let out = Command::new(BIN)
+        .args(["run", "--settings"])
+        .arg(&s)
+        .env("ROCKET_PROFILE", "release")
+        .env("ROCKET_PORT", "0")
+        .env_remove("ROCKET_SECRET_KEY")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "bad setting: {err}");
+    assert!(err.contains("ROCKET_SECRET_KEY"), "{err}");
+}
