@@ -3,6 +3,7 @@
 //! ROCKET_SECRET_KEY in the release profile.
 
 mod lti_common;
+mod support;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -11,17 +12,13 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_otrbot");
 
+/// Settings for the loopback Prosody (a fresh bot account), with the LTI public URL on `port`.
 fn settings(dir: &Path, port: u16) -> PathBuf {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/settings/test.toml"))
-        .unwrap();
-    let data = dir.join("data");
-    let text: String = text
+    let (jid, password) = support::prosody::fresh_account("ltibot");
+    let text: String = support::prosody::settings_text(&jid, &password, &dir.join("data"))
         .lines()
-        .filter(|l| !l.starts_with("ca_file"))
         .map(|l| {
-            if l.starts_with("data_dir") {
-                format!("data_dir = {:?}\n", data.display().to_string())
-            } else if l.starts_with("public_url") {
+            if l.starts_with("public_url") {
                 format!("public_url = \"http://127.0.0.1:{port}\"\n")
             } else {
                 format!("{l}\n")
