@@ -152,7 +152,10 @@ fn crash_restart_loses_nothing_acknowledged() {
                 );
                 ctr_acks += 1;
             }
-            "intent-kill" => assert!(maybe_killed.insert(f[2].into())),
+            // Announced again after a restart when the first removal never reached the disk.
+            "intent-kill" => {
+                maybe_killed.insert(f[2].into());
+            }
             "kill" => assert!(killed.insert(f[2].into())),
             other => panic!("unknown line {other}"),
         }
