@@ -81,9 +81,9 @@ prosody_down() {
     [ -f "$f" ] || continue
     pid=$(cat "$f")
     if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-      kill "$pid" 2>/dev/null
+      kill "$pid" 2>/dev/null || true
       for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-      kill -9 "$pid" 2>/dev/null
+      kill -9 "$pid" 2>/dev/null || true
     fi
     rm -f "$f"
   done
