@@ -2,33 +2,11 @@
 
 mod support;
 
-use otrbot::otr::{import_libotr, Account, Channel, Ended, Event, Policy, Problem, Version};
-use support::keys::fixture_key_sexp;
-use support::libotr::{policy, MsgState, Outcome, Peer};
-
-const BOT: &str = "bot@test";
-
-struct Bot {
-    account: Account,
-    channel: Channel,
-    events: Vec<Event>,
-    now: u64,
-}
+use otrbot::otr::{Account, Channel, Ended, Event, Policy, Problem, Version};
+use support::engine::{injects, run, Bot, BOT};
+use support::libotr::{policy, MsgState, Peer};
 
 impl Bot {
-    fn new(policy: Policy) -> Bot {
-        let mut keys = import_libotr(fixture_key_sexp("bot").as_bytes()).unwrap();
-        let key = keys.remove(0).key;
-        let mut account = Account::new(BOT, key).unwrap();
-        account.policy = policy;
-        Bot {
-            account,
-            channel: Channel::new(),
-            events: Vec::new(),
-            now: 1_000,
-        }
-    }
-
     fn messages(&self) -> Vec<(String, bool)> {
         self.events
             .iter()
@@ -50,56 +28,6 @@ impl Bot {
             })
             .collect()
     }
-}
-
-fn injects(events: &[Event]) -> Vec<Vec<u8>> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Inject(m) => Some(m.clone().into_bytes()),
-            _ => None,
-        })
-        .collect()
-}
-
-/// Relays messages both ways until quiet; returns everything libotr did.
-fn run(
-    bot: &mut Bot,
-    lib: &mut Peer,
-    mut to_lib: Vec<Vec<u8>>,
-    mut to_bot: Vec<Vec<u8>>,
-) -> Outcome {
-    let mut total = Outcome::default();
-    for _ in 0..100 {
-        if to_lib.is_empty() && to_bot.is_empty() {
-            return total;
-        }
-        for m in std::mem::take(&mut to_lib) {
-            let o = lib.recv(BOT, &m);
-            if std::env::var("OTR_DEBUG").is_ok() {
-                eprintln!(
-                    "to lib: {:?} -> {:?}",
-                    String::from_utf8_lossy(&m[..m.len().min(12)]),
-                    o.lines
-                        .iter()
-                        .map(|l| &l[..l.len().min(40)])
-                        .collect::<Vec<_>>()
-                );
-            }
-            to_bot.extend(o.inject.clone());
-            total.extend(o);
-        }
-        for m in std::mem::take(&mut to_bot) {
-            let text = String::from_utf8(m).expect("libotr sends text");
-            if std::env::var("OTR_DEBUG").is_ok() {
-                eprintln!("to bot: {text:?}");
-            }
-            let ev = bot.channel.read(&bot.account, &text, bot.now);
-            to_lib.extend(injects(&ev));
-            bot.events.extend(ev);
-        }
-    }
-    panic!("no settlement");
 }
 
 fn lib_with(pol: u32) -> Peer {

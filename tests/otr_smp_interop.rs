@@ -3,67 +3,13 @@
 mod support;
 
 use otrbot::otr::smp::{SmpEvent, SmpOutcome};
-use otrbot::otr::{import_libotr, Account, Channel, Event, Fingerprint, Policy};
-use support::keys::fixture_key_sexp;
-use support::libotr::{policy, Event as LibEvent, Outcome, Peer};
-
-const BOT: &str = "bot@test";
-
-struct Bot {
-    account: Account,
-    channel: Channel,
-    events: Vec<Event>,
-    now: u64,
-}
-
-fn injects(events: &[Event]) -> Vec<Vec<u8>> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Inject(m) => Some(m.clone().into_bytes()),
-            _ => None,
-        })
-        .collect()
-}
-
-/// Relays messages both ways until quiet; returns everything libotr did.
-fn run(
-    bot: &mut Bot,
-    lib: &mut Peer,
-    mut to_lib: Vec<Vec<u8>>,
-    mut to_bot: Vec<Vec<u8>>,
-) -> Outcome {
-    let mut total = Outcome::default();
-    for _ in 0..100 {
-        if to_lib.is_empty() && to_bot.is_empty() {
-            return total;
-        }
-        for m in std::mem::take(&mut to_lib) {
-            let o = lib.recv(BOT, &m);
-            to_bot.extend(o.inject.clone());
-            total.extend(o);
-        }
-        for m in std::mem::take(&mut to_bot) {
-            let text = String::from_utf8(m).expect("libotr sends text");
-            let ev = bot.channel.read(&bot.account, &text, bot.now);
-            to_lib.extend(injects(&ev));
-            bot.events.extend(ev);
-        }
-    }
-    panic!("no settlement");
-}
+use otrbot::otr::{Channel, Event, Fingerprint, Policy};
+use support::engine::{injects, run, Bot, BOT};
+use support::libotr::{policy, Event as LibEvent, Peer};
 
 /// A bot and a libotr peer in an encrypted session of the version the policy allows.
 fn secure_pair(pol: u32) -> (Bot, Peer) {
-    let mut keys = import_libotr(fixture_key_sexp("bot").as_bytes()).unwrap();
-    let mut account = Account::new(BOT, keys.remove(0).key).unwrap();
-    account.policy = Policy::MANUAL;
-    let mut bot = Bot {
-        account,
-        channel: Channel::new(),
-        events: Vec::new(),
-        now: 1_000,
-    };
+    let mut bot = Bot::new(Policy::MANUAL);
     let mut lib = Peer::with_key("alice");
     lib.policy(pol);
     let q = lib.query(BOT).inject;
