@@ -4,7 +4,6 @@
 mod support;
 
 use futures::StreamExt;
-use otrbot::xmpp::login::Login;
 use otrbot::xmpp::stanza::{incoming, outgoing, Incoming, Outgoing};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -93,21 +92,7 @@ struct Learner {
 
 impl Learner {
     async fn login(jid: &str, pw: &str, bot: &BareJid) -> Learner {
-        let dir = tempfile::tempdir().unwrap();
-        let s = prosody::settings(jid, pw, dir.path());
-        let (mut client, _, _) = Login::from_settings(&s)
-            .unwrap()
-            .connect(T)
-            .await
-            .expect("learner online");
-        client
-            .send_stanza(outgoing(Outgoing::RosterGet))
-            .await
-            .unwrap();
-        client
-            .send_stanza(outgoing(Outgoing::Available { status: None }))
-            .await
-            .unwrap();
+        let (client, _) = prosody::chat_client(jid, pw, T).await;
         let mut peer = Peer::spawn();
         peer.account(jid);
         peer.load_key(support::keys::fixture_key_path("alice"));

@@ -5,7 +5,6 @@ mod support;
 
 use futures::StreamExt;
 use otrbot::xmpp::conn::{add_jid, answer_subscription, run, Command, Link};
-use otrbot::xmpp::login::Login;
 use otrbot::xmpp::stanza::{incoming, outgoing, Incoming, Outgoing};
 use std::time::Duration;
 use support::prosody;
@@ -16,25 +15,10 @@ use tokio_xmpp::{Client, Event};
 
 const T: Duration = Duration::from_secs(15);
 
-async fn login(prefix: &str) -> (Client, Jid, BareJid, tempfile::TempDir) {
+async fn login(prefix: &str) -> (Client, Jid, BareJid) {
     let (jid, pw) = prosody::fresh_account(prefix);
-    let dir = tempfile::tempdir().unwrap();
-    let s = prosody::settings(&jid, &pw, dir.path());
-    let (mut client, bound, _) = Login::from_settings(&s)
-        .unwrap()
-        .connect(T)
-        .await
-        .expect("online");
-    // Like a chat client: roster, then available, so that subscription requests are delivered.
-    client
-        .send_stanza(outgoing(Outgoing::RosterGet))
-        .await
-        .unwrap();
-    client
-        .send_stanza(outgoing(Outgoing::Available { status: None }))
-        .await
-        .unwrap();
-    (client, bound, jid.parse().unwrap(), dir)
+    let (client, bound) = prosody::chat_client(&jid, &pw, T).await;
+    (client, bound, jid.parse().unwrap())
 }
 
 /// Waits for a stanza on a plain client that `pred` accepts.
@@ -75,9 +59,9 @@ async fn expect_link(
 
 #[tokio::test]
 async fn befriends_learner_refuses_stranger_and_talks() {
-    let (bot, _bot_full, bot_bare, _d1) = login("bot").await;
-    let (mut learner, learner_full, learner_bare, _d2) = login("learner").await;
-    let (mut stranger, _, stranger_bare, _d3) = login("stranger").await;
+    let (bot, _bot_full, bot_bare) = login("bot").await;
+    let (mut learner, learner_full, learner_bare) = login("learner").await;
+    let (mut stranger, _, stranger_bare) = login("stranger").await;
 
     let (cmd_tx, cmd_rx) = mpsc::channel(16);
     let (ev_tx, mut ev_rx) = mpsc::channel(64);

@@ -82,3 +82,25 @@ pub fn settings(jid: &str, password: &str, data: &Path) -> Settings {
     })
     .expect("test settings")
 }
+
+/// Logs in as `jid` like a chat client (roster, then available presence, so that
+/// subscription requests are delivered); returns the client and its full JID.
+pub async fn chat_client(
+    jid: &str,
+    password: &str,
+    timeout: std::time::Duration,
+) -> (tokio_xmpp::Client, tokio_xmpp::jid::Jid) {
+    use otrbot::xmpp::login::Login;
+    use otrbot::xmpp::stanza::{outgoing, Outgoing};
+    let dir = tempfile::tempdir().unwrap();
+    let s = settings(jid, password, dir.path());
+    let (mut client, bound, _) = Login::from_settings(&s)
+        .unwrap()
+        .connect(timeout)
+        .await
+        .unwrap_or_else(|e| panic!("{jid} cannot log in: {e}"));
+    for o in [Outgoing::RosterGet, Outgoing::Available { status: None }] {
+        client.send_stanza(outgoing(o)).await.unwrap();
+    }
+    (client, bound)
+}
