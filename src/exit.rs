@@ -21,6 +21,8 @@ pub enum ExitCode {
     Store,
     /// The XMPP login failed (unreachable server, TLS failure, refused credentials).
     XmppLogin,
+    /// A service the settings name (the LTI public URL) cannot be reached.
+    Unreachable,
     /// The TLS version or cipher suite negotiated is not as configured.
     TlsNotAsConfigured,
 }
@@ -37,12 +39,13 @@ impl ExitCode {
             ExitCode::MissingDependency => 5,
             ExitCode::Store => 6,
             ExitCode::XmppLogin => 7,
+            ExitCode::Unreachable => 8,
             ExitCode::TlsNotAsConfigured => 127,
         }
     }
 
     /// Every code, for documentation and tests.
-    pub const ALL: [ExitCode; 9] = [
+    pub const ALL: [ExitCode; 10] = [
         ExitCode::Ok,
         ExitCode::Unknown,
         ExitCode::InvalidArgument,
@@ -51,6 +54,7 @@ impl ExitCode {
         ExitCode::MissingDependency,
         ExitCode::Store,
         ExitCode::XmppLogin,
+        ExitCode::Unreachable,
         ExitCode::TlsNotAsConfigured,
     ];
 }

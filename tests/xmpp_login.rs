@@ -115,16 +115,48 @@ fn check_config(text: &str) -> std::process::Output {
         .unwrap()
 }
 
+/// A one-shot HTTP server answering like nginx with otrbot not yet running behind it.
+fn fake_public_url() -> u16 {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        if let Ok((mut c, _)) = l.accept() {
+            let mut buf = [0u8; 1024];
+            let _ = c.read(&mut buf);
+            let _ = c.write_all(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n");
+        }
+    });
+    port
+}
+
 #[test]
-fn check_config_logs_in_or_names_the_failure() {
+fn check_config_logs_in_reaches_the_lti_url_or_names_the_failure() {
     let (jid, pw) = prosody::fresh_account("check");
     let dir = tempfile::tempdir().unwrap();
-    let out = check_config(&prosody::settings_text(&jid, &pw, dir.path()));
+    let with_url = |port: u16, pw: &str| {
+        prosody::settings_text(&jid, pw, dir.path()).replace(
+            "public_url = \"http://127.0.0.1:8000\"",
+            &format!("public_url = \"http://127.0.0.1:{port}\""),
+        )
+    };
+    let out = check_config(&with_url(fake_public_url(), &pw));
     assert!(out.status.success(), "{out:?}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains(&format!("logged in as {jid}")), "{stdout}");
+    assert!(stdout.contains("HTTP 502"), "{stdout}");
 
-    let out = check_config(&prosody::settings_text(&jid, "wrong", dir.path()));
+    let out = check_config(&with_url(fake_public_url(), "wrong"));
     assert_eq!(out.status.code(), Some(7), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("password"));
+
+    // Nothing listens at the public URL: exit code 8, naming the setting.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = check_config(&with_url(closed, &pw));
+    assert_eq!(out.status.code(), Some(8), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("lti.public_url"));
 }

@@ -1,4 +1,5 @@
-//! `otrbot check-config`: validate the settings and, unless offline, reach the XMPP server.
+//! `otrbot check-config`: validate the settings and, unless offline, log in to the XMPP server
+//! and reach the LTI public URL.
 
 use crate::exit::{ExitCode, Failure};
 use crate::settings::Settings;
@@ -10,7 +11,7 @@ use std::time::Duration;
 /// Options of `check-config`.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// Only validate the file; do not contact the XMPP server.
+    /// Only validate the file; contact neither the XMPP server nor the LTI URL.
     #[arg(long)]
     pub offline: bool,
     /// Seconds to wait for the XMPP login.
@@ -18,7 +19,8 @@ pub struct CheckArgs {
     pub timeout: u64,
 }
 
-/// Prints a summary of valid settings and, unless offline, logs in once to the XMPP server.
+/// Prints a summary of valid settings and, unless offline, logs in once to the XMPP server
+/// and asks the LTI public URL for `/is_up`.
 pub fn check_config(path: &Path, s: &Settings, args: &CheckArgs) -> Result<(), Failure> {
     let acct = s.account();
     println!("{}: valid", path.display());
@@ -53,5 +55,30 @@ pub fn check_config(path: &Path, s: &Settings, args: &CheckArgs) -> Result<(), F
         format!("{} {}", n.version, n.suite)
     });
     println!("  xmpp      logged in as {} ({how})", login.jid());
+    let url = format!("{}/is_up", s.lti.public_url.trim_end_matches('/'));
+    let tls = crate::xmpp::tls::client_config(&s.tls)
+        .map_err(|e| Failure::new(ExitCode::BadSetting, e.to_string()))?;
+    let answer = rt.block_on(crate::lti::outcome::request(
+        hyper::Method::GET,
+        &url,
+        &[],
+        String::new(),
+        Some(&tls),
+    ));
+    match answer {
+        // Any HTTP answer means the public URL (nginx, or Rocket itself) is reachable.
+        Ok((status, _)) if (200..300).contains(&status) => {
+            println!("  lti url   {url}: HTTP {status}")
+        }
+        Ok((status, _)) => {
+            println!("  lti url   {url}: HTTP {status} (reachable; is otrbot running behind it?)")
+        }
+        Err(e) => {
+            return Err(Failure::new(
+                ExitCode::Unreachable,
+                format!("setting `lti.public_url`: cannot reach {url}: {e}"),
+            ))
+        }
+    }
     Ok(())
 }

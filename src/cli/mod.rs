@@ -29,7 +29,7 @@ pub struct Cli {
 pub enum Command {
     /// Run the bot with the chosen settings until stopped (SIGINT or SIGTERM).
     Run,
-    /// Validate the settings, log in once to the XMPP server, print a summary, and exit.
+    /// Validate the settings, log in once to XMPP, reach the LTI URL, print a summary, and exit.
     CheckConfig(check::CheckArgs),
     /// Show or change who may talk to the bot (works while the bot runs).
     #[command(subcommand)]

@@ -129,17 +129,6 @@ pub async fn send(
     tls: Option<&Arc<tokio_rustls::rustls::ClientConfig>>,
     now: u64,
 ) -> Result<(), SendError> {
-    let uri: hyper::Uri = g.url.parse().map_err(|e| SendError::Url(format!("{e}")))?;
-    let https = match uri.scheme_str() {
-        Some("https") => true,
-        Some("http") => false,
-        _ => return Err(SendError::Url("not http(s)".into())),
-    };
-    let host = uri
-        .host()
-        .ok_or_else(|| SendError::Url("no host".into()))?
-        .to_owned();
-    let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
     let body = replace_result_xml(&random_token(), &g.sourcedid, g.score);
     let auth = oauth::authorization_for_body(
         &g.url,
@@ -150,40 +139,11 @@ pub async fn send(
         &random_token(),
     )
     .map_err(|e| SendError::Url(e.to_string()))?;
-    let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
-    let authority = uri
-        .authority()
-        .map(|a| a.as_str().to_owned())
-        .unwrap_or_else(|| host.clone());
-    let req = hyper::Request::post(path)
-        .header(hyper::header::HOST, authority)
-        .header(hyper::header::CONTENT_TYPE, "application/xml")
-        .header(hyper::header::AUTHORIZATION, auth)
-        .header(hyper::header::USER_AGENT, "otrbot")
-        .body(Full::new(Bytes::from(body)))
-        .map_err(|e| SendError::Url(e.to_string()))?;
-    let t = |e: &dyn std::fmt::Display| SendError::Transport(e.to_string());
-    let work = async {
-        let tcp = tokio::net::TcpStream::connect((host.as_str(), port))
-            .await
-            .map_err(|e| t(&e))?;
-        let resp = if https {
-            let cfg = tls.ok_or_else(|| SendError::Transport("no TLS configuration".into()))?;
-            let name = tokio_rustls::rustls::pki_types::ServerName::try_from(host.clone())
-                .map_err(|e| SendError::Url(e.to_string()))?;
-            let stream = tokio_rustls::TlsConnector::from(cfg.clone())
-                .connect(name, tcp)
-                .await
-                .map_err(|e| t(&e))?;
-            exchange(hyper_util::rt::TokioIo::new(stream), req).await?
-        } else {
-            exchange(hyper_util::rt::TokioIo::new(tcp), req).await?
-        };
-        Ok::<_, SendError>(resp)
-    };
-    let (status, text) = tokio::time::timeout(Duration::from_secs(30), work)
-        .await
-        .map_err(|_| SendError::Transport("timed out after 30 s".into()))??;
+    let headers = [
+        (hyper::header::CONTENT_TYPE, "application/xml".to_owned()),
+        (hyper::header::AUTHORIZATION, auth),
+    ];
+    let (status, text) = request(hyper::Method::POST, &g.url, &headers, body, tls).await?;
     if !(200..300).contains(&status) {
         return Err(SendError::Status(status));
     }
@@ -192,6 +152,65 @@ pub async fn send(
         Some(c) => Err(SendError::NotSuccess(c)),
         None => Err(SendError::NotSuccess("(none)".into())),
     }
+}
+
+/// One HTTP/1.1 request to an http(s) URL (certificates checked with `tls`), within 30 s;
+/// returns the status and the (bounded) body.
+pub async fn request(
+    method: hyper::Method,
+    url: &str,
+    headers: &[(hyper::header::HeaderName, String)],
+    body: String,
+    tls: Option<&Arc<tokio_rustls::rustls::ClientConfig>>,
+) -> Result<(u16, String), SendError> {
+    let uri: hyper::Uri = url.parse().map_err(|e| SendError::Url(format!("{e}")))?;
+    let https = match uri.scheme_str() {
+        Some("https") => true,
+        Some("http") => false,
+        _ => return Err(SendError::Url("not http(s)".into())),
+    };
+    let host = uri
+        .host()
+        .ok_or_else(|| SendError::Url("no host".into()))?
+        .to_owned();
+    let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+    let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
+    let authority = uri
+        .authority()
+        .map(|a| a.as_str().to_owned())
+        .unwrap_or_else(|| host.clone());
+    let mut builder = hyper::Request::builder()
+        .method(method)
+        .uri(path)
+        .header(hyper::header::HOST, authority)
+        .header(hyper::header::USER_AGENT, "otrbot");
+    for (k, v) in headers {
+        builder = builder.header(k, v);
+    }
+    let req = builder
+        .body(Full::new(Bytes::from(body)))
+        .map_err(|e| SendError::Url(e.to_string()))?;
+    let t = |e: &dyn std::fmt::Display| SendError::Transport(e.to_string());
+    let work = async {
+        let tcp = tokio::net::TcpStream::connect((host.as_str(), port))
+            .await
+            .map_err(|e| t(&e))?;
+        if https {
+            let cfg = tls.ok_or_else(|| SendError::Transport("no TLS configuration".into()))?;
+            let name = tokio_rustls::rustls::pki_types::ServerName::try_from(host.clone())
+                .map_err(|e| SendError::Url(e.to_string()))?;
+            let stream = tokio_rustls::TlsConnector::from(cfg.clone())
+                .connect(name, tcp)
+                .await
+                .map_err(|e| t(&e))?;
+            exchange(hyper_util::rt::TokioIo::new(stream), req).await
+        } else {
+            exchange(hyper_util::rt::TokioIo::new(tcp), req).await
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), work)
+        .await
+        .map_err(|_| SendError::Transport("timed out after 30 s".into()))?
 }
 
 async fn exchange<I>(io: I, req: hyper::Request<Full<Bytes>>) -> Result<(u16, String), SendError>
