@@ -418,28 +418,14 @@ impl Teacher {
         };
         let events = match action {
             Action::Say { msg, params } => {
-                let globals: Vec<(&str, &str)> = self
-                    .cfg
-                    .globals
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), v.as_str()))
-                    .collect();
-                let text = render(&self.catalogs, &turn.session.locale, *msg, params, &globals);
+                let text = self.text(&turn.session.locale, *msg, params);
                 self.typing(turn, &text).await;
                 turn.otr
                     .channel
                     .write(&turn.otr.account.clone(), &text, now)
             }
             Action::StartSmp { question } => {
-                let q = question.map(|m| {
-                    let globals: Vec<(&str, &str)> = self
-                        .cfg
-                        .globals
-                        .iter()
-                        .map(|(k, v)| (k.as_str(), v.as_str()))
-                        .collect();
-                    render(&self.catalogs, &turn.session.locale, m, &[], &globals)
-                });
+                let q = question.map(|m| self.text(&turn.session.locale, m, &[]));
                 let answer = secret();
                 let account = turn.otr.account.clone();
                 turn.otr
@@ -490,6 +476,22 @@ impl Teacher {
             Action::AcceptCode | Action::RefuseCode { .. } | Action::RefuseSecret(_) => Vec::new(),
         };
         self.apply_otr(turn, events, queue).await
+    }
+
+    /// A lesson message in `locale`, with the operator's format strings.
+    fn text(
+        &self,
+        locale: &str,
+        msg: lesson::Msg,
+        params: &[(&'static str, lesson::Param)],
+    ) -> String {
+        let globals: Vec<(&str, &str)> = self
+            .cfg
+            .globals
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        render(&self.catalogs, locale, msg, params, &globals)
     }
 
     fn post_grade(&self, turn: &Turn, score: f64, now: u64) -> Result<(), TurnError> {

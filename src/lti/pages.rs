@@ -211,6 +211,20 @@ struct JidForm<'r> {
 }
 
 /// Whether a session's launch is the same learner on the same resource link.
+/// The JID page again, with what was entered and why it was refused (422).
+fn jid_refused(
+    app: &App,
+    v: &Visit,
+    entered: &str,
+    why: &str,
+) -> Result<(Status, RawHtml<String>), PageError> {
+    let mut ctx = context(app, v);
+    ctx.insert("entered", entered);
+    ctx.insert("error", &app.pages.text(&v.locale, why));
+    let page = render(app, &v.locale, "jid.html.tera", &ctx)?;
+    Ok((Status::UnprocessableEntity, page))
+}
+
 fn same_learner(a: &LtiBinding, b: &LtiBinding) -> bool {
     a.consumer_key == b.consumer_key
         && a.user_id == b.user_id
@@ -229,31 +243,21 @@ async fn jid_submit(
         Ok(j) => j,
         Err(reason) => {
             tracing::info!(%reason, "JID refused");
-            let mut ctx = context(app, &v);
-            ctx.insert("entered", form.jid);
-            ctx.insert(
-                "error",
-                &app.pages.text(
-                    &v.locale,
-                    crate::tr!("This is not a Jabber ID. A Jabber ID looks like name@example.org, without a / and what follows it."),
-                ),
-            );
-            let page = render(app, &v.locale, "jid.html.tera", &ctx).map_err(Err)?;
-            return Err(Ok((Status::UnprocessableEntity, page)));
+            return Err(jid_refused(
+                app,
+                &v,
+                form.jid,
+                crate::tr!("This is not a Jabber ID. A Jabber ID looks like name@example.org, without a / and what follows it."),
+            ));
         }
     };
     if jid == app.bot_jid {
-        let mut ctx = context(app, &v);
-        ctx.insert("entered", form.jid);
-        ctx.insert(
-            "error",
-            &app.pages.text(
-                &v.locale,
-                crate::tr!("That is the bot's Jabber ID. Please enter your own."),
-            ),
-        );
-        let page = render(app, &v.locale, "jid.html.tera", &ctx).map_err(Err)?;
-        return Err(Ok((Status::UnprocessableEntity, page)));
+        return Err(jid_refused(
+            app,
+            &v,
+            form.jid,
+            crate::tr!("That is the bot's Jabber ID. Please enter your own."),
+        ));
     }
     let t = now();
     let existing = {
