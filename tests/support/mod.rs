@@ -6,6 +6,7 @@
 
 pub mod engine;
 pub mod keys;
+pub mod learner;
 pub mod libotr;
 pub mod otrwire;
 pub mod prosody;
