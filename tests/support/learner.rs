@@ -202,6 +202,7 @@ impl Learner {
     }
 }
 
+/// The XXXX-XXXX completion code in `text`, if any.
 pub fn code_in(text: &str) -> Option<String> {
     text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
         .find(|w| w.len() == 9 && w.as_bytes()[4] == b'-')
