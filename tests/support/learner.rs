@@ -5,6 +5,7 @@ use super::libotr::{policy, Outcome, Peer};
 use super::prosody;
 use futures::StreamExt;
 use otrbot::xmpp::stanza::{incoming, outgoing, Incoming, Outgoing};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use tokio_xmpp::jid::{BareJid, Jid};
@@ -46,11 +47,22 @@ pub fn start_bot_as(
     learner: &str,
     extra: &str,
 ) -> Bot {
-    let mut text = prosody::settings_text(jid, pw, &dir.path().join("data"));
+    let text = bot_settings(jid, pw, dir.path(), learner, extra);
+    std::fs::write(dir.path().join("bot.toml"), text).unwrap();
+    spawn_bot(jid, dir)
+}
+
+/// Test settings for the bot as `jid`, data under `dir`, `learner` whitelisted, `extra` lines
+/// added to `[lesson]`.
+pub fn bot_settings(jid: &str, pw: &str, dir: &Path, learner: &str, extra: &str) -> String {
+    let mut text = prosody::settings_text(jid, pw, &dir.join("data"));
     text.push_str(&format!("\n[whitelist]\n{learner:?} = \"en_GB\"\n"));
-    text = text.replace("[lesson]\n", &format!("[lesson]\n{extra}"));
+    text.replace("[lesson]\n", &format!("[lesson]\n{extra}"))
+}
+
+/// Starts `otrbot run` as `jid` with the settings already written to `dir`/bot.toml.
+pub fn spawn_bot(jid: &str, dir: tempfile::TempDir) -> Bot {
     let file = dir.path().join("bot.toml");
-    std::fs::write(&file, text).unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_otrbot"))
         .args(["--settings", file.to_str().unwrap(), "run"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))

@@ -10,3 +10,4 @@ pub mod learner;
 pub mod libotr;
 pub mod otrwire;
 pub mod prosody;
+pub mod proxy;
