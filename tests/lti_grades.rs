@@ -8,53 +8,9 @@ use lti_common::*;
 use otrbot::lti::outcome::{self, Backoff};
 use otrbot::store::{GradeRequest, Store};
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{watch, Notify};
-
-struct Lms {
-    child: Child,
-    port: u16,
-    log: std::path::PathBuf,
-}
-
-impl Drop for Lms {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts the pretend LMS on `port` (0: any) with `secret`.
-fn lms(port: u16, secret: &str, log: &std::path::Path) -> Lms {
-    let mut child = Command::new(python())
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/lti_lms.py"))
-        .args([&port.to_string(), KEY, secret])
-        .arg(log)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3 with oauthlib");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port = line.trim().parse().expect("the LMS prints its port");
-    Lms {
-        child,
-        port,
-        log: log.to_owned(),
-    }
-}
-
-fn received(log: &std::path::Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(log)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
 
 fn consumers(secret: &str) -> BTreeMap<String, String> {
     let mut c = BTreeMap::new();

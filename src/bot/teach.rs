@@ -560,10 +560,7 @@ impl Teacher {
             return Ok(None);
         };
         let session = stored.session;
-        let stage: Stage =
-            bincode::serde::decode_from_slice(&session.lesson_state, bincode::config::standard())
-                .map(|(s, _)| s)
-                .map_err(|e| TurnError::Lesson(e.to_string()))?;
+        let stage = stage_of(&session)?;
         let otr = match self.store.channel_state(jid)? {
             Some(b) => OtrState::decode(b.expose())?,
             None => {
@@ -613,5 +610,35 @@ impl Teacher {
             otr,
             grade_queued: false,
         })
+    }
+}
+
+/// The learner's lesson stage; a session the course page started and the lesson has not seen
+/// yet (no stage stored) is at the start.
+fn stage_of(session: &Session) -> Result<Stage, TurnError> {
+    if session.lesson_state.is_empty() {
+        return Ok(Stage::start(session.shared_secret.is_some()));
+    }
+    bincode::serde::decode_from_slice(&session.lesson_state, bincode::config::standard())
+        .map(|(s, _)| s)
+        .map_err(|e| TurnError::Lesson(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_session_from_the_course_page_starts_the_lesson() {
+        let mut s = Session::new("waiting", "en_GB", 0);
+        assert_eq!(stage_of(&s).unwrap(), Stage::start(false));
+        s.shared_secret = Some(SecretBytes::new(b"purple otters".to_vec()));
+        assert_eq!(stage_of(&s).unwrap(), Stage::start(true));
+        let later = Stage::start(true);
+        s.lesson_state =
+            bincode::serde::encode_to_vec(&later, bincode::config::standard()).unwrap();
+        assert_eq!(stage_of(&s).unwrap(), later);
+        s.lesson_state = vec![0xff];
+        assert!(matches!(stage_of(&s), Err(TurnError::Lesson(_))));
     }
 }

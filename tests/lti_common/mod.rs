@@ -9,8 +9,9 @@ use otrbot::store::{KeyPool, Store, Timeouts};
 use rocket::local::asynchronous::Client;
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use tokio::sync::{mpsc, Notify};
 
@@ -208,4 +209,50 @@ pub fn csrf_of(html: &str) -> String {
     let i = html.find("name=\"csrf\" value=\"").expect("a csrf field");
     let rest = &html[i + "name=\"csrf\" value=\"".len()..];
     rest[..rest.find('"').unwrap()].to_owned()
+}
+
+/// The pretend LMS outcome service (tests/lti_lms.py), checking signatures with oauthlib.
+pub struct Lms {
+    child: Child,
+    /// Its port.
+    pub port: u16,
+    /// Where it logs each request as a JSON line.
+    pub log: std::path::PathBuf,
+}
+
+impl Drop for Lms {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the pretend LMS on `port` (0: any) with `secret`.
+pub fn lms(port: u16, secret: &str, log: &std::path::Path) -> Lms {
+    let mut child = Command::new(python())
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/lti_lms.py"))
+        .args([&port.to_string(), KEY, secret])
+        .arg(log)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 with oauthlib");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line.trim().parse().expect("the LMS prints its port");
+    Lms {
+        child,
+        port,
+        log: log.to_owned(),
+    }
+}
+
+/// What the LMS received, one JSON object per request.
+pub fn received(log: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }

@@ -62,11 +62,16 @@ pub fn bot_settings(jid: &str, pw: &str, dir: &Path, learner: &str, extra: &str)
 
 /// Starts `otrbot run` as `jid` with the settings already written to `dir`/bot.toml.
 pub fn spawn_bot(jid: &str, dir: tempfile::TempDir) -> Bot {
+    spawn_bot_on(jid, dir, 0)
+}
+
+/// Like [`spawn_bot`], serving the LTI pages on `lti_port` (0: any free port).
+pub fn spawn_bot_on(jid: &str, dir: tempfile::TempDir, lti_port: u16) -> Bot {
     let file = dir.path().join("bot.toml");
     let child = Command::new(env!("CARGO_BIN_EXE_otrbot"))
         .args(["--settings", file.to_str().unwrap(), "run"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("ROCKET_PORT", "0")
+        .env("ROCKET_PORT", lti_port.to_string())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()

@@ -1,0 +1,175 @@
+//! From the LMS to the grade, through one `otrbot run`: a launch signed by oauthlib, the JID
+//! and shared secret given on the course pages, the bot befriending the learner over Prosody,
+//! the lesson with real libotr, the completion code typed on the page, and the grade arriving
+//! at a pretend LMS that checks its signature.
+
+mod lti_common;
+mod support;
+
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+use support::learner::{befriend, code_in, spawn_bot_on, Learner};
+use support::prosody;
+
+/// A browser of one: a cookie jar and plain HTTP/1.1 to the bot's LTI port.
+struct Browser {
+    port: u16,
+    cookie: Option<String>,
+}
+
+/// One response: status, headers (lower-cased names), body.
+struct Page {
+    status: u16,
+    head: String,
+    body: String,
+}
+
+impl Browser {
+    fn request(&mut self, method: &str, path: &str, form: Option<&str>) -> Page {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        let cookie = self
+            .cookie
+            .as_ref()
+            .map(|c| format!("Cookie: {c}\r\n"))
+            .unwrap_or_default();
+        let body = form.unwrap_or("");
+        let req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{cookie}\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        s.write_all(req.as_bytes()).unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
+        let head = head.to_ascii_lowercase();
+        let status = head[9..12].parse().unwrap();
+        if let Some(i) = head.find("set-cookie: otrbot_lti=") {
+            let at = i + "set-cookie: ".len();
+            let end = out[at..].find(';').map_or(out.len(), |e| at + e);
+            self.cookie = Some(out[at..end].to_owned());
+        }
+        Page {
+            status,
+            head,
+            body: body.to_owned(),
+        }
+    }
+
+    fn get(&mut self, path: &str) -> Page {
+        self.request("GET", path, None)
+    }
+
+    /// Posts a form with the page's CSRF token.
+    fn submit(&mut self, path: &str, fields: &str) -> Page {
+        let csrf = lti_common::csrf_of(&self.get(path).body);
+        self.request("POST", path, Some(&format!("csrf={csrf}&{fields}")))
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn launch_to_grade_through_the_running_bot() {
+    let logdir = tempfile::tempdir().unwrap();
+    let lms = lti_common::lms(0, lti_common::SECRET, &logdir.path().join("lms.log"));
+    let port = free_port();
+    let (bjid, bpw) = prosody::fresh_account("ltiteacher");
+    let (ljid, lpw) = prosody::fresh_account("ltilearner");
+
+    // The bot: nobody whitelisted in its settings, no default secret, the test LMS's key.
+    let dir = tempfile::tempdir().unwrap();
+    let text = prosody::settings_text(&bjid, &bpw, &dir.path().join("data"))
+        .replace("default_secret = \"correct horse battery\"\n", "")
+        .replace(
+            "public_url = \"http://127.0.0.1:8000\"",
+            &format!("public_url = \"http://127.0.0.1:{port}\""),
+        )
+        .replace(
+            "\"otrbot-test\" = \"otrbot-test-secret\"",
+            &format!("{:?} = {:?}", lti_common::KEY, lti_common::SECRET),
+        );
+    assert!(!text.contains("default_secret") && text.contains(lti_common::KEY));
+    std::fs::write(dir.path().join("bot.toml"), text).unwrap();
+    let _bot = spawn_bot_on(&bjid, dir, port);
+    let until = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < until, "the LTI pages never came up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // The learner is online in their chat client before giving the JID.
+    let mut l = Learner::login(&ljid, &lpw, &bjid.parse().unwrap()).await;
+
+    // The LMS launches the tool for the learner.
+    let mut params = lti_common::learner("e2e-1");
+    params.insert(
+        "lis_outcome_service_url".into(),
+        format!("http://127.0.0.1:{}/outcomes", lms.port),
+    );
+    params.insert(
+        "lis_result_sourcedid".into(),
+        "course-1:link-1:e2e-1".into(),
+    );
+    let launch = lti_common::signed(&format!("http://127.0.0.1:{port}/launch"), &params);
+    let mut b = Browser { port, cookie: None };
+    let p = b.request("POST", "/launch", Some(&launch));
+    assert_eq!(p.status, 303, "{}{}", p.head, p.body);
+    assert!(p.head.contains("location: /jid"), "{}", p.head);
+
+    // The JID on the page: the bot asks the learner for a subscription.
+    let p = b.submit("/jid", &format!("jid={}", ljid.replace('@', "%40")));
+    assert_eq!(p.status, 303, "{}", p.body);
+    let added = b.get("/added").body;
+    assert!(added.contains(&bjid), "the page names the bot: {added}");
+    befriend(&mut l).await;
+
+    // The shared secret on the page.
+    let p = b.submit("/secret", "secret=purple+otters+sing+at+noon");
+    assert_eq!(p.status, 303, "{}", p.body);
+
+    // The lesson over XMPP with libotr.
+    l.say("hello").await;
+    l.until("the plain-text explanation", |l| l.heard("plain text"))
+        .await;
+    let q = l.peer.query(&l.contact());
+    l.send_wire(&q.inject).await;
+    l.until("the SMP request", |l| l.heard("authenticate me"))
+        .await;
+    let out = l
+        .peer
+        .smp_start(&l.contact(), b"purple otters sing at noon", None);
+    l.send_wire(&out.inject).await;
+    l.until("the completion code", |l| l.heard("completion code is"))
+        .await;
+    let code = code_in(l.last_said()).expect("a code");
+
+    // The code on the page: done, and the grade goes to the LMS.
+    let p = b.submit("/code", &format!("code={code}"));
+    assert_eq!(p.status, 303, "{}", p.body);
+    assert!(b.get("/done").body.contains("Well done"));
+    let until = Instant::now() + Duration::from_secs(30);
+    let got = loop {
+        let got = lti_common::received(&lms.log);
+        if !got.is_empty() || Instant::now() > until {
+            break got;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(got.len(), 1, "one grade: {got:?}");
+    assert_eq!(
+        got[0]["ok"], true,
+        "signature and body hash checked: {got:?}"
+    );
+    assert_eq!(got[0]["sourcedid"], "course-1:link-1:e2e-1");
+    assert_eq!(
+        got[0]["score"].as_str().map(str::parse::<f64>),
+        Some(Ok(1.0))
+    );
+}
