@@ -129,3 +129,22 @@ fn release_profile_needs_a_secret_key() {
     assert_eq!(out.status.code(), Some(4), "bad setting: {err}");
     assert!(err.contains("ROCKET_SECRET_KEY"), "{err}");
 }
+
+#[test]
+fn a_taken_lti_port_stops_the_bot_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let s = settings(dir.path(), port);
+    let out = Command::new(BIN)
+        .args(["run", "--settings"])
+        .arg(&s)
+        .env("ROCKET_PORT", port.to_string())
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "bad setting: {err}");
+    assert!(err.contains(&format!("127.0.0.1:{port}")), "{err}");
+    assert!(err.contains("ROCKET_PORT"), "{err}");
+}

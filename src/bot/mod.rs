@@ -164,9 +164,20 @@ async fn serve(settings: Settings, store: Store) -> Result<(), Failure> {
     tracing::info!(address = %lti.address, public_url = %settings.lti.public_url, "running: LTI pages and grade sender");
 
     tokio::pin!(signal);
+    let mut web = lti.server;
+    let mut web_failed = None;
     loop {
         tokio::select! {
             _ = &mut signal => break,
+            r = &mut web => {
+                // The pages stopped on their own (they only stop after shutdown otherwise).
+                web_failed = Some(match r {
+                    Ok(Err(e)) => e,
+                    Ok(Ok(())) => "the LTI web server stopped".to_owned(),
+                    Err(e) => format!("the LTI web server failed: {e}"),
+                });
+                break;
+            }
             Some(d) = due_rx.recv() => {
                 let t = teacher.clone();
                 tokio::spawn(async move { t.on_due(d).await });
@@ -194,7 +205,9 @@ async fn serve(settings: Settings, store: Store) -> Result<(), Failure> {
     let _ = scan.await;
     let _ = admin_task.await;
     let _ = xmpp_task.await;
-    let _ = lti.server.await;
+    if web_failed.is_none() {
+        let _ = web.await;
+    }
     let _ = lti.sender.await;
     if let Err(e) = std::fs::remove_file(&sock) {
         tracing::warn!(error = %e, "cannot remove the admin socket");
@@ -202,7 +215,10 @@ async fn serve(settings: Settings, store: Store) -> Result<(), Failure> {
     let _ = tokio::task::spawn_blocking(move || pool.stop()).await;
     store.flush_async().await.map_err(store_failure)?;
     tracing::info!("store flushed; stopped");
-    Ok(())
+    match web_failed {
+        Some(e) => Err(Failure::new(ExitCode::Unknown, e)),
+        None => Ok(()),
+    }
 }
 
 async fn send_all(tx: &mpsc::Sender<Command>, cmds: Vec<Command>) {

@@ -14,8 +14,8 @@ use tokio::task::JoinHandle;
 
 /// The running LTI side.
 pub struct Running {
-    /// Rocket's task; ends after shutdown.
-    pub server: JoinHandle<()>,
+    /// Rocket's task; ends after shutdown, or early with why it failed.
+    pub server: JoinHandle<Result<(), String>>,
     /// The grade sender's task.
     pub sender: JoinHandle<()>,
     /// The address Rocket listens on.
@@ -63,7 +63,15 @@ pub async fn start(
         .ignite()
         .await
         .map_err(|e| format!("the LTI web server cannot start: {e}"))?;
-    let address = format!("{}:{}", ignited.config().address, ignited.config().port);
+    let (ip, port) = (ignited.config().address, ignited.config().port);
+    let address = format!("{ip}:{port}");
+    // Rocket binds only inside launch(), where a failure would leave the bot running without
+    // its pages; a port that is taken or not allowed is found out here, before starting.
+    if port != 0 {
+        std::net::TcpListener::bind((ip, port)).map_err(|e| {
+            format!("the LTI pages cannot listen on {address} (ROCKET_ADDRESS/ROCKET_PORT or Rocket.toml): {e}")
+        })?;
+    }
     let shutdown = ignited.shutdown();
     let mut stop_web = stop.clone();
     tokio::spawn(async move {
@@ -71,9 +79,11 @@ pub async fn start(
         shutdown.notify();
     });
     let server = tokio::spawn(async move {
-        if let Err(e) = ignited.launch().await {
-            tracing::error!(error = %e, "the LTI web server failed");
-        }
+        ignited
+            .launch()
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("the LTI web server failed: {e}"))
     });
     let tls = match crate::xmpp::tls::client_config(&settings.tls) {
         Ok(c) => Some(c),
