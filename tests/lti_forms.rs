@@ -273,3 +273,32 @@ async fn pages_speak_the_launch_locale() {
         .unwrap()
         .contains("Bitte gib zuerst deinen Abschlusscode ein."));
 }
+
+#[rocket::async_test]
+async fn no_session_leaves_no_whitelist_entry() {
+    let (c, env) = launched(learner("u9")).await;
+    // No key can be had: the filler is stopped and the ready keys are taken.
+    env.pool.stop();
+    let s = otrbot::store::Session::new("started", "en_GB", now());
+    let t = otrbot::store::Timeouts {
+        warning: 60,
+        session: 120,
+    };
+    for i in 0..env.pool.ready() + 2 {
+        let _ = env
+            .store
+            .create_session(&format!("other{i}@example.org"), &s, t);
+    }
+    assert_eq!(env.pool.ready(), 0);
+    let token = csrf_of(&get(&c, "/jid").await);
+    let (status, _) = post(&c, "/jid", format!("csrf={token}&jid=late%40example.org")).await;
+    assert_eq!(status, Status::InternalServerError);
+    assert!(env.store.session("late@example.org").unwrap().is_none());
+    assert!(
+        env.store
+            .whitelist_get("late@example.org")
+            .unwrap()
+            .is_none(),
+        "the whitelist entry made for the failed session is gone"
+    );
+}

@@ -309,7 +309,16 @@ async fn jid_submit(
                     let page = render(app, &v.locale, "jid.html.tera", &ctx).map_err(Err)?;
                     return Err(Ok((Status::UnprocessableEntity, page)));
                 }
-                Err(e) => return Err(Err(store_err(e))),
+                Err(e) => {
+                    // No session, so no whitelist entry that this launch just made either.
+                    if ev.is_some() {
+                        let (s, j) = (app.store.clone(), jid.clone());
+                        if let Err(e) = blocking(move || s.whitelist_remove(&j)).await {
+                            tracing::error!(%jid, error = ?e, "cannot undo the whitelist entry");
+                        }
+                    }
+                    return Err(Err(store_err(e)));
+                }
             }
             if let Some(ev) = ev {
                 app.event(ev).await;
