@@ -4,13 +4,16 @@
 //! with SIGKILL at random moments, restarts it, and checks that every acknowledged write
 //! survived and that no counter value and no key was ever handed out twice.
 
-use otrbot::store::{Error, SecretBytes, Session, Store, Timeouts};
+mod support;
+
+use otrbot::store::{SecretBytes, Session, Store, Timeouts};
 use rand::RngExt;
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use support::store::open_retrying;
 
 const CHILD_ENV: &str = "OTRBOT_CRASH_CHILD_DIR";
 const T: Timeouts = Timeouts {
@@ -23,19 +26,6 @@ fn counter(s: &Store, jid: &str) -> u64 {
         .unwrap()
         .map(|b| u64::from_be_bytes(b.expose().try_into().unwrap()))
         .unwrap_or(0)
-}
-
-fn open_retrying(dir: &Path) -> Store {
-    let until = Instant::now() + Duration::from_secs(10);
-    loop {
-        match Store::open(dir) {
-            Ok(s) => return s,
-            Err(Error::Locked(_)) if Instant::now() < until => {
-                std::thread::sleep(Duration::from_millis(20))
-            }
-            Err(e) => panic!("cannot open the store: {e}"),
-        }
-    }
 }
 
 /// The child: runs until killed. Only does anything when started by the parent.

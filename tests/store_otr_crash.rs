@@ -30,8 +30,8 @@ mod support;
 
 use otrbot::otr::{Account, Channel, Event, PrivateKey};
 use otrbot::store::{
-    default_dsa_key, keypool::decode_dsa_key, scanner::unix_now, Error, SecretBytes, Session,
-    Store, Timeouts,
+    default_dsa_key, keypool::decode_dsa_key, scanner::unix_now, SecretBytes, Session, Store,
+    Timeouts,
 };
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
@@ -44,6 +44,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 use support::libotr::{self, hex, unhex, MsgState, Outcome, Peer};
 use support::otrwire::CtrLedger;
+use support::store::open_retrying;
 
 const DIR_ENV: &str = "OTRBOT_OTR_CRASH_DIR";
 const RUN_ENV: &str = "OTRBOT_OTR_CRASH_RUN";
@@ -87,19 +88,6 @@ fn decode(b: &[u8]) -> Saved {
     bincode::serde::decode_from_slice(b, bincode::config::standard())
         .expect("decode channel state")
         .0
-}
-
-fn open_retrying(dir: &Path) -> Store {
-    let until = Instant::now() + Duration::from_secs(10);
-    loop {
-        match Store::open(dir) {
-            Ok(s) => return s,
-            Err(Error::Locked(_)) if Instant::now() < until => {
-                std::thread::sleep(Duration::from_millis(20))
-            }
-            Err(e) => panic!("cannot open the store: {e}"),
-        }
-    }
 }
 
 /// The learner's message number in "m<k> from learner<i>".

@@ -11,3 +11,4 @@ pub mod libotr;
 pub mod otrwire;
 pub mod prosody;
 pub mod proxy;
+pub mod store;
