@@ -6,7 +6,6 @@ mod support;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_otrbot");
 
@@ -63,14 +62,9 @@ fn start_bot(settings: &Path, data: &Path) -> Child {
         .spawn()
         .unwrap();
     let sock = data.join("admin.sock");
-    let until = Instant::now() + Duration::from_secs(20);
-    while std::os::unix::net::UnixStream::connect(&sock).is_err() {
-        if let Some(st) = bot.try_wait().unwrap() {
-            panic!("the bot exited early: {st}");
-        }
-        assert!(Instant::now() < until, "no admin socket");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    support::process::wait_ready(&mut bot, "the admin socket", || {
+        std::os::unix::net::UnixStream::connect(&sock).is_ok()
+    });
     bot
 }
 

@@ -6,66 +6,9 @@
 mod lti_common;
 mod support;
 
-use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 use support::learner::{befriend, code_in, spawn_bot_on, Learner};
 use support::prosody;
-
-/// A browser of one: a cookie jar and plain HTTP/1.1 to the bot's LTI port.
-struct Browser {
-    port: u16,
-    cookie: Option<String>,
-}
-
-/// One response: status, headers (lower-cased names), body.
-struct Page {
-    status: u16,
-    head: String,
-    body: String,
-}
-
-impl Browser {
-    fn request(&mut self, method: &str, path: &str, form: Option<&str>) -> Page {
-        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        let cookie = self
-            .cookie
-            .as_ref()
-            .map(|c| format!("Cookie: {c}\r\n"))
-            .unwrap_or_default();
-        let body = form.unwrap_or("");
-        let req = format!(
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{cookie}\
-             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        );
-        s.write_all(req.as_bytes()).unwrap();
-        let mut out = String::new();
-        s.read_to_string(&mut out).unwrap();
-        let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
-        let head = head.to_ascii_lowercase();
-        let status = head[9..12].parse().unwrap();
-        if let Some(i) = head.find("set-cookie: otrbot_lti=") {
-            let at = i + "set-cookie: ".len();
-            let end = out[at..].find(';').map_or(out.len(), |e| at + e);
-            self.cookie = Some(out[at..end].to_owned());
-        }
-        Page {
-            status,
-            head,
-            body: body.to_owned(),
-        }
-    }
-
-    fn get(&mut self, path: &str) -> Page {
-        self.request("GET", path, None)
-    }
-
-    /// Posts a form with the page's CSRF token.
-    fn submit(&mut self, path: &str, fields: &str) -> Page {
-        let csrf = lti_common::csrf_of(&self.get(path).body);
-        self.request("POST", path, Some(&format!("csrf={csrf}&{fields}")))
-    }
-}
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -97,12 +40,10 @@ async fn launch_to_grade_through_the_running_bot() {
         );
     assert!(!text.contains("default_secret") && text.contains(lti_common::KEY));
     std::fs::write(dir.path().join("bot.toml"), text).unwrap();
-    let _bot = spawn_bot_on(&bjid, dir, port);
-    let until = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < until, "the LTI pages never came up");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let mut bot = spawn_bot_on(&bjid, dir, port);
+    support::process::wait_ready(&mut bot.child, "the LTI port", || {
+        support::process::listening(port)
+    });
 
     // The learner is online in their chat client before giving the JID.
     let mut l = Learner::login(&ljid, &lpw, &bjid.parse().unwrap()).await;
@@ -118,7 +59,7 @@ async fn launch_to_grade_through_the_running_bot() {
         "course-1:link-1:e2e-1".into(),
     );
     let launch = lti_common::signed(&format!("http://127.0.0.1:{port}/launch"), &params);
-    let mut b = Browser { port, cookie: None };
+    let mut b = lti_common::Browser::new(port);
     let p = b.request("POST", "/launch", Some(&launch));
     assert_eq!(p.status, 303, "{}{}", p.head, p.body);
     assert!(p.head.contains("location: /jid"), "{}", p.head);

@@ -5,10 +5,8 @@
 mod lti_common;
 mod support;
 
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_otrbot");
 
@@ -28,14 +26,6 @@ fn settings(dir: &Path, port: u16) -> PathBuf {
     let path = dir.join("test.toml");
     std::fs::write(&path, text).unwrap();
     path
-}
-
-fn http(port: u16, req: &str) -> String {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.write_all(req.as_bytes()).unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out
 }
 
 #[test]
@@ -58,21 +48,12 @@ fn run_serves_the_pages_and_stops_cleanly() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let until = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if let Some(st) = bot.try_wait().unwrap() {
-            let mut e = String::new();
-            bot.stderr.take().unwrap().read_to_string(&mut e).unwrap();
-            panic!("the bot exited early: {st}: {e}");
-        }
-        assert!(Instant::now() < until, "no LTI port");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let up = http(
-        port,
-        "GET /is_up HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-    );
-    assert!(up.starts_with("HTTP/1.1 200"), "{up}");
+    support::process::wait_ready(&mut bot, "the LTI port", || {
+        support::process::listening(port)
+    });
+    let mut b = lti_common::Browser::new(port);
+    let up = b.get("/is_up");
+    assert_eq!(up.status, 200, "{}", up.head);
     let body = lti_common::sign(&[lti_common::ToSign {
         url: format!("http://127.0.0.1:{port}/launch"),
         key: "otrbot-test".into(),
@@ -82,19 +63,12 @@ fn run_serves_the_pages_and_stops_cleanly() {
         nonce: None,
     }])
     .remove(0);
-    let resp = http(
-        port,
-        &format!(
-            "POST /launch HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
-             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        ),
-    );
-    assert!(resp.starts_with("HTTP/1.1 303"), "{resp}");
+    let resp = b.request("POST", "/launch", Some(&body));
+    assert_eq!(resp.status, 303, "{}{}", resp.head, resp.body);
     assert!(
-        resp.to_ascii_lowercase()
-            .contains("set-cookie: otrbot_lti="),
-        "{resp}"
+        resp.head.contains("set-cookie: otrbot_lti="),
+        "{}",
+        resp.head
     );
     let pid = bot.id().to_string();
     assert!(Command::new("kill")

@@ -9,7 +9,7 @@ use otrbot::store::{KeyPool, Store, Timeouts};
 use rocket::local::asynchronous::Client;
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -255,4 +255,70 @@ pub fn received(log: &std::path::Path) -> Vec<serde_json::Value> {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
+}
+
+/// A browser of one: a cookie jar and plain HTTP/1.1 to the bot's LTI port.
+pub struct Browser {
+    port: u16,
+    cookie: Option<String>,
+}
+
+/// One response: status, headers (lower-cased names), body.
+pub struct Page {
+    /// The status code.
+    pub status: u16,
+    /// The status line and headers, lower-cased.
+    pub head: String,
+    /// The body.
+    pub body: String,
+}
+
+impl Browser {
+    /// A browser with no cookie yet for the pages on `127.0.0.1:port`.
+    pub fn new(port: u16) -> Browser {
+        Browser { port, cookie: None }
+    }
+
+    /// Sends one request (a form body if given) with the cookie; keeps any new cookie.
+    pub fn request(&mut self, method: &str, path: &str, form: Option<&str>) -> Page {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        let cookie = self
+            .cookie
+            .as_ref()
+            .map(|c| format!("Cookie: {c}\r\n"))
+            .unwrap_or_default();
+        let body = form.unwrap_or("");
+        let req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{cookie}\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        s.write_all(req.as_bytes()).unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
+        let head = head.to_ascii_lowercase();
+        let status = head[9..12].parse().unwrap();
+        if let Some(i) = head.find("set-cookie: otrbot_lti=") {
+            let at = i + "set-cookie: ".len();
+            let end = out[at..].find(';').map_or(out.len(), |e| at + e);
+            self.cookie = Some(out[at..end].to_owned());
+        }
+        Page {
+            status,
+            head,
+            body: body.to_owned(),
+        }
+    }
+
+    /// GETs `path`.
+    pub fn get(&mut self, path: &str) -> Page {
+        self.request("GET", path, None)
+    }
+
+    /// Posts a form with the page's CSRF token.
+    pub fn submit(&mut self, path: &str, fields: &str) -> Page {
+        let csrf = csrf_of(&self.get(path).body);
+        self.request("POST", path, Some(&format!("csrf={csrf}&{fields}")))
+    }
 }

@@ -9,6 +9,7 @@ pub mod keys;
 pub mod learner;
 pub mod libotr;
 pub mod otrwire;
+pub mod process;
 pub mod prosody;
 pub mod proxy;
 pub mod store;
