@@ -68,19 +68,6 @@ fn start_bot(settings: &Path, data: &Path) -> Child {
     bot
 }
 
-fn stop_bot(bot: Child) -> String {
-    let pid = bot.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
-    let out = bot.wait_with_output().unwrap();
-    let log = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "bot exit {:?}: {log}", out.status);
-    log
-}
-
 #[test]
 fn whitelist_add_reaches_a_running_bot_and_works_without_it() {
     let dir = tempfile::tempdir().unwrap();
@@ -150,7 +137,7 @@ fn whitelist_add_reaches_a_running_bot_and_works_without_it() {
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("has no session"));
 
-    let log = stop_bot(bot);
+    let log = support::process::stop(bot);
     assert!(log.contains("admin request"), "{log}");
     assert!(log.contains("WhitelistAdd"), "{log}");
     assert!(!data.join("admin.sock").exists());
@@ -179,7 +166,7 @@ fn whitelist_add_reaches_a_running_bot_and_works_without_it() {
     assert_eq!(listed(&s).len(), 1);
     let bot = start_bot(&s, &data);
     assert_eq!(listed(&s).len(), 1);
-    stop_bot(bot);
+    support::process::stop(bot);
 }
 
 #[test]

@@ -166,16 +166,5 @@ async fn bot_restart_mid_lesson_keeps_the_otr_session() {
     let _bot = start_bot_as(&bjid, &bpw, keep, &ljid, "");
     l.until("the bot coming back online", |l| l.online).await;
     // The learner carries on in the same OTR session: SMP completes.
-    let out = l.peer.smp_start(&l.contact(), SECRET.as_bytes(), None);
-    l.send_wire(&out.inject).await;
-    l.until("the completion code", |l| l.heard("completion code is"))
-        .await;
-    assert!(
-        !l.events
-            .msg_events()
-            .iter()
-            .any(|e| e.contains("UNREADABLE")),
-        "{:?}",
-        l.events.msg_events()
-    );
+    l.smp_to_the_code(SECRET.as_bytes()).await;
 }

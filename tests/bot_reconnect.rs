@@ -40,16 +40,5 @@ async fn connection_dropped_mid_lesson_reconnects_and_carries_on() {
     assert!(relay.accepted() > before, "the bot made a new connection");
 
     // The lesson carries on where it was: SMP in the same OTR session gives the code.
-    let out = l.peer.smp_start(&l.contact(), SECRET.as_bytes(), None);
-    l.send_wire(&out.inject).await;
-    l.until("the completion code", |l| l.heard("completion code is"))
-        .await;
-    assert!(
-        !l.events
-            .msg_events()
-            .iter()
-            .any(|e| e.contains("UNREADABLE")),
-        "{:?}",
-        l.events.msg_events()
-    );
+    l.smp_to_the_code(SECRET.as_bytes()).await;
 }

@@ -7,7 +7,7 @@ mod lti_common;
 mod support;
 
 use std::time::{Duration, Instant};
-use support::learner::{befriend, code_in, spawn_bot_on, Learner};
+use support::learner::{befriend, go_private, spawn_bot_on, Learner};
 use support::prosody;
 
 fn free_port() -> u16 {
@@ -76,20 +76,8 @@ async fn launch_to_grade_through_the_running_bot() {
     assert_eq!(p.status, 303, "{}", p.body);
 
     // The lesson over XMPP with libotr.
-    l.say("hello").await;
-    l.until("the plain-text explanation", |l| l.heard("plain text"))
-        .await;
-    let q = l.peer.query(&l.contact());
-    l.send_wire(&q.inject).await;
-    l.until("the SMP request", |l| l.heard("authenticate me"))
-        .await;
-    let out = l
-        .peer
-        .smp_start(&l.contact(), b"purple otters sing at noon", None);
-    l.send_wire(&out.inject).await;
-    l.until("the completion code", |l| l.heard("completion code is"))
-        .await;
-    let code = code_in(l.last_said()).expect("a code");
+    go_private(&mut l).await;
+    let code = l.smp_to_the_code(b"purple otters sing at noon").await;
 
     // The code on the page: done, and the grade goes to the LMS.
     let p = b.submit("/code", &format!("code={code}"));

@@ -70,15 +70,7 @@ fn run_serves_the_pages_and_stops_cleanly() {
         "{}",
         resp.head
     );
-    let pid = bot.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
-    let out = bot.wait_with_output().unwrap();
-    let log = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "bot exit {:?}: {log}", out.status);
+    let log = support::process::stop(bot);
     assert!(
         log.contains("ROCKET_SECRET_KEY is not set"),
         "warned about the key: {log}"

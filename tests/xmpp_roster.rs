@@ -5,24 +5,25 @@ mod support;
 
 use futures::StreamExt;
 use otrbot::xmpp::conn::{add_jid, answer_subscription, run, Command, Link};
+use otrbot::xmpp::connection::Connection;
 use otrbot::xmpp::stanza::{incoming, outgoing, Incoming, Outgoing};
 use std::time::Duration;
 use support::prosody;
 use tokio::sync::{mpsc, watch};
 use tokio_xmpp::jid::{BareJid, Jid};
 use tokio_xmpp::parsers::chatstates::ChatState;
-use tokio_xmpp::{Client, Event};
+use tokio_xmpp::Event;
 
 const T: Duration = Duration::from_secs(15);
 
-async fn login(prefix: &str) -> (Client, Jid, BareJid) {
+async fn login(prefix: &str) -> (Connection, Jid, BareJid) {
     let (jid, pw) = prosody::fresh_account(prefix);
     let (client, bound) = prosody::chat_client(&jid, &pw, T).await;
     (client, bound, jid.parse().unwrap())
 }
 
 /// Waits for a stanza on a plain client that `pred` accepts.
-async fn expect(client: &mut Client, what: &str, pred: impl Fn(&Incoming) -> bool) -> Incoming {
+async fn expect(client: &mut Connection, what: &str, pred: impl Fn(&Incoming) -> bool) -> Incoming {
     let fut = async {
         while let Some(ev) = client.next().await {
             if let Event::Stanza(st) = ev {

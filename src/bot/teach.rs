@@ -101,6 +101,19 @@ struct Turn {
     grade_queued: bool,
 }
 
+impl Turn {
+    fn new(jid: &str, to: Jid, session: Session, stage: Stage, otr: OtrState) -> Turn {
+        Turn {
+            jid: jid.to_owned(),
+            to,
+            session,
+            stage,
+            otr,
+            grade_queued: false,
+        }
+    }
+}
+
 fn unix_now() -> u64 {
     store::scanner::unix_now()
 }
@@ -563,22 +576,18 @@ impl Teacher {
         let stage = stage_of(&session)?;
         let otr = match self.store.channel_state(jid)? {
             Some(b) => OtrState::decode(b.expose())?,
-            None => {
-                let key = self
-                    .store
-                    .otr_key(jid)?
-                    .ok_or_else(|| store::Error::NoSession(jid.to_owned()))?;
-                OtrState::from_pool_key(&self.cfg.bot_jid, key.expose())?
-            }
+            None => self.fresh_otr(jid)?,
         };
-        Ok(Some(Turn {
-            jid: jid.to_owned(),
-            to,
-            session,
-            stage,
-            otr,
-            grade_queued: false,
-        }))
+        Ok(Some(Turn::new(jid, to, session, stage, otr)))
+    }
+
+    /// OTR state with the session's own key from the pool, before any conversation.
+    fn fresh_otr(&self, jid: &str) -> Result<OtrState, TurnError> {
+        let key = self
+            .store
+            .otr_key(jid)?
+            .ok_or_else(|| store::Error::NoSession(jid.to_owned()))?;
+        Ok(OtrState::from_pool_key(&self.cfg.bot_jid, key.expose())?)
     }
 
     async fn create(&self, jid: &str, to: Jid) -> Result<Turn, TurnError> {
@@ -596,20 +605,9 @@ impl Teacher {
         self.pool
             .create_session(jid, &session, self.cfg.timeouts)
             .await?;
-        let key = self
-            .store
-            .otr_key(jid)?
-            .ok_or_else(|| store::Error::NoSession(jid.to_owned()))?;
-        let otr = OtrState::from_pool_key(&self.cfg.bot_jid, key.expose())?;
+        let otr = self.fresh_otr(jid)?;
         tracing::info!(%jid, "session started");
-        Ok(Turn {
-            jid: jid.to_owned(),
-            to,
-            session,
-            stage,
-            otr,
-            grade_queued: false,
-        })
+        Ok(Turn::new(jid, to, session, stage, otr))
     }
 }
 

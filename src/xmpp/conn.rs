@@ -1,11 +1,12 @@
 //! The running connection: stanzas in as [`Link`] events, [`Command`]s out; presence re-sent
-//! after every reconnect (tokio-xmpp reconnects with back-off by itself once online).
+//! after every reconnect (the stanza stream reconnects with back-off by itself once online).
 
+use super::connection::Connection;
 use super::stanza::{incoming, outgoing, Incoming, Outgoing};
 use futures::StreamExt;
 use tokio::sync::{mpsc, watch};
 use tokio_xmpp::jid::{BareJid, Jid};
-use tokio_xmpp::{Client, Event, Stanza};
+use tokio_xmpp::{Event, Stanza};
 
 /// What the connection tells the bot.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,7 +48,7 @@ pub fn answer_subscription(from: &BareJid, whitelisted: bool) -> Vec<Command> {
 
 /// Pumps `client` until `shutdown` turns true or the command channel closes.
 pub async fn run(
-    mut client: Client,
+    mut client: Connection,
     own: BareJid,
     mut commands: mpsc::Receiver<Command>,
     events: mpsc::Sender<Link>,
@@ -123,7 +124,7 @@ fn from_server_or_peer(st: Stanza, own: &BareJid) -> Option<Incoming> {
     }
 }
 
-async fn send(client: &mut Client, o: Outgoing) {
+async fn send(client: &mut Connection, o: Outgoing) {
     if let Err(e) = client.send_stanza(outgoing(o)).await {
         tracing::warn!(error = %e, "could not queue a stanza");
     }

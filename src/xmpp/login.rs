@@ -1,5 +1,6 @@
 //! Logging in: a probe that reports why a login fails (tokio-xmpp only retries), then the client.
 
+use super::connection::Connection;
 use super::connector::{Negotiated, PlainLoopback, StartTls, TlsFailure};
 use super::tls::{client_config, min_version};
 use crate::exit::{ExitCode, Failure};
@@ -11,7 +12,7 @@ use std::time::Duration;
 use tokio_xmpp::connect::{DnsConfig, ServerConnector};
 use tokio_xmpp::jid::{BareJid, Jid};
 use tokio_xmpp::xmlstream::Timeouts;
-use tokio_xmpp::{Client, Event};
+use tokio_xmpp::Event;
 use zeroize::Zeroizing;
 
 /// Why the bot could not log in.
@@ -211,39 +212,35 @@ impl Login {
         }
     }
 
-    /// Probes, then starts a reconnecting client and waits until it is online.
-    pub async fn connect(&self, timeout: Duration) -> Result<(Client, Jid, ProbeInfo), LoginError> {
+    /// Probes, then starts a reconnecting connection and waits until it is online.
+    pub async fn connect(
+        &self,
+        timeout: Duration,
+    ) -> Result<(Connection, Jid, ProbeInfo), LoginError> {
         let info = self.probe(timeout).await?;
         let jid = Jid::from(self.jid.clone());
         let password = self.password.as_str().to_owned();
-        let mut client = match &self.tls {
-            Some(t) => Client::new_with_connector(
-                jid,
-                password,
+        let mut conn = match &self.tls {
+            Some(t) => Connection::start(
                 t.clone().with_channel_binding(info.plus_offered),
-                Timeouts::default(),
-            ),
-            None => Client::new_with_connector(
                 jid,
                 password,
-                PlainLoopback(self.dns.clone()),
-                Timeouts::default(),
             ),
+            None => Connection::start(PlainLoopback(self.dns.clone()), jid, password),
         };
+        // The probe has shown that a login works; a failed attempt now is retried.
         let wait = async {
-            while let Some(ev) = client.next().await {
-                match ev {
-                    Event::Online { bound_jid, .. } => return Ok(bound_jid),
-                    Event::Disconnected(e) => return Err(classify(e, &self.jid, &self.server)),
-                    Event::Stanza(_) => {}
+            while let Some(ev) = conn.next().await {
+                if let Event::Online { bound_jid, .. } = ev {
+                    return Ok(bound_jid);
                 }
             }
             Err(LoginError::Protocol(
-                "the client stopped before going online".into(),
+                "the connection stopped before going online".into(),
             ))
         };
         match tokio::time::timeout(timeout, wait).await {
-            Ok(Ok(bound)) => Ok((client, bound, info)),
+            Ok(Ok(bound)) => Ok((conn, bound, info)),
             Ok(Err(e)) => Err(e),
             Err(_) => Err(LoginError::Timeout(timeout)),
         }

@@ -1,6 +1,7 @@
 //! The XMPP client connection (tokio-xmpp): TLS, roster, presence, messages.
 
 pub mod conn;
+pub mod connection;
 pub mod connector;
 pub mod jid;
 pub mod login;

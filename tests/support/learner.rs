@@ -4,12 +4,13 @@
 use super::libotr::{policy, Outcome, Peer};
 use super::prosody;
 use futures::StreamExt;
+use otrbot::xmpp::connection::Connection;
 use otrbot::xmpp::stanza::{incoming, outgoing, Incoming, Outgoing};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use tokio_xmpp::jid::{BareJid, Jid};
-use tokio_xmpp::{Client, Event};
+use tokio_xmpp::Event;
 
 /// How long a test waits for any one thing.
 pub const T: Duration = Duration::from_secs(30);
@@ -104,7 +105,7 @@ pub async fn go_private(l: &mut Learner) {
 /// The learner: an XMPP client and a libotr user behind it.
 pub struct Learner {
     /// The learner's XMPP connection.
-    pub client: Client,
+    pub client: Connection,
     /// The learner's libotr.
     pub peer: Peer,
     /// The bot's account.
@@ -206,6 +207,21 @@ impl Learner {
                 _ => {}
             }
         }
+    }
+
+    /// Runs SMP with `secret` until the bot gives the completion code, which it returns;
+    /// libotr must have read every message of the bot's.
+    pub async fn smp_to_the_code(&mut self, secret: &[u8]) -> String {
+        let out = self.peer.smp_start(&self.contact(), secret, None);
+        self.send_wire(&out.inject).await;
+        self.until("the completion code", |l| l.heard("completion code is"))
+            .await;
+        let unreadable = self.events.msg_events();
+        assert!(
+            !unreadable.iter().any(|e| e.contains("UNREADABLE")),
+            "{unreadable:?}"
+        );
+        code_in(self.last_said()).expect("a XXXX-XXXX code")
     }
 
     /// The bot's last plaintext.

@@ -1,6 +1,6 @@
 //! Waiting for a started `otrbot` process to be ready.
 
-use std::process::Child;
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 /// Waits up to 20 s until `ready()` holds; panics if `child` exits first.
@@ -22,4 +22,18 @@ pub fn wait_ready(child: &mut Child, what: &str, ready: impl Fn() -> bool) {
 /// Whether something listens on `127.0.0.1:port`.
 pub fn listening(port: u16) -> bool {
     std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+}
+
+/// Stops `bot` with SIGTERM, checks that it exits cleanly, and returns what it logged.
+pub fn stop(bot: Child) -> String {
+    let pid = bot.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let out = bot.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "bot exit {:?}: {log}", out.status);
+    log
 }

@@ -89,7 +89,7 @@ pub async fn chat_client(
     jid: &str,
     password: &str,
     timeout: std::time::Duration,
-) -> (tokio_xmpp::Client, tokio_xmpp::jid::Jid) {
+) -> (otrbot::xmpp::connection::Connection, tokio_xmpp::jid::Jid) {
     use otrbot::xmpp::login::Login;
     use otrbot::xmpp::stanza::{outgoing, Outgoing};
     let dir = tempfile::tempdir().unwrap();
