@@ -299,6 +299,22 @@ host = "127.0.0.1"
     }
 
     #[test]
+    fn syntax_errors_say_what_and_where() {
+        // A control character in a comment: the TOML parser itself gives no message.
+        let e = load(&format!("{GOOD}# a\x1fb\n")).unwrap_err();
+        assert_eq!(e.key, "(file)");
+        assert_eq!(e.problem, "not valid TOML (line 8, column 4)");
+        let e = load("[xmpp\n").unwrap_err();
+        assert_eq!(e.key, "(file)");
+        assert!(
+            e.problem.starts_with("invalid table header"),
+            "{}",
+            e.problem
+        );
+        assert!(e.problem.ends_with("(line 1, column 6)"), "{}", e.problem);
+    }
+
+    #[test]
     fn unknown_key_is_refused() {
         let e = load(&format!("{GOOD}\n[lesson]\nwarning_timout = 3\n")).unwrap_err();
         assert_eq!(e.key, "lesson.warning_timout");
