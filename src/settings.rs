@@ -315,13 +315,33 @@ pub fn from_toml(
         let inner = e.into_inner();
         SettingError {
             key: if key == "." { "(file)".into() } else { key },
-            problem: inner.message().to_string(),
+            problem: toml_problem(text, &inner),
         }
     })?;
     apply_env(&mut s, env);
     resolve_paths(&mut s, base);
     validate(&s)?;
     Ok(s)
+}
+
+/// What a TOML error says, with its line and column; never empty (the parser gives no
+/// message for some syntax errors, such as a control character in a comment).
+fn toml_problem(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim().replace('\n', "; ");
+    let message = if message.is_empty() {
+        "not valid TOML".to_owned()
+    } else {
+        message
+    };
+    match e.span() {
+        Some(span) => {
+            let before = text.get(..span.start).unwrap_or(text);
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+            format!("{message} (line {line}, column {column})")
+        }
+        None => message,
+    }
 }
 
 /// The environment variable name for a secret: upper case, non-alphanumerics as `_`.

@@ -120,6 +120,31 @@ fn bounded(v: Option<&str>, name: &'static str) -> Result<Option<String>, Launch
     }
 }
 
+/// The most parameters a launch may carry (query, form body and header together).
+pub const MAX_PARAMS: usize = 512;
+
+/// All parameters of a launch: the query, the form body (when the request is a form) and
+/// the `Authorization: OAuth` header; `None` when there are more than [`MAX_PARAMS`].
+pub fn launch_params(
+    query: Option<&str>,
+    form: Option<&str>,
+    authorization: Option<&str>,
+) -> Option<Vec<(String, String)>> {
+    let mut params = Vec::new();
+    if let Some(q) = query {
+        params.extend(oauth::parse_form(q));
+    }
+    if let Some(body) = form {
+        params.extend(oauth::parse_form(body));
+    }
+    if let Some(h) = authorization.filter(|h| h.trim_start().len() > 6) {
+        if let Some(p) = oauth::parse_authorization(h) {
+            params.extend(p);
+        }
+    }
+    (params.len() <= MAX_PARAMS).then_some(params)
+}
+
 /// The full URL whose base URI is signed: the public base URL plus the request path.
 pub fn public_request_url(public_url: &str, path: &str) -> String {
     format!("{}{}", public_url.trim_end_matches('/'), path)

@@ -1,9 +1,9 @@
 //! The routes: launch, the learner's pages, the instructor view and `/is_up`.
 
 use super::error::PageError;
-use super::launch::{LaunchError, Verifier};
+use super::launch::{launch_params, LaunchError, Verifier};
 use super::visit::{self, Visit};
-use super::{oauth, App};
+use super::App;
 use crate::bot::admin::{self, AdminEvent};
 use crate::lesson::secret;
 use crate::store::{
@@ -124,24 +124,14 @@ async fn launch(
             crate::tr!("What you sent is too long."),
         ));
     }
-    let mut params = Vec::new();
-    if let Some(q) = origin.query() {
-        params.extend(oauth::parse_form(q.as_str()));
-    }
-    if ct.is_some_and(|c| c.is_form()) {
-        params.extend(oauth::parse_form(&raw));
-    }
-    if let Some(h) = auth.0.as_deref().filter(|h| h.trim_start().len() > 6) {
-        if let Some(p) = oauth::parse_authorization(h) {
-            params.extend(p);
-        }
-    }
-    if params.len() > 512 {
+    let form = ct.is_some_and(|c| c.is_form()).then_some(raw.as_str());
+    let query = origin.query().map(|q| q.as_str());
+    let Some(params) = launch_params(query, form, auth.0.as_deref()) else {
         return Err(PageError::new(
             Status::PayloadTooLarge,
             crate::tr!("What you sent is too long."),
         ));
-    }
+    };
     let path = origin.path().as_str().to_owned();
     let store = app.store.clone();
     let (consumers, public_url, window) = (

@@ -120,7 +120,7 @@ impl Reassembly {
         if f.k == 0 || f.n == 0 || f.k > f.n {
             return None;
         }
-        if f.k == 1 {
+        if f.k == 1 && f.piece.len() <= MAX_REASSEMBLED {
             *self = Reassembly {
                 k: 1,
                 n: f.n,
@@ -151,6 +151,11 @@ impl Reassembly {
     /// True when no partial message is held.
     pub fn is_empty(&self) -> bool {
         self.n == 0
+    }
+
+    /// Bytes of the partial message held (never more than [`MAX_REASSEMBLED`]).
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
     }
 }
 
@@ -221,5 +226,23 @@ mod tests {
         }
         assert_eq!(done, None);
         assert!(r.is_empty());
+    }
+
+    #[test]
+    fn oversized_first_piece_is_not_kept() {
+        let mut r = Reassembly::default();
+        let piece = "C".repeat(MAX_REASSEMBLED + 1);
+        let first = |k, n| Fragment {
+            tags: None,
+            k,
+            n,
+            piece: &piece,
+        };
+        assert_eq!(r.add(&first(1, 2)), None);
+        assert_eq!(r.buffered(), 0);
+        assert!(r.is_empty());
+        // Nor is an oversized single-fragment message handed on.
+        assert_eq!(r.add(&first(1, 1)), None);
+        assert_eq!(r.buffered(), 0);
     }
 }

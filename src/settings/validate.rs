@@ -3,6 +3,7 @@
 use super::{SettingError, Settings};
 use crate::i18n::is_valid_locale;
 use crate::xmpp::jid::parse_bare;
+use std::io::Read;
 use std::net::IpAddr;
 
 /// The largest avatar accepted, in bytes.
@@ -73,13 +74,19 @@ fn xmpp(s: &Settings) -> Result<(), SettingError> {
         if let Some(p) = &a.avatar {
             let meta = std::fs::metadata(p)
                 .map_err(|e| bad(key("avatar"), format!("cannot read {}: {e}", p.display())))?;
+            if !meta.is_file() {
+                return Err(bad(key("avatar"), "must be a regular file"));
+            }
             if meta.len() > MAX_AVATAR_BYTES {
                 return Err(bad(
                     key("avatar"),
                     format!("larger than {MAX_AVATAR_BYTES} bytes"),
                 ));
             }
-            let head = std::fs::read(p).map_err(|e| bad(key("avatar"), e.to_string()))?;
+            let mut head = Vec::new();
+            std::fs::File::open(p)
+                .and_then(|f| f.take(4).read_to_end(&mut head))
+                .map_err(|e| bad(key("avatar"), e.to_string()))?;
             if !(head.starts_with(b"\x89PNG") || head.starts_with(b"\xff\xd8\xff")) {
                 return Err(bad(key("avatar"), "must be a PNG or JPEG image"));
             }
@@ -299,6 +306,22 @@ host = "127.0.0.1"
     }
 
     #[test]
+    fn syntax_errors_say_what_and_where() {
+        // A control character in a comment: the TOML parser itself gives no message.
+        let e = load(&format!("{GOOD}# a\x1fb\n")).unwrap_err();
+        assert_eq!(e.key, "(file)");
+        assert_eq!(e.problem, "not valid TOML (line 8, column 4)");
+        let e = load("[xmpp\n").unwrap_err();
+        assert_eq!(e.key, "(file)");
+        assert!(
+            e.problem.starts_with("invalid table header"),
+            "{}",
+            e.problem
+        );
+        assert!(e.problem.ends_with("(line 1, column 6)"), "{}", e.problem);
+    }
+
+    #[test]
     fn unknown_key_is_refused() {
         let e = load(&format!("{GOOD}\n[lesson]\nwarning_timout = 3\n")).unwrap_err();
         assert_eq!(e.key, "lesson.warning_timout");
@@ -422,6 +445,13 @@ host = "127.0.0.1"
         assert_eq!(key_of(&t), "xmpp.accounts.bot.avatar");
         std::fs::write(&p, b"\x89PNG\r\n\x1a\n....").unwrap();
         assert!(load(&t).is_ok());
+        // A device reports no size and never ends: refused without reading it.
+        for dev in ["/dev/zero", "/dev/null"] {
+            let t = GOOD.replace("host =", &format!("avatar = {dev:?}\nhost ="));
+            let e = load(&t).unwrap_err();
+            assert_eq!(e.key, "xmpp.accounts.bot.avatar");
+            assert_eq!(e.problem, "must be a regular file");
+        }
     }
 
     #[test]
