@@ -10,6 +10,10 @@ mod data_dir;
 pub mod learner;
 pub mod roster;
 pub mod teach;
+pub mod turns;
+
+#[cfg(test)]
+mod bounds_tests;
 
 use crate::exit::{ExitCode, Failure};
 use crate::settings::Settings;
