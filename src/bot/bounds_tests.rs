@@ -3,9 +3,7 @@
 
 use super::teach::{Teacher, Teaching};
 use crate::i18n::Catalogs;
-use crate::store::{
-    default_dsa_key, KeyPool, Store, Timeouts, WhitelistEntry, WhitelistSource,
-};
+use crate::store::{default_dsa_key, KeyPool, Store, Timeouts, WhitelistEntry, WhitelistSource};
 use crate::xmpp::conn::Command;
 use crate::xmpp::stanza::Outgoing;
 use std::sync::{Arc, OnceLock};
@@ -69,7 +67,11 @@ fn hostile(i: usize) -> String {
         0 => "hello".into(),
         1 => format!("?OTR:{}", "%%%not base64".repeat(i % 50 + 1)),
         2 => "?OTR:AAMC".into(),
-        3 => format!("?OTR|{:08x}|00000000,00001,00009,{},", 0x100 + i, "A".repeat(1000)),
+        3 => format!(
+            "?OTR|{:08x}|00000000,00001,00009,{},",
+            0x100 + i,
+            "A".repeat(1000)
+        ),
         4 => "?OTRv23?".into(),
         _ => format!("?OTR,1,2,{},", "B".repeat(i)),
     }
@@ -147,4 +149,31 @@ async fn concurrent_messages_from_one_learner_leave_one_session_and_no_lock() {
     }
     assert_eq!(r.teacher.turns_in_flight(), 0);
     assert_eq!(r.store.session_count(), 1);
+}
+
+#[tokio::test]
+async fn the_main_loop_queues_without_waiting_and_drops_refusals_when_full() {
+    let (tx, mut rx) = mpsc::channel(2);
+    let refusal = |i: usize| {
+        Command::Send(Outgoing::Unsubscribed(
+            format!("s{i}@evil.example").parse().unwrap(),
+        ))
+    };
+    // Nobody drains the queue: neither call waits (they are not async).
+    super::queue(&tx, (0..5).map(refusal).collect(), true);
+    super::queue(&tx, (5..8).map(refusal).collect(), false);
+    let mut got = Vec::new();
+    while got.len() < 5 {
+        let c = tokio::time::timeout(std::time::Duration::from_secs(5), rx.recv())
+            .await
+            .expect("the queued commands arrive")
+            .expect("open");
+        got.push(c);
+    }
+    let want: Vec<Command> = [0, 1, 5, 6, 7].into_iter().map(refusal).collect();
+    assert_eq!(
+        got, want,
+        "refusals beyond the queue dropped, the rest sent in order"
+    );
+    assert!(rx.try_recv().is_err());
 }

@@ -111,7 +111,10 @@ mod tests {
             assert_eq!(locks.len(), 1);
             drop(held);
         }
-        assert!(locks.is_empty(), "the map does not grow with every JID seen");
+        assert!(
+            locks.is_empty(),
+            "the map does not grow with every JID seen"
+        );
         // A ticket given up while waiting (its task cancelled) leaves no entry either.
         let held = locks.enter("a@example.org").lock().await;
         let waiting = locks.enter("a@example.org");

@@ -225,7 +225,11 @@ mod tests {
         let mut other = grade("learner-1", 1.0);
         other.consumer_key = "other".into();
         s.grade_enqueue(&other).unwrap();
-        assert_eq!(s.grades().unwrap().len(), 3, "another consumer's result is another");
+        assert_eq!(
+            s.grades().unwrap().len(),
+            3,
+            "another consumer's result is another"
+        );
     }
 
     #[test]

@@ -444,5 +444,8 @@ fn untrusted_fingerprints_are_bounded_and_trusted_ones_kept() {
         assert!(untrusted <= MAX_UNTRUSTED_FINGERPRINTS);
     }
     assert!(a.channel.is_trusted(&trusted));
-    assert!(a.channel.fingerprints.contains_key(&crate::otr::keys::Fingerprint([199; 20])));
+    assert!(a
+        .channel
+        .fingerprints
+        .contains_key(&crate::otr::keys::Fingerprint([199; 20])));
 }
