@@ -49,6 +49,11 @@ pub fn start_bot_as(
     let mut text = prosody::settings_text(jid, pw, &dir.path().join("data"));
     text.push_str(&format!("\n[whitelist]\n{learner:?} = \"en_GB\"\n"));
     text = text.replace("[lesson]\n", &format!("[lesson]\n{extra}"));
+    spawn_bot(jid, dir, &text)
+}
+
+/// Starts `otrbot run` as `jid` with the settings `text` (written to `dir`/bot.toml).
+pub fn spawn_bot(jid: &str, dir: tempfile::TempDir, text: &str) -> Bot {
     let file = dir.path().join("bot.toml");
     std::fs::write(&file, text).unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_otrbot"))
