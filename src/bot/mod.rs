@@ -10,6 +10,10 @@ mod data_dir;
 pub mod learner;
 pub mod roster;
 pub mod teach;
+pub mod turns;
+
+#[cfg(test)]
+mod bounds_tests;
 
 use crate::exit::{ExitCode, Failure};
 use crate::settings::Settings;
@@ -194,9 +198,9 @@ async fn serve(settings: Settings, store: Store) -> Result<(), Failure> {
                         Vec::new()
                     }
                 };
-                send_all(&cmd_tx, cmds).await;
+                queue(&cmd_tx, cmds, false);
             }
-            Some(link) = link_rx.recv() => on_link(&store, &cmd_tx, &teacher, link).await,
+            Some(link) = link_rx.recv() => on_link(&store, &cmd_tx, &teacher, link),
         }
     }
 
@@ -230,15 +234,45 @@ async fn send_all(tx: &mpsc::Sender<Command>, cmds: Vec<Command>) {
     }
 }
 
-async fn on_link(store: &Store, tx: &mpsc::Sender<Command>, teacher: &teach::Teacher, link: Link) {
-    use crate::xmpp::stanza::Incoming;
+/// Queues commands for the connection without ever waiting on it from the main loop: the
+/// connection may itself be waiting for this loop to take its events (both channels full).
+/// What does not fit now is sent from its own task; when `droppable` (refusals to strangers,
+/// under a flood) it is dropped instead.
+fn queue(tx: &mpsc::Sender<Command>, cmds: Vec<Command>, droppable: bool) {
+    use tokio::sync::mpsc::error::TrySendError;
+    let mut rest = cmds.into_iter();
+    while let Some(c) = rest.next() {
+        match tx.try_send(c) {
+            Ok(()) => {}
+            Err(TrySendError::Closed(_)) => {
+                tracing::warn!("the XMPP connection has stopped");
+                return;
+            }
+            Err(TrySendError::Full(_)) if droppable => {
+                tracing::debug!("command queue full; a refusal is dropped");
+                return;
+            }
+            Err(TrySendError::Full(c)) => {
+                let (tx, more) = (tx.clone(), std::iter::once(c).chain(rest).collect());
+                tokio::spawn(async move { send_all(&tx, more).await });
+                return;
+            }
+        }
+    }
+}
+
+fn on_link(store: &Store, tx: &mpsc::Sender<Command>, teacher: &teach::Teacher, link: Link) {
+    use crate::xmpp::stanza::{Incoming, Outgoing};
     match link {
         Link::Online(jid) => tracing::info!(%jid, "xmpp online again"),
         Link::Offline(why) => tracing::warn!(%why, "xmpp connection lost; reconnecting"),
         Link::In(i) => match roster::on_incoming(store, &i) {
             Some(cmds) => {
                 tracing::debug!(event = ?i, commands = cmds.len(), "roster traffic");
-                send_all(tx, cmds).await
+                let refusal = cmds
+                    .iter()
+                    .all(|c| matches!(c, Command::Send(Outgoing::Unsubscribed(_))));
+                queue(tx, cmds, refusal)
             }
             None => match i {
                 Incoming::Chat { from, body } => {

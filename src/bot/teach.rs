@@ -4,14 +4,15 @@
 
 use super::learner::{meaning, Meaning, OtrState};
 use super::roster;
+use super::turns::{self, Ticket, TurnLocks};
 use crate::i18n::Catalogs;
 use crate::lesson::{self, render, step, Action, Env, Stage};
 use crate::settings::Settings;
 use crate::store::{self, GradeRequest, KeyPool, SecretBytes, Session, Store, Timeouts};
 use crate::xmpp::conn::Command;
 use crate::xmpp::stanza::Outgoing;
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_xmpp::jid::{BareJid, Jid};
@@ -87,7 +88,7 @@ pub struct Teacher {
     catalogs: Arc<Catalogs>,
     cfg: Arc<Teaching>,
     xmpp: mpsc::Sender<Command>,
-    locks: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+    locks: TurnLocks,
 }
 
 /// One learner's state during a turn.
@@ -133,13 +134,17 @@ impl Teacher {
             catalogs,
             cfg: Arc::new(cfg),
             xmpp,
-            locks: Arc::default(),
+            locks: TurnLocks::default(),
         }
     }
 
-    fn lock_for(&self, jid: &str) -> Arc<tokio::sync::Mutex<()>> {
-        let mut map = self.locks.lock().unwrap_or_else(|p| p.into_inner());
-        map.entry(jid.to_owned()).or_default().clone()
+    fn lock_for(&self, jid: &str) -> Ticket {
+        self.locks.enter(jid)
+    }
+
+    /// How many learners have a turn running or waiting (for tests of the bound).
+    pub fn turns_in_flight(&self) -> usize {
+        self.locks.len()
     }
 
     /// A chat message from a learner's client; strangers are ignored (nothing is said).
@@ -156,7 +161,10 @@ impl Teacher {
                 return;
             }
         }
-        let lock = self.lock_for(&jid);
+        let Some(lock) = self.locks.try_enter(&jid, turns::MAX_WAITING) else {
+            tracing::info!(%jid, "too many messages waiting from this learner; one dropped");
+            return;
+        };
         let _guard = lock.lock().await;
         if let Err(e) = self.chat_turn(&jid, from, body).await {
             tracing::error!(%jid, error = %e, "turn failed; stored state unchanged");

@@ -109,12 +109,35 @@ impl Store {
         self.t.nonces.len()
     }
 
-    /// Puts a grade in the outbox; returns its id once it is on disk.
+    /// Puts a grade in the outbox; returns its id once it is on disk. A grade still queued
+    /// for the same result (consumer, service URL and sourcedid) is replaced: `replaceResult`
+    /// keeps only the last score, so the outbox holds at most one grade per result.
     pub fn grade_enqueue(&self, req: &GradeRequest) -> Result<u64> {
+        let same: Vec<sled::IVec> = self
+            .t
+            .outbox
+            .iter()
+            .filter_map(|kv| {
+                let (k, v) = kv.ok()?;
+                let g: GradeRequest = codec::decode(GRADE_OUTBOX, &v).ok()?;
+                (g.consumer_key == req.consumer_key
+                    && g.url == req.url
+                    && g.sourcedid == req.sourcedid)
+                    .then_some(k)
+            })
+            .collect();
         let id = self.db.generate_id()?;
+        let value = codec::encode(req)?;
         self.t
             .outbox
-            .insert(id.to_be_bytes(), codec::encode(req)?.as_slice())?;
+            .transaction(|o| {
+                for k in &same {
+                    o.remove(k)?;
+                }
+                o.insert(&id.to_be_bytes(), value.as_slice())?;
+                Ok::<(), sled::transaction::ConflictableTransactionError<Error>>(())
+            })
+            .map_err(from_tx)?;
         self.t.outbox.flush()?;
         Ok(id)
     }
@@ -167,5 +190,62 @@ impl Store {
             })
             .map_err(from_tx)?;
         Ok(g)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grade(sourcedid: &str, score: f64) -> GradeRequest {
+        GradeRequest {
+            url: "https://lms.example/outcomes".into(),
+            sourcedid: sourcedid.into(),
+            score,
+            consumer_key: "key".into(),
+            attempts: 0,
+            next_try: 0,
+            last_error: None,
+        }
+    }
+
+    #[test]
+    fn outbox_holds_one_grade_per_result() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(d.path()).unwrap();
+        for i in 0..100 {
+            s.grade_enqueue(&grade("learner-1", f64::from(i) / 100.0))
+                .unwrap();
+        }
+        s.grade_enqueue(&grade("learner-2", 1.0)).unwrap();
+        let all = s.grades().unwrap();
+        assert_eq!(all.len(), 2, "{all:?}");
+        assert_eq!(all[0].1.sourcedid, "learner-1");
+        assert_eq!(all[0].1.score, 0.99, "the last score is kept");
+        let mut other = grade("learner-1", 1.0);
+        other.consumer_key = "other".into();
+        s.grade_enqueue(&other).unwrap();
+        assert_eq!(
+            s.grades().unwrap().len(),
+            3,
+            "another consumer's result is another"
+        );
+    }
+
+    #[test]
+    fn nonces_are_pruned_after_expiry() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(d.path()).unwrap();
+        for i in 0..500 {
+            assert!(s
+                .nonce_check_and_store("key", &format!("n{i}"), 1000 + i, 900)
+                .unwrap());
+        }
+        assert!(!s.nonce_check_and_store("key", "n7", 2000, 950).unwrap());
+        assert_eq!(s.prune_nonces(1250).unwrap(), 251);
+        assert_eq!(s.nonce_count(), 249);
+        assert_eq!(s.prune_nonces(2000).unwrap(), 249);
+        assert_eq!(s.nonce_count(), 0, "every nonce goes once expired");
+        assert_eq!(s.t.nonce_expiry.len(), 0, "and its index entry too");
     }
 }

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod engine;
+pub mod flood;
 pub mod keys;
 pub mod learner;
 pub mod libotr;

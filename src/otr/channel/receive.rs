@@ -70,7 +70,7 @@ impl Channel {
             }
             None => 0,
         };
-        let session = self.sessions.entry(instance).or_default();
+        let session = self.session_for(instance);
         session.fragment_at = now;
         let whole = session.fragments.add(&f);
         if let Some(whole) = whole {
@@ -132,7 +132,7 @@ impl Channel {
             }
             _ => None,
         };
-        let session = self.sessions.entry(instance).or_default();
+        let session = self.session_for(instance);
         let inherits = matches!(msg.body, Body::DhKey { .. } | Body::DhCommit { .. });
         if let (Some(master), AkeState::None, true) = (master_waiting, &session.ake, inherits) {
             // libotr copies the master's AKE to the child that answers our DH-Commit.
@@ -174,7 +174,7 @@ impl Channel {
                 }
                 let known = self.fingerprints.get(&est.fingerprint).copied();
                 if known != Some(true) {
-                    self.fingerprints.entry(est.fingerprint).or_insert(false);
+                    self.remember_fingerprint(est.fingerprint);
                     out.push(Event::UnverifiedFingerprint {
                         fingerprint: est.fingerprint,
                         new: known.is_none(),
@@ -196,14 +196,17 @@ impl Channel {
         out: &mut Out,
     ) {
         let ignore = d.flags & FLAG_IGNORE_UNREADABLE != 0;
-        let session = self.sessions.entry(instance).or_default();
-        if !session.is_encrypted() {
-            if !ignore {
-                out.push(Event::Problem(Problem::NotInPrivate));
-                out.push(Event::Inject(ERR_NOT_PRIVATE.to_owned()));
+        // No session is made for a data message: unknown instances are not private.
+        let session = match self.sessions.get_mut(&instance) {
+            Some(s) if s.is_encrypted() => s,
+            _ => {
+                if !ignore {
+                    out.push(Event::Problem(Problem::NotInPrivate));
+                    out.push(Event::Inject(ERR_NOT_PRIVATE.to_owned()));
+                }
+                return;
             }
-            return;
-        }
+        };
         let opened = match session.open(d, now) {
             Ok(o) => o,
             Err(e) => {

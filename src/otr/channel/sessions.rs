@@ -4,12 +4,17 @@
 use super::{Channel, Out, SessionInfo};
 use crate::otr::ake::AkeState;
 use crate::otr::error::OtrError;
-use crate::otr::session::MsgState;
+use crate::otr::keys::Fingerprint;
+use crate::otr::session::{MsgState, Session};
 
 /// Seconds after which an unfinished AKE is forgotten (libotr keeps a v3 commit 60 s).
 pub const AKE_TIMEOUT: u64 = 60;
 /// Seconds after which a partial fragmented message is dropped.
 pub const FRAGMENT_TIMEOUT: u64 = 60;
+/// Most peer instances one channel keeps; a new one then replaces the least useful.
+pub const MAX_INSTANCES: usize = 16;
+/// Most untrusted fingerprints one channel remembers (trusted ones are always kept).
+pub const MAX_UNTRUSTED_FINGERPRINTS: usize = 32;
 
 impl Channel {
     /// Every session (one per peer instance), with its state.
@@ -49,6 +54,50 @@ impl Channel {
                 Ok(())
             }
         }
+    }
+
+    /// The session with peer `instance`, made if new; at [`MAX_INSTANCES`] the stalest
+    /// session that is not private (else the stalest of all) is forgotten first, so that
+    /// made-up instance tags cannot grow the state without bound.
+    pub(super) fn session_for(&mut self, instance: u32) -> &mut Session {
+        if !self.sessions.contains_key(&instance) && self.sessions.len() >= MAX_INSTANCES {
+            let activity = |s: &Session| {
+                s.last_recv
+                    .max(s.last_sent)
+                    .max(s.ake_at)
+                    .max(s.fragment_at)
+            };
+            let victim = self
+                .sessions
+                .iter()
+                .filter(|(tag, _)| Some(**tag) != self.selected)
+                .min_by_key(|(_, s)| (s.is_encrypted(), activity(s)))
+                .map(|(tag, _)| *tag);
+            if let Some(tag) = victim {
+                self.sessions.remove(&tag);
+            }
+        }
+        self.sessions.entry(instance).or_default()
+    }
+
+    /// Records a fingerprint seen in an AKE as untrusted; beyond
+    /// [`MAX_UNTRUSTED_FINGERPRINTS`] another untrusted one is forgotten.
+    pub(super) fn remember_fingerprint(&mut self, fingerprint: Fingerprint) {
+        if self.fingerprints.contains_key(&fingerprint) {
+            return;
+        }
+        let untrusted = self.fingerprints.values().filter(|t| !**t).count();
+        if untrusted >= MAX_UNTRUSTED_FINGERPRINTS {
+            let old = self
+                .fingerprints
+                .iter()
+                .find(|(_, trusted)| !**trusted)
+                .map(|(f, _)| *f);
+            if let Some(f) = old {
+                self.fingerprints.remove(&f);
+            }
+        }
+        self.fingerprints.insert(fingerprint, false);
     }
 
     /// The timer: forgets unfinished AKEs (their DH secrets) and partial fragments once stale

@@ -394,3 +394,58 @@ fn smp_between_engines_with_and_without_question() {
         vec![Event::Problem(Problem::NotEncrypted)]
     );
 }
+
+#[test]
+fn made_up_instance_tags_cannot_grow_the_channel() {
+    let (mut a, mut b) = secure_pair(Policy::MANUAL, Policy::MANUAL);
+    let ours = a.account.instance_tag;
+    // Fragments and DH-Commits from ever new instance tags: at most MAX_INSTANCES sessions.
+    for tag in 0x1000..0x1000 + 500u32 {
+        let frag = format!("?OTR|{tag:08x}|{ours:08x},00001,00009,{},", "A".repeat(100));
+        a.channel.read(&a.account, &frag, 10 + u64::from(tag));
+        assert!(a.channel.sessions.len() <= MAX_INSTANCES);
+    }
+    for _ in 0..(2 * MAX_INSTANCES) {
+        let mut c = Side::new("c@x", Policy::MANUAL);
+        let commit = injects(&c.channel.read(&c.account, "?OTRv3?", 5000));
+        assert_eq!(commit.len(), 1);
+        let ev = a.channel.read(&a.account, &commit[0], 5000);
+        assert!(!injects(&ev).is_empty(), "a DH-Key answers the commit");
+        assert!(a.channel.sessions.len() <= MAX_INSTANCES);
+    }
+    // A data message from an unknown instance makes no session at all.
+    let before = a.channel.sessions.len();
+    let wire = injects(&b.channel.write(&b.account, "hi", 6000)).remove(0);
+    let Ok(message::Classified::Encoded(mut bytes)) = message::classify(&wire) else {
+        panic!("an encoded data message: {wire}");
+    };
+    bytes[3..7].copy_from_slice(&0xbeefu32.to_be_bytes());
+    let _ = a.channel.read(&a.account, &armor(&bytes), 6000);
+    assert!(a.channel.sessions.len() <= before);
+    // The private session with b is kept (private sessions go last) and still works.
+    assert!(a.channel.is_encrypted());
+    let ev = a.channel.read(
+        &a.account,
+        &injects(&b.channel.write(&b.account, "still here", 6001))[0],
+        6001,
+    );
+    assert_eq!(received(&ev), vec![("still here".to_owned(), true)]);
+}
+
+#[test]
+fn untrusted_fingerprints_are_bounded_and_trusted_ones_kept() {
+    let mut a = Side::new("a@x", Policy::MANUAL);
+    let trusted = crate::otr::keys::Fingerprint([0xee; 20]);
+    a.channel.trust(trusted, true);
+    for i in 0..200u8 {
+        a.channel
+            .remember_fingerprint(crate::otr::keys::Fingerprint([i; 20]));
+        let untrusted = a.channel.fingerprints.values().filter(|t| !**t).count();
+        assert!(untrusted <= MAX_UNTRUSTED_FINGERPRINTS);
+    }
+    assert!(a.channel.is_trusted(&trusted));
+    assert!(a
+        .channel
+        .fingerprints
+        .contains_key(&crate::otr::keys::Fingerprint([199; 20])));
+}
