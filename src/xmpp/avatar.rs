@@ -191,10 +191,14 @@ mod tests {
         assert!(data.contains(&a.id()));
         assert!(meta.contains(METADATA_NODE), "{meta}");
         assert!(
-            meta.contains(&format!("bytes=\"{}\"", a.bytes.len())),
+            meta.contains(&format!("bytes='{}'", a.bytes.len())),
             "{meta}"
         );
-        assert!(meta.contains("type=\"image/png\""), "{meta}");
+        assert!(meta.contains("type='image/png'"), "{meta}");
+        assert!(
+            meta.contains("width='3'") && meta.contains("height='2'"),
+            "{meta}"
+        );
         let x = String::from(&a.presence_update());
         assert!(
             x.contains("vcard-temp:x:update") && x.contains(&a.id()),
