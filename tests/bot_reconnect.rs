@@ -15,7 +15,7 @@ async fn connection_dropped_mid_lesson_reconnects_and_carries_on() {
     let (ljid, lpw) = prosody::fresh_account("dropped");
     let (bjid, bpw) = prosody::fresh_account("teacher");
     let dir = tempfile::tempdir().unwrap();
-    let text = bot_settings(&bjid, &bpw, dir.path(), &ljid, "").replace(
+    let text = bot_settings(&bjid, &bpw, dir.path(), &ljid, "", "").replace(
         &format!("port = {}", prosody::port()),
         &format!("port = {}", relay.port),
     );

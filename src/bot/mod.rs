@@ -82,6 +82,13 @@ pub fn run(settings: Settings) -> Result<(), Failure> {
 
 async fn serve(settings: Settings, store: Store) -> Result<(), Failure> {
     let signal = shutdown_signal();
+    let avatar = match &settings.account().avatar {
+        Some(path) => Some(crate::xmpp::avatar::Avatar::load(path).map_err(|e| {
+            let key = format!("xmpp.accounts.{}.avatar", settings.xmpp.default_account);
+            Failure::new(ExitCode::BadSetting, format!("setting `{key}`: {e}"))
+        })?),
+        None => None,
+    };
     let login = Login::from_settings(&settings)?;
     let (client, bound, info) = login.connect(LOGIN_TIMEOUT).await?;
     tracing::info!(
@@ -148,13 +155,14 @@ async fn serve(settings: Settings, store: Store) -> Result<(), Failure> {
         teach::Teaching::from_settings(&settings),
         cmd_tx.clone(),
     );
-    let xmpp_task = tokio::spawn(conn::run(
+    let xmpp_task = tokio::spawn(conn::run_with_avatar(
         client,
         login.jid().clone(),
         cmd_rx,
         link_tx,
         stop_rx,
         status,
+        avatar,
     ));
 
     tracing::info!(

@@ -79,6 +79,8 @@ impl Teaching {
 
 /// The longest typing pause before one reply.
 const MAX_TYPING: Duration = Duration::from_secs(4);
+/// Reading a reply takes this many times less than typing it.
+const READING_SPEEDUP: u32 = 4;
 
 /// Runs learners' turns; one learner's turns are serialised, different learners run at once.
 #[derive(Clone)]
@@ -100,6 +102,10 @@ struct Turn {
     otr: OtrState,
     /// The course page has already queued the grade (a completion code entered there).
     grade_queued: bool,
+    /// The length in characters of this turn's last reply, once one was sent.
+    last_reply: Option<usize>,
+    /// A status text to leave the learner once the roster entry is gone.
+    farewell: Option<String>,
 }
 
 impl Turn {
@@ -111,6 +117,8 @@ impl Turn {
             stage,
             otr,
             grade_queued: false,
+            last_reply: None,
+            farewell: None,
         }
     }
 }
@@ -420,6 +428,7 @@ impl Teacher {
             }
             all.extend(actions);
         }
+        self.farewell(turn).await;
         Ok(all)
     }
 
@@ -441,6 +450,7 @@ impl Teacher {
             Action::Say { msg, params } => {
                 let text = self.text(&turn.session.locale, *msg, params);
                 self.typing(turn, &text).await;
+                turn.last_reply = Some(text.chars().count());
                 turn.otr
                     .channel
                     .write(&turn.otr.account.clone(), &text, now)
@@ -487,11 +497,16 @@ impl Teacher {
                 self.post_grade(turn, *score, now)?;
                 Vec::new()
             }
+            Action::ShowStatus(msg) => {
+                turn.farewell = Some(self.text(&turn.session.locale, *msg, &[]));
+                Vec::new()
+            }
             Action::EndSession => {
                 self.store.remove_session(&turn.jid)?;
                 for c in roster::on_whitelist_change(&turn.jid, false) {
                     let _ = self.xmpp.send(c).await;
                 }
+                self.farewell(turn).await;
                 Vec::new()
             }
             Action::AcceptCode | Action::RefuseCode { .. } | Action::RefuseSecret(_) => Vec::new(),
@@ -537,19 +552,48 @@ impl Teacher {
         Ok(())
     }
 
+    /// With `scheduled_say`: "types" a reply (XEP-0085 composing, for as long as typing `text`
+    /// takes). For a second reply in one turn the bot stops halfway (paused) while the learner
+    /// reads the previous one, then types on. The reply itself then carries `active`.
     async fn typing(&self, turn: &Turn, text: &str) {
         let Some(per_char) = self.cfg.per_char else {
             return;
         };
-        let pause = per_char
-            .saturating_mul(text.chars().count().min(10_000) as u32)
-            .min(MAX_TYPING);
+        let chars = |n: usize| {
+            per_char
+                .saturating_mul(n.min(10_000) as u32)
+                .min(MAX_TYPING)
+        };
+        let pause = chars(text.chars().count());
+        self.chat_state(turn, ChatState::Composing).await;
+        let Some(previous) = turn.last_reply else {
+            tokio::time::sleep(pause).await;
+            return;
+        };
+        tokio::time::sleep(pause / 2).await;
+        self.chat_state(turn, ChatState::Paused).await;
+        tokio::time::sleep(chars(previous) / READING_SPEEDUP).await;
+        self.chat_state(turn, ChatState::Composing).await;
+        tokio::time::sleep(pause - pause / 2).await;
+    }
+
+    /// Sends the status text left by [`Action::ShowStatus`], if any.
+    async fn farewell(&self, turn: &mut Turn) {
+        if let Some(status) = turn.farewell.take() {
+            self.send(Outgoing::UnavailableTo {
+                to: turn.to.to_bare(),
+                status,
+            })
+            .await;
+        }
+    }
+
+    async fn chat_state(&self, turn: &Turn, state: ChatState) {
         self.send(Outgoing::ChatState {
             to: turn.to.clone(),
-            state: ChatState::Composing,
+            state,
         })
         .await;
-        tokio::time::sleep(pause).await;
     }
 
     async fn send(&self, o: Outgoing) {

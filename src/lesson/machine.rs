@@ -41,7 +41,11 @@ fn is_private(stage: &Stage) -> bool {
 
 fn expire(actions_before: Vec<Action>) -> Step {
     let mut actions = actions_before;
-    actions.extend([Action::EndOtr, Action::EndSession]);
+    actions.extend([
+        Action::ShowStatus(Msg::ExpiredStatus),
+        Action::EndOtr,
+        Action::EndSession,
+    ]);
     Ok((Stage::Ended(EndReason::Expired), actions))
 }
 
@@ -166,6 +170,9 @@ fn learning(stage: &Stage, mut p: Progress, event: &Event, env: &Env) -> Option<
                 return ok(with(stage, p), acts);
             }
             p.interrupted = true;
+            // The learner's side has ended: the bot ends its own too, or its explanation
+            // could not be sent (OTR refuses to write into a finished conversation).
+            acts.push(Action::EndOtr);
             acts.push(Action::say(Msg::OtrEnded));
             acts.push(Action::say(Msg::OtrHints));
             ok(Stage::Plaintext(p), acts)
@@ -318,7 +325,11 @@ fn verified(f: &Finished, event: &Event) -> Step {
         Event::OtrDisabled => {
             if f.encrypted {
                 f.encrypted = false;
-                acts.extend([Action::say(Msg::OtrEndedDone), done_reply(&f)]);
+                acts.extend([
+                    Action::EndOtr,
+                    Action::say(Msg::OtrEndedDone),
+                    done_reply(&f),
+                ]);
             }
         }
         Event::SmpStarted | Event::SmpQuestionUsed => {
@@ -454,6 +465,35 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn expiry_says_so_shows_the_status_then_ends() {
+        let (s, a) = step(&Stage::start(true), &Event::Expire, &Env::default()).unwrap();
+        assert_eq!(s, Stage::Ended(EndReason::Expired));
+        assert_eq!(
+            a,
+            [
+                Action::say(Msg::Expired),
+                Action::ShowStatus(Msg::ExpiredStatus),
+                Action::EndOtr,
+                Action::EndSession
+            ]
+        );
+    }
+
+    #[test]
+    fn otr_ended_by_the_learner_is_ended_by_the_bot_before_it_explains() {
+        let env = Env::default();
+        let p = Progress {
+            secret_set: true,
+            ..Progress::default()
+        };
+        let (s, a) = step(&Stage::Encrypted(p), &Event::OtrDisabled, &env).unwrap();
+        assert_eq!(s.name(), "plaintext");
+        let at = |x: &Action| a.iter().position(|y| y == x);
+        let (end, say) = (at(&Action::EndOtr), at(&Action::say(Msg::OtrEnded)));
+        assert!(end.is_some() && end < say, "{a:?}");
     }
 
     #[test]

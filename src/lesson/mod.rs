@@ -238,6 +238,9 @@ pub enum Action {
     PostGrade(f64),
     /// The learner was active: restart the warning and expiry clocks.
     ResetTimers,
+    /// Leave the learner this status text: the last presence the learner gets from the bot,
+    /// after [`Action::EndSession`] has removed it from the roster (which clears any before).
+    ShowStatus(Msg),
     /// End the OTR conversation (send the disconnect).
     EndOtr,
     /// Remove the learner from roster and whitelist and delete the session, secrets, keys.

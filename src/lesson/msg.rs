@@ -108,6 +108,8 @@ messages! {
     Warning => plural(trn!("Are you still there? This session ends in {n} minute unless you write to me.", "Are you still there? This session ends in {n} minutes unless you write to me.")),
     /// The session expired.
     Expired => Text::One(tr!("This session has ended because nothing happened for a while. To start again, open the exercise from your course again.")),
+    /// The bot's status text, shown to a learner whose session expired.
+    ExpiredStatus => Text::One(tr!("Session ended. To start again, open the exercise from your course again.")),
 }
 
 /// A parameter value of a message.

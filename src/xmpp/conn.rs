@@ -1,6 +1,7 @@
 //! The running connection: stanzas in as [`Link`] events, [`Command`]s out; presence re-sent
 //! after every reconnect (the stanza stream reconnects with back-off by itself once online).
 
+use super::avatar::{self, Avatar};
 use super::connection::Connection;
 use super::stanza::{incoming, outgoing, Incoming, Outgoing};
 use futures::StreamExt;
@@ -48,22 +49,29 @@ pub fn answer_subscription(from: &BareJid, whitelisted: bool) -> Vec<Command> {
 
 /// Pumps `client` until `shutdown` turns true or the command channel closes.
 pub async fn run(
+    client: Connection,
+    own: BareJid,
+    commands: mpsc::Receiver<Command>,
+    events: mpsc::Sender<Link>,
+    shutdown: watch::Receiver<bool>,
+    status: Option<String>,
+) {
+    run_with_avatar(client, own, commands, events, shutdown, status, None).await
+}
+
+/// [`run`], publishing `avatar` (XEP-0084, and its XEP-0153 hash in presence) whenever online.
+pub async fn run_with_avatar(
     mut client: Connection,
     own: BareJid,
     mut commands: mpsc::Receiver<Command>,
     events: mpsc::Sender<Link>,
     mut shutdown: watch::Receiver<bool>,
     mut status: Option<String>,
+    avatar: Option<Avatar>,
 ) {
     // The roster first: it makes the server deliver subscription requests to this resource.
     send(&mut client, Outgoing::RosterGet).await;
-    send(
-        &mut client,
-        Outgoing::Available {
-            status: status.clone(),
-        },
-    )
-    .await;
+    announce(&mut client, &status, avatar.as_ref()).await;
     loop {
         tokio::select! {
             _ = shutdown.changed() => {
@@ -75,7 +83,7 @@ pub async fn run(
                     Command::Send(o) => send(&mut client, o).await,
                     Command::SetStatus(s) => {
                         status = s;
-                        send(&mut client, Outgoing::Available { status: status.clone() }).await;
+                        send_raw(&mut client, presence(&status, avatar.as_ref())).await;
                     }
                 }
             }
@@ -85,7 +93,7 @@ pub async fn run(
                 let link = match ev {
                     Event::Online { bound_jid, .. } => {
                         send(&mut client, Outgoing::RosterGet).await;
-                        send(&mut client, Outgoing::Available { status: status.clone() }).await;
+                        announce(&mut client, &status, avatar.as_ref()).await;
                         Link::Online(bound_jid)
                     }
                     Event::Disconnected(e) => Link::Offline(e.to_string()),
@@ -112,6 +120,10 @@ fn from_server_or_peer(st: Stanza, own: &BareJid) -> Option<Incoming> {
         use tokio_xmpp::parsers::iq::Iq;
         let from = match iq {
             Iq::Set { from, .. } | Iq::Result { from, .. } => from.clone(),
+            Iq::Error { id, error, .. } if avatar::PUBLISH_IDS.contains(&id.as_str()) => {
+                tracing::warn!(?error, "the server refused to publish the avatar");
+                return None;
+            }
             _ => return None,
         };
         if from.is_some_and(|f| f.to_bare() != *own) {
@@ -125,7 +137,33 @@ fn from_server_or_peer(st: Stanza, own: &BareJid) -> Option<Incoming> {
 }
 
 async fn send(client: &mut Connection, o: Outgoing) {
-    if let Err(e) = client.send_stanza(outgoing(o)).await {
+    send_raw(client, outgoing(o)).await
+}
+
+async fn send_raw(client: &mut Connection, st: Stanza) {
+    if let Err(e) = client.send_stanza(st).await {
         tracing::warn!(error = %e, "could not queue a stanza");
     }
+}
+
+/// The bot's presence to all, with the avatar's XEP-0153 hash when there is one.
+fn presence(status: &Option<String>, avatar: Option<&Avatar>) -> Stanza {
+    let mut st = outgoing(Outgoing::Available {
+        status: status.clone(),
+    });
+    if let (Stanza::Presence(p), Some(a)) = (&mut st, avatar) {
+        p.payloads.push(a.presence_update());
+    }
+    st
+}
+
+/// Once online: the avatar is published (before the presence that announces its hash), then
+/// the presence is sent.
+async fn announce(client: &mut Connection, status: &Option<String>, avatar: Option<&Avatar>) {
+    if let Some(a) = avatar {
+        for st in a.publish() {
+            send_raw(client, st).await;
+        }
+    }
+    send_raw(client, presence(status, avatar)).await;
 }

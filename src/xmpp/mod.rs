@@ -1,5 +1,6 @@
 //! The XMPP client connection (tokio-xmpp): TLS, roster, presence, messages.
 
+pub mod avatar;
 pub mod conn;
 pub mod connection;
 pub mod connector;

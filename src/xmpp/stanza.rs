@@ -107,6 +107,13 @@ pub enum Outgoing {
         /// The status message.
         status: Option<String>,
     },
+    /// The bot's last word to one contact: a directed unavailable presence with a status text.
+    UnavailableTo {
+        /// The contact.
+        to: BareJid,
+        /// The status message.
+        status: String,
+    },
     /// Ask for the roster (this also makes the server deliver subscription requests).
     RosterGet,
     /// Add a contact to the roster.
@@ -231,6 +238,11 @@ pub fn outgoing(o: Outgoing) -> Stanza {
             if let Some(s) = status {
                 p.set_status(Lang::new(), s);
             }
+            p.into()
+        }
+        Outgoing::UnavailableTo { to, status } => {
+            let mut p = Presence::unavailable().with_to(to);
+            p.set_status(Lang::new(), status);
             p.into()
         }
         Outgoing::RosterGet => Iq::from_get(

@@ -10,7 +10,9 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use tokio_xmpp::jid::{BareJid, Jid};
-use tokio_xmpp::Event;
+use tokio_xmpp::parsers::chatstates::ChatState;
+use tokio_xmpp::parsers::presence::Presence;
+use tokio_xmpp::{Event, Stanza};
 
 /// How long a test waits for any one thing.
 pub const T: Duration = Duration::from_secs(30);
@@ -48,17 +50,41 @@ pub fn start_bot_as(
     learner: &str,
     extra: &str,
 ) -> Bot {
-    let text = bot_settings(jid, pw, dir.path(), learner, extra);
+    start_bot_full(jid, pw, dir, learner, extra, "")
+}
+
+/// [`start_bot_as`], with `account` lines added to the bot's `[xmpp.accounts.bot]` table.
+pub fn start_bot_full(
+    jid: &str,
+    pw: &str,
+    dir: tempfile::TempDir,
+    learner: &str,
+    extra: &str,
+    account: &str,
+) -> Bot {
+    let text = bot_settings(jid, pw, dir.path(), learner, extra, account);
     std::fs::write(dir.path().join("bot.toml"), text).unwrap();
     spawn_bot(jid, dir)
 }
 
-/// Test settings for the bot as `jid`, data under `dir`, `learner` whitelisted, `extra` lines
-/// added to `[lesson]`.
-pub fn bot_settings(jid: &str, pw: &str, dir: &Path, learner: &str, extra: &str) -> String {
+/// Test settings for the bot as `jid`, data under `dir`, `learner` whitelisted; keys in
+/// `extra` replace those of settings/test.toml's `[lesson]` table, `account` lines are added
+/// to `[xmpp.accounts.bot]`.
+pub fn bot_settings(
+    jid: &str,
+    pw: &str,
+    dir: &Path,
+    learner: &str,
+    extra: &str,
+    account: &str,
+) -> String {
     let mut text = prosody::settings_text(jid, pw, &dir.join("data"));
     text.push_str(&format!("\n[whitelist]\n{learner:?} = \"en_GB\"\n"));
-    text.replace("[lesson]\n", &format!("[lesson]\n{extra}"))
+    text = override_lesson(&text, extra);
+    text.replace(
+        "[xmpp.accounts.bot]\n",
+        &format!("[xmpp.accounts.bot]\n{account}"),
+    )
 }
 
 /// Starts `otrbot run` as `jid` with the settings already written to `dir`/bot.toml.
@@ -82,6 +108,32 @@ pub fn spawn_bot_on(jid: &str, dir: tempfile::TempDir, lti_port: u16) -> Bot {
         jid: jid.parse().unwrap(),
         dir,
     }
+}
+
+/// `text` with the `key = value` lines of `extra` at the top of its `[lesson]` table, and the
+/// table's own lines for those keys dropped (TOML forbids a key twice).
+fn override_lesson(text: &str, extra: &str) -> String {
+    let key = |l: &str| l.split('=').next().unwrap_or("").trim().to_owned();
+    let keys: Vec<String> = extra.lines().map(key).filter(|k| !k.is_empty()).collect();
+    let mut out = String::new();
+    let mut in_lesson = false;
+    for line in text.lines() {
+        if line.starts_with('[') {
+            in_lesson = line.trim() == "[lesson]";
+            out.push_str(line);
+            out.push('\n');
+            if in_lesson {
+                out.push_str(extra);
+            }
+            continue;
+        }
+        if in_lesson && keys.contains(&key(line)) {
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
 }
 
 /// Waits until the bot, once online, has asked the whitelisted learner for a subscription.
@@ -120,6 +172,27 @@ pub struct Learner {
     pub befriended: bool,
     /// The bot's presence is available (it is online).
     pub online: bool,
+    /// Every chat stanza from the bot, in order: chat states and messages.
+    pub trail: Vec<Heard>,
+    /// Every presence from the bot, in order.
+    pub presences: Vec<Presence>,
+    /// The bot has ended the learner's subscription (unsubscribe or unsubscribed).
+    pub unsubscribed: bool,
+}
+
+/// One message stanza from the bot, as the learner saw it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Heard {
+    /// A chat state notification without a body.
+    State(ChatState),
+    /// A message with a body: its chat state, and the plaintext libotr delivered from it
+    /// (None for OTR protocol messages).
+    Message {
+        /// The chat state it carried.
+        state: Option<ChatState>,
+        /// What the learner read.
+        text: Option<String>,
+    },
 }
 
 impl Learner {
@@ -139,6 +212,9 @@ impl Learner {
             events: Outcome::default(),
             befriended: false,
             online: false,
+            trail: Vec::new(),
+            presences: Vec::new(),
+            unsubscribed: false,
         }
     }
 
@@ -176,14 +252,28 @@ impl Learner {
         let deadline = Instant::now() + T;
         while !done(self) {
             let left = deadline.saturating_duration_since(Instant::now());
-            let ev = tokio::time::timeout(left, self.client.next())
-                .await
-                .unwrap_or_else(|_| {
-                    panic!("timed out waiting for {what}; bot said {:#?}", self.said)
-                });
-            let Some(Event::Stanza(st)) = ev else {
-                continue;
-            };
+            if !self.next(left).await {
+                panic!("timed out waiting for {what}; bot said {:#?}", self.said)
+            }
+        }
+    }
+
+    /// Relays the bot's messages for `d`, whatever comes.
+    pub async fn relay_for(&mut self, d: Duration) {
+        let until = Instant::now() + d;
+        while self
+            .next(until.saturating_duration_since(Instant::now()))
+            .await
+        {}
+    }
+
+    /// Handles the next event within `left`; false when none came in time.
+    async fn next(&mut self, left: Duration) -> bool {
+        let Ok(ev) = tokio::time::timeout(left, self.client.next()).await else {
+            return false;
+        };
+        if let Some(Event::Stanza(st)) = ev {
+            let state = self.note(&st);
             match incoming(st) {
                 Incoming::SubscribeRequest { from } if from == self.bot => {
                     self.befriended = true;
@@ -196,10 +286,19 @@ impl Learner {
                 }
                 Incoming::Available { from } if from.to_bare() == self.bot => self.online = true,
                 Incoming::Unavailable { from } if from.to_bare() == self.bot => self.online = false,
+                Incoming::Unsubscribed { from } if from == self.bot => self.unsubscribed = true,
+                Incoming::ChatState { from, state } if from.to_bare() == self.bot => {
+                    self.trail.push(Heard::State(state));
+                }
                 Incoming::Chat { from, body } if from.to_bare() == self.bot => {
                     self.bot_full = Some(from);
                     let out = self.peer.recv(&self.contact(), body.as_bytes());
-                    self.said.extend(out.delivered_text());
+                    let text = out.delivered_text();
+                    self.trail.push(Heard::Message {
+                        state,
+                        text: (!text.is_empty()).then(|| text.concat()),
+                    });
+                    self.said.extend(text);
                     let inject = out.inject.clone();
                     self.events.extend(out);
                     self.send_wire(&inject).await;
@@ -207,6 +306,28 @@ impl Learner {
                 _ => {}
             }
         }
+        true
+    }
+
+    /// Records the bot's presences; returns the chat state a message from the bot carries.
+    fn note(&mut self, st: &Stanza) -> Option<ChatState> {
+        let from_bot = |j: &Option<Jid>| j.as_ref().is_some_and(|j| j.to_bare() == self.bot);
+        match st {
+            Stanza::Presence(p) if from_bot(&p.from) => {
+                self.presences.push(p.clone());
+                None
+            }
+            Stanza::Message(m) if from_bot(&m.from) => m
+                .payloads
+                .iter()
+                .find_map(|p| ChatState::try_from(p.clone()).ok()),
+            _ => None,
+        }
+    }
+
+    /// Whether the bot has said something containing `part` after its first `n` messages.
+    pub fn heard_since(&self, n: usize, part: &str) -> bool {
+        self.said.iter().skip(n).any(|s| s.contains(part))
     }
 
     /// Runs SMP with `secret` until the bot gives the completion code, which it returns;
