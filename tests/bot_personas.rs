@@ -197,6 +197,39 @@ async fn idle_learner_is_warned_then_expired_and_removed() {
     );
 }
 
+#[tokio::test]
+async fn operator_whitelisted_learner_stays_a_contact_and_can_start_again() {
+    // Whitelisted in the settings (an operator's entry): expiry ends the session only.
+    let (ljid, lpw) = prosody::fresh_account("regular");
+    let bot = start_bot(&ljid, "");
+    let settings = bot.dir.path().join("bot.toml");
+    let mut l = Learner::login(&ljid, &lpw, &bot.jid).await;
+    go_private(&mut l).await;
+    l.until("the expiry", |l| l.heard("session has ended"))
+        .await;
+    l.relay_for(Duration::from_secs(1)).await;
+    assert!(
+        !l.unsubscribed,
+        "an operator's learner keeps the subscription"
+    );
+    let list = sessions_json(&settings);
+    assert!(!list.contains(&ljid), "the session is gone: {list}");
+    // Writing again (the learner's client has ended OTR too) starts a new session: the
+    // lesson from the beginning.
+    let before = l.said.len();
+    let out = l.peer.finish(&l.contact());
+    l.send_wire(&out.inject).await;
+    l.say("hello again").await;
+    l.until("a new lesson", |l| {
+        l.said[before..].iter().any(|s| s.contains("plain text"))
+    })
+    .await;
+    assert!(
+        sessions_json(&settings).contains(&ljid),
+        "a new session runs"
+    );
+}
+
 /// The chat-state stanzas and the message states of the bot's replies, as a compact string:
 /// `c` composing, `p` paused, `A` a reply (a message the learner read) with active.
 fn states(trail: &[Heard]) -> String {

@@ -226,11 +226,7 @@ impl Teacher {
                     let r = self.event_turn(&jid, lesson::Event::Expire).await;
                     // Whatever the lesson said, the session, its secrets and keys go now.
                     let _ = self.store.expire_if_due(&jid, now);
-                    if matches!(self.store.whitelist_get(&jid), Ok(None)) {
-                        for c in roster::on_whitelist_change(&jid, false) {
-                            let _ = self.xmpp.send(c).await;
-                        }
-                    }
+                    self.unfriend_unless_whitelisted(&jid).await;
                     tracing::info!(%jid, "session expired");
                     r
                 }
@@ -503,9 +499,7 @@ impl Teacher {
             }
             Action::EndSession => {
                 self.store.remove_session(&turn.jid)?;
-                for c in roster::on_whitelist_change(&turn.jid, false) {
-                    let _ = self.xmpp.send(c).await;
-                }
+                self.unfriend_unless_whitelisted(&turn.jid).await;
                 self.farewell(turn).await;
                 Vec::new()
             }
@@ -578,6 +572,17 @@ impl Teacher {
     }
 
     /// Sends the status text left by [`Action::ShowStatus`], if any.
+    /// Takes `jid` off the roster once its session has ended, unless an operator's whitelist
+    /// entry keeps it (an LTI learner's entry ends with the session): whoever stays
+    /// whitelisted can start again by writing.
+    async fn unfriend_unless_whitelisted(&self, jid: &str) {
+        if matches!(self.store.whitelist_get(jid), Ok(None)) {
+            for c in roster::on_whitelist_change(jid, false) {
+                let _ = self.xmpp.send(c).await;
+            }
+        }
+    }
+
     async fn farewell(&self, turn: &mut Turn) {
         if let Some(status) = turn.farewell.take() {
             self.send(Outgoing::UnavailableTo {
