@@ -79,7 +79,19 @@ pub fn run(settings: Settings) -> Result<(), Failure> {
 async fn serve(settings: Settings, store: Store) -> Result<(), Failure> {
     let signal = shutdown_signal();
     let login = Login::from_settings(&settings)?;
-    let (client, bound, info) = login.connect(LOGIN_TIMEOUT).await?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (cmd_tx, cmd_rx) = mpsc::channel::<Command>(256);
+    let (link_tx, mut link_rx) = mpsc::channel::<Link>(256);
+    let status = Some(settings.format.project_name.clone());
+    let (bound, info, xmpp_thread) = conn::connect_and_run(
+        login,
+        LOGIN_TIMEOUT,
+        cmd_rx,
+        link_tx,
+        stop_rx.clone(),
+        status,
+    )
+    .await?;
     tracing::info!(
         jid = %bound,
         tls = ?info.negotiated,
@@ -97,7 +109,6 @@ async fn serve(settings: Settings, store: Store) -> Result<(), Failure> {
             )
         })?,
     );
-    let (stop_tx, stop_rx) = watch::channel(false);
 
     let interval = Duration::from_secs(settings.lesson.timeout_check_interval.max(1));
     let (due_tx, mut due_rx) = mpsc::channel::<Due>(1024);
@@ -134,9 +145,6 @@ async fn serve(settings: Settings, store: Store) -> Result<(), Failure> {
     .await
     .map_err(|e| Failure::new(ExitCode::BadSetting, e))?;
 
-    let (cmd_tx, cmd_rx) = mpsc::channel::<Command>(256);
-    let (link_tx, mut link_rx) = mpsc::channel::<Link>(256);
-    let status = Some(settings.format.project_name.clone());
     let teacher = teach::Teacher::new(
         store.clone(),
         pool.clone(),
@@ -144,14 +152,6 @@ async fn serve(settings: Settings, store: Store) -> Result<(), Failure> {
         teach::Teaching::from_settings(&settings),
         cmd_tx.clone(),
     );
-    let xmpp_task = tokio::spawn(conn::run(
-        client,
-        login.jid().clone(),
-        cmd_rx,
-        link_tx,
-        stop_rx,
-        status,
-    ));
 
     tracing::info!(
         account = %settings.account().jid,
@@ -193,7 +193,7 @@ async fn serve(settings: Settings, store: Store) -> Result<(), Failure> {
     let _ = stop_tx.send(true);
     let _ = scan.await;
     let _ = admin_task.await;
-    let _ = xmpp_task.await;
+    let _ = tokio::task::spawn_blocking(move || xmpp_thread.join()).await;
     let _ = lti.server.await;
     let _ = lti.sender.await;
     if let Err(e) = std::fs::remove_file(&sock) {

@@ -1,9 +1,11 @@
 //! The running connection: stanzas in as [`Link`] events, [`Command`]s out; presence re-sent
 //! after every reconnect (tokio-xmpp reconnects with back-off by itself once online).
 
+use super::login::{Login, LoginError, ProbeInfo};
 use super::stanza::{incoming, outgoing, Incoming, Outgoing};
 use futures::StreamExt;
-use tokio::sync::{mpsc, watch};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_xmpp::jid::{BareJid, Jid};
 use tokio_xmpp::{Client, Event, Stanza};
 
@@ -42,6 +44,66 @@ pub fn answer_subscription(from: &BareJid, whitelisted: bool) -> Vec<Command> {
         add_jid(from)
     } else {
         vec![Command::Send(Outgoing::Unsubscribed(from.clone()))]
+    }
+}
+
+/// Logs in with `login`, then pumps the connection (as [`run`]) on a thread of its own with a
+/// current-thread runtime; resolves once online, with the pump's thread.
+///
+/// Why a thread: tokio-xmpp 6.0's client worker polls its stream with `try_lock` and returns
+/// `Pending` without a waker when `send_stanza` holds the lock at that moment; on a
+/// multi-threaded runtime that race stalls every incoming stanza for good (seen under load).
+/// On one thread the lock is never seen held, because [`run`] sends one stanza at a time and
+/// such a send never yields while holding it.
+pub async fn connect_and_run(
+    login: Login,
+    timeout: Duration,
+    commands: mpsc::Receiver<Command>,
+    events: mpsc::Sender<Link>,
+    shutdown: watch::Receiver<bool>,
+    status: Option<String>,
+) -> Result<(Jid, ProbeInfo, std::thread::JoinHandle<()>), LoginError> {
+    let (ready_tx, ready_rx) = oneshot::channel();
+    let thread = std::thread::Builder::new()
+        .name("otrbot-xmpp".into())
+        .spawn(move || {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = ready_tx.send(Err(LoginError::Setup(format!(
+                        "cannot start the XMPP thread's runtime: {e}"
+                    ))));
+                    return;
+                }
+            };
+            rt.block_on(async move {
+                match login.connect(timeout).await {
+                    Ok((client, bound, info)) => {
+                        let _ = ready_tx.send(Ok((bound, info)));
+                        run(
+                            client,
+                            login.jid().clone(),
+                            commands,
+                            events,
+                            shutdown,
+                            status,
+                        )
+                        .await;
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                    }
+                }
+            });
+        })
+        .map_err(|e| LoginError::Setup(format!("cannot start the XMPP thread: {e}")))?;
+    match ready_rx.await {
+        Ok(Ok((bound, info))) => Ok((bound, info, thread)),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(LoginError::Setup("the XMPP thread stopped".into())),
     }
 }
 

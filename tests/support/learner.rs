@@ -49,14 +49,20 @@ pub fn start_bot_as(
     let mut text = prosody::settings_text(jid, pw, &dir.path().join("data"));
     text.push_str(&format!("\n[whitelist]\n{learner:?} = \"en_GB\"\n"));
     text = text.replace("[lesson]\n", &format!("[lesson]\n{extra}"));
+    spawn_bot(jid, dir, &text, Stdio::inherit())
+}
+
+/// Starts `otrbot run` as `jid` with these settings (written to `dir`/bot.toml); its log
+/// (stderr) goes to `log`.
+pub fn spawn_bot(jid: &str, dir: tempfile::TempDir, settings: &str, log: Stdio) -> Bot {
     let file = dir.path().join("bot.toml");
-    std::fs::write(&file, text).unwrap();
+    std::fs::write(&file, settings).unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_otrbot"))
         .args(["--settings", file.to_str().unwrap(), "run"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("ROCKET_PORT", "0")
         .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
+        .stderr(log)
         .spawn()
         .expect("start otrbot");
     Bot {

@@ -8,5 +8,6 @@ pub mod engine;
 pub mod keys;
 pub mod learner;
 pub mod libotr;
+pub mod load;
 pub mod otrwire;
 pub mod prosody;
