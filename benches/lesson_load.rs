@@ -9,7 +9,7 @@
 //! learners stay connected until the run ends.
 //!
 //! Run: `cargo bench --bench lesson_load -- 1000` (N, default 100). Environment:
-//! `OTRBOT_LOAD_CONCURRENCY` (C, default 32), `OTRBOT_LOAD_DEADLINE` (seconds a learner may
+//! `OTRBOT_LOAD_CONCURRENCY` (C, default 8), `OTRBOT_LOAD_DEADLINE` (seconds a learner may
 //! take before it counts as failed, default 120). Uses the Prosody of
 //! `OTRBOT_TEST_PROSODY_DIR`/`_PORT` (scripts/test's); without them it starts its own in
 //! .run/prosody-bench on `OTRBOT_LOAD_PROSODY_PORT` (default 15230) and stops it after.
@@ -211,18 +211,20 @@ async fn one_learner(
     account: Arc<Account>,
     gate: Arc<tokio::sync::Semaphore>,
     deadline: Duration,
+    mut bot_gone: tokio::sync::watch::Receiver<bool>,
 ) -> Outcome {
-    let _permit = gate.acquire_owned().await.expect("gate");
+    let failed = |why: &str| Outcome {
+        latencies: Vec::new(),
+        failure: Some(why.to_owned()),
+        client: None,
+    };
+    let Ok(_permit) = gate.acquire_owned().await else {
+        return failed("the bot exited before this learner started");
+    };
     let login = tokio::time::timeout(deadline, prosody::chat_client(&jid, PASSWORD, deadline));
     let client = match login.await {
         Ok((client, _)) => client,
-        Err(_) => {
-            return Outcome {
-                latencies: Vec::new(),
-                failure: Some("login timed out".into()),
-                client: None,
-            }
-        }
+        Err(_) => return failed("login timed out"),
     };
     let mut l = Learner {
         client,
@@ -238,10 +240,15 @@ async fn one_learner(
         latencies: Vec::new(),
         step: "login",
     };
-    let failure = match tokio::time::timeout(deadline, l.lesson()).await {
-        Ok(Ok(())) => None,
-        Ok(Err(e)) => Some(format!("{}: {e}", l.step)),
-        Err(_) => Some(format!("timed out waiting for {}", l.step)),
+    let run = tokio::select! {
+        r = tokio::time::timeout(deadline, l.lesson()) => Some(r),
+        _ = bot_gone.wait_for(|gone| *gone) => None,
+    };
+    let failure = match run {
+        Some(Ok(Ok(()))) => None,
+        Some(Ok(Err(e))) => Some(format!("{}: {e}", l.step)),
+        Some(Err(_)) => Some(format!("timed out waiting for {}", l.step)),
+        None => Some(format!("the bot exited while waiting for {}", l.step)),
     };
     Outcome {
         latencies: l.latencies,
@@ -268,6 +275,17 @@ fn cpu_time(pid: u32) -> Duration {
         .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
         .unwrap_or(100);
     Duration::from_secs_f64(ticks as f64 / hz as f64)
+}
+
+/// Whether `pid` runs (exists and is not a zombie).
+fn is_running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, rest)| rest.trim_start().to_owned())
+        })
+        .is_some_and(|rest| !rest.starts_with('Z') && !rest.starts_with('X'))
 }
 
 /// A `kB` line of /proc/`pid`/status (VmHWM, VmRSS), in MB.
@@ -361,7 +379,7 @@ fn main() {
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or_else(|| env_or("OTRBOT_LOAD_LEARNERS", 100));
-    let concurrency: usize = env_or("OTRBOT_LOAD_CONCURRENCY", 32);
+    let concurrency: usize = env_or("OTRBOT_LOAD_CONCURRENCY", 8);
     let deadline = Duration::from_secs(env_or("OTRBOT_LOAD_DEADLINE", 120));
     let own_prosody = ensure_prosody();
     let loadavg = || std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
@@ -403,6 +421,14 @@ fn main() {
     let level: String = env_or("OTRBOT_LOAD_LOG_LEVEL", "info".to_owned());
     let settings = load::bot_settings(&bot_jid, PASSWORD, &data, &learner_jids, 1)
         .replace("level = \"info\"", &format!("level = {level:?}"));
+    if std::env::var_os("ROCKET_SECRET_KEY").is_none() {
+        // A release build of the bot refuses to start its LTI pages without one.
+        use base64::Engine;
+        let mut key = [0u8; 32];
+        getrandom::fill(&mut key).expect("random");
+        let key = base64::engine::general_purpose::STANDARD.encode(key);
+        std::env::set_var("ROCKET_SECRET_KEY", key);
+    }
     let log_path = dir.path().join("bot.log");
     let log = std::fs::File::create(&log_path).expect("bot log");
     let started = Instant::now();
@@ -416,6 +442,10 @@ fn main() {
         started.elapsed()
     );
 
+    let prosody_pid: Option<u32> = std::fs::read_to_string(prosody::dir().join("prosody.pid"))
+        .ok()
+        .and_then(|p| p.trim().parse().ok());
+    let prosody_before = prosody_pid.map(cpu_time);
     let cpu_before = cpu_time(pid);
     // One thread for all learners' connections (their crypto runs on the blocking pool):
     // tokio-xmpp 6's client can stall for good on a multi-threaded runtime (see
@@ -432,6 +462,16 @@ fn main() {
     let outcomes: Vec<Outcome> = rt.block_on(async {
         let gate = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
         let bot_bare: BareJid = bot_jid.parse().expect("bot JID");
+        // If the bot process ends, every learner fails at once instead of at its deadline.
+        let (gone_tx, gone_rx) = tokio::sync::watch::channel(false);
+        let watch_gate = gate.clone();
+        tokio::spawn(async move {
+            while is_running(pid) {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            watch_gate.close();
+            let _ = gone_tx.send(true);
+        });
         let tasks: Vec<_> = learner_jids
             .iter()
             .map(|jid| {
@@ -443,6 +483,7 @@ fn main() {
                     Arc::new(account),
                     gate.clone(),
                     deadline,
+                    gone_rx.clone(),
                 ))
             })
             .collect();
@@ -461,6 +502,9 @@ fn main() {
     let hwm = status_mb(pid, "VmHWM:");
     let rss = status_mb(pid, "VmRSS:");
     let bench_cpu = cpu_time(std::process::id());
+    let prosody_cpu = prosody_pid
+        .zip(prosody_before)
+        .map(|(p, before)| cpu_time(p).saturating_sub(before));
 
     let failures: Vec<&String> = outcomes.iter().filter_map(|o| o.failure.as_ref()).collect();
     let done = n - failures.len();
@@ -531,6 +575,14 @@ fn main() {
             .collect::<Vec<_>>()
             .join(" ")
     );
+    if let Some(c) = prosody_cpu {
+        println!(
+            "Prosody CPU   {:.1} ms per lesson ({c:.2?} over the run; one Lua thread, so at most \
+             {:.1} lessons/s from the server alone)",
+            c.as_secs_f64() * 1000.0 / done.max(1) as f64,
+            done as f64 / c.as_secs_f64().max(1e-9)
+        );
+    }
     if !failures.is_empty() {
         let mut why: BTreeMap<&str, usize> = BTreeMap::new();
         for f in &failures {
