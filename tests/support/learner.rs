@@ -94,13 +94,18 @@ pub fn spawn_bot(jid: &str, dir: tempfile::TempDir) -> Bot {
 
 /// Like [`spawn_bot`], serving the LTI pages on `lti_port` (0: any free port).
 pub fn spawn_bot_on(jid: &str, dir: tempfile::TempDir, lti_port: u16) -> Bot {
+    spawn_bot_logging(jid, dir, lti_port, Stdio::inherit())
+}
+
+/// Like [`spawn_bot_on`], with the bot's log (stderr) going to `log`.
+pub fn spawn_bot_logging(jid: &str, dir: tempfile::TempDir, lti_port: u16, log: Stdio) -> Bot {
     let file = dir.path().join("bot.toml");
     let child = Command::new(env!("CARGO_BIN_EXE_otrbot"))
         .args(["--settings", file.to_str().unwrap(), "run"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("ROCKET_PORT", lti_port.to_string())
         .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
+        .stderr(log)
         .spawn()
         .expect("start otrbot");
     Bot {

@@ -9,6 +9,7 @@ pub mod flood;
 pub mod keys;
 pub mod learner;
 pub mod libotr;
+pub mod load;
 pub mod otrwire;
 pub mod process;
 pub mod prosody;

@@ -1,0 +1,619 @@
+//! Benchmark (not a timed test): N simulated learners complete the whole lesson with the real
+//! bot (`otrbot run`, typing off) through the loopback Prosody. Prints lessons per second,
+//! reply latency p50/p99, the bot's CPU per lesson and peak RSS, beside issue 6's goals.
+//!
+//! Each learner logs in, accepts the bot's subscription, says hello in plain text, starts OTR,
+//! runs SMP with the shared secret (the settings' default_secret) and waits for the completion
+//! code. Its OTR is otrbot's own engine in-process (interop with real libotr is what
+//! tests/bot_lesson.rs proves). At most C learners are in their lesson at once (closed loop);
+//! learners stay connected until the run ends.
+//!
+//! Run: `cargo bench --bench lesson_load -- 1000` (N, default 100). Environment:
+//! `OTRBOT_LOAD_CONCURRENCY` (C, default 8), `OTRBOT_LOAD_DEADLINE` (seconds a learner may
+//! take before it counts as failed, default 120). Uses the Prosody of
+//! `OTRBOT_TEST_PROSODY_DIR`/`_PORT` (scripts/test's); without them it starts its own in
+//! .run/prosody-bench on `OTRBOT_LOAD_PROSODY_PORT` (default 15230) and stops it after.
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use futures::StreamExt;
+use otrbot::otr::smp::SmpEvent;
+use otrbot::otr::{import_libotr, Account, Channel, Event, Policy};
+use otrbot::xmpp::connection::Connection;
+use otrbot::xmpp::stanza::{incoming, outgoing, Incoming, Outgoing};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use support::learner::{spawn_bot_logging, Bot, SECRET};
+use support::{keys, load, prosody};
+use tokio_xmpp::jid::{BareJid, Jid};
+
+/// Every load account's password.
+const PASSWORD: &str = "load-test-password";
+/// Goals of issue 6.
+const GOAL_LEARNERS: usize = 1000;
+const GOAL_P99: Duration = Duration::from_millis(250);
+const GOAL_RSS_MB: f64 = 150.0;
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// A request the learner sends and the bot answers, named by what the learner sent.
+fn pair_of(wire: &str) -> &'static str {
+    match wire {
+        w if !w.starts_with("?OTR") => "hello -> explanation",
+        w if w.starts_with("?OTR:AAMK") => "DH-Key -> Reveal-Sig",
+        w if w.starts_with("?OTR:AAMS") => "Signature -> 'encrypted'",
+        w if w.starts_with("?OTR:AAMD") => "SMP message -> SMP reply",
+        w if w.starts_with("?OTR:") => "other OTR -> reply",
+        _ => "query -> DH-Commit",
+    }
+}
+
+fn unix_now() -> u64 {
+    otrbot::store::scanner::unix_now()
+}
+
+/// One simulated learner: an XMPP client with otrbot's OTR engine behind it.
+struct Learner {
+    client: Connection,
+    bot: BareJid,
+    to: Jid,
+    account: Arc<Account>,
+    channel: Channel,
+    heard: Vec<String>,
+    secure: bool,
+    smp_ok: bool,
+    befriended: bool,
+    pending: Option<(&'static str, Instant)>,
+    latencies: Vec<(&'static str, Duration)>,
+    step: &'static str,
+}
+
+impl Learner {
+    /// Runs an engine call off the runtime (the learners' crypto must not delay timestamps).
+    async fn otr(
+        &mut self,
+        f: impl FnOnce(&mut Channel, &Account) -> Vec<Event> + Send + 'static,
+    ) -> Vec<Event> {
+        let mut ch = std::mem::take(&mut self.channel);
+        let account = self.account.clone();
+        let (ch, events) = tokio::task::spawn_blocking(move || {
+            let ev = f(&mut ch, &account);
+            (ch, ev)
+        })
+        .await
+        .expect("engine task");
+        self.channel = ch;
+        events
+    }
+
+    /// Sends what the engine injected (the first starts a timed request) and notes the rest.
+    async fn handle(&mut self, events: Vec<Event>) -> Result<(), String> {
+        for ev in events {
+            match ev {
+                Event::Inject(wire) => {
+                    if self.pending.is_none() {
+                        self.pending = Some((pair_of(&wire), Instant::now()));
+                    }
+                    let chat = Outgoing::Chat {
+                        to: self.to.clone(),
+                        body: wire,
+                    };
+                    self.client
+                        .send_stanza(outgoing(chat))
+                        .await
+                        .map_err(|e| format!("send: {e}"))?;
+                }
+                Event::Message { text, .. } => self.heard.push(text),
+                Event::GoneSecure { .. } => self.secure = true,
+                Event::Smp {
+                    event: SmpEvent::Success,
+                    ..
+                } => self.smp_ok = true,
+                Event::Smp { event, .. } if event.outcome().is_some() => {
+                    return Err(format!("SMP ended with {event:?}"))
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn heard(&self, part: &str) -> bool {
+        self.heard.iter().any(|s| s.contains(part))
+    }
+
+    /// Relays stanzas until `done`; a bot message ends the pending request (its latency).
+    async fn until(
+        &mut self,
+        step: &'static str,
+        done: impl Fn(&Learner) -> bool,
+    ) -> Result<(), String> {
+        self.step = step;
+        while !done(self) {
+            let Some(ev) = self.client.next().await else {
+                return Err("the connection closed".into());
+            };
+            let tokio_xmpp::Event::Stanza(st) = ev else {
+                continue;
+            };
+            match incoming(st) {
+                Incoming::SubscribeRequest { from } if from == self.bot => {
+                    self.befriended = true;
+                    for o in [
+                        Outgoing::Subscribed(from.clone()),
+                        Outgoing::Subscribe(from),
+                    ] {
+                        self.client
+                            .send_stanza(outgoing(o))
+                            .await
+                            .map_err(|e| format!("send: {e}"))?;
+                    }
+                }
+                Incoming::Chat { from, body } if from.to_bare() == self.bot => {
+                    if let Some((pair, t)) = self.pending.take() {
+                        self.latencies.push((pair, t.elapsed()));
+                    }
+                    self.to = from;
+                    let events = self.otr(move |ch, a| ch.read(a, &body, unix_now())).await;
+                    self.handle(events).await?;
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// The lesson, from the subscription to the completion code.
+    async fn lesson(&mut self) -> Result<(), String> {
+        self.until("the bot's subscription request", |l| l.befriended)
+            .await?;
+        let hello = self.otr(|ch, a| ch.write(a, "hello", unix_now())).await;
+        self.handle(hello).await?;
+        self.until("the plain-text explanation", |l| l.heard("plain text"))
+            .await?;
+        let query = self.otr(|ch, a| ch.init(a)).await;
+        self.handle(query).await?;
+        self.until("OTR and the SMP request", |l| {
+            l.secure && l.heard("authenticate me")
+        })
+        .await?;
+        let smp = self
+            .otr(|ch, a| ch.smp_verify(a, SECRET.as_bytes(), None, unix_now()))
+            .await;
+        self.handle(smp).await?;
+        self.until("SMP and the completion code", |l| {
+            l.smp_ok && l.heard("completion code is")
+        })
+        .await
+    }
+}
+
+/// What one learner's run gave.
+struct Outcome {
+    latencies: Vec<(&'static str, Duration)>,
+    failure: Option<String>,
+    /// Kept connected until the run ends.
+    client: Option<Connection>,
+}
+
+async fn one_learner(
+    jid: String,
+    bot: BareJid,
+    account: Arc<Account>,
+    gate: Arc<tokio::sync::Semaphore>,
+    deadline: Duration,
+    mut bot_gone: tokio::sync::watch::Receiver<bool>,
+) -> Outcome {
+    let failed = |why: &str| Outcome {
+        latencies: Vec::new(),
+        failure: Some(why.to_owned()),
+        client: None,
+    };
+    let Ok(_permit) = gate.acquire_owned().await else {
+        return failed("the bot exited before this learner started");
+    };
+    let login = tokio::time::timeout(deadline, prosody::chat_client(&jid, PASSWORD, deadline));
+    let client = match login.await {
+        Ok((client, _)) => client,
+        Err(_) => return failed("login timed out"),
+    };
+    let mut l = Learner {
+        client,
+        to: bot.clone().into(),
+        bot,
+        account,
+        channel: Channel::new(),
+        heard: Vec::new(),
+        secure: false,
+        smp_ok: false,
+        befriended: false,
+        pending: None,
+        latencies: Vec::new(),
+        step: "login",
+    };
+    let run = tokio::select! {
+        r = tokio::time::timeout(deadline, l.lesson()) => Some(r),
+        _ = bot_gone.wait_for(|gone| *gone) => None,
+    };
+    let failure = match run {
+        Some(Ok(Ok(()))) => None,
+        Some(Ok(Err(e))) => Some(format!("{}: {e}", l.step)),
+        Some(Err(_)) => Some(format!("timed out waiting for {}", l.step)),
+        None => Some(format!("the bot exited while waiting for {}", l.step)),
+    };
+    Outcome {
+        latencies: l.latencies,
+        failure,
+        client: Some(l.client),
+    }
+}
+
+/// utime + stime of `pid`.
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks: u64 = [11, 12]
+        .iter()
+        .filter_map(|i| fields.get(*i).and_then(|f| f.parse::<u64>().ok()))
+        .sum();
+    let hz: u64 = Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100);
+    Duration::from_secs_f64(ticks as f64 / hz as f64)
+}
+
+/// Whether `pid` runs (exists and is not a zombie).
+fn is_running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, rest)| rest.trim_start().to_owned())
+        })
+        .is_some_and(|rest| !rest.starts_with('Z') && !rest.starts_with('X'))
+}
+
+/// A `kB` line of /proc/`pid`/status (VmHWM, VmRSS), in MB.
+fn status_mb(pid: u32, key: &str) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(key)?
+                .trim()
+                .strip_suffix("kB")?
+                .trim()
+                .parse::<f64>()
+                .ok()
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn met(ok: bool) -> &'static str {
+    if ok {
+        "met"
+    } else {
+        "NOT MET"
+    }
+}
+
+/// Uses scripts/test's Prosody, or starts one (returned, to be stopped after the run).
+fn ensure_prosody() -> Option<PathBuf> {
+    if std::env::var_os("OTRBOT_TEST_PROSODY_DIR").is_some() {
+        return None;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = root.join(".run/prosody-bench");
+    let port: u16 = env_or("OTRBOT_LOAD_PROSODY_PORT", 15230);
+    let ok = Command::new("bash")
+        .arg("-c")
+        .arg(r#"source scripts/lib/prosody.sh && prosody_up "$1" "$2""#)
+        .args([
+            "prosody_up",
+            dir.to_str().expect("utf-8 path"),
+            &port.to_string(),
+        ])
+        .current_dir(root)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        ok,
+        "cannot start Prosody in {} on port {port}",
+        dir.display()
+    );
+    std::env::set_var("OTRBOT_TEST_PROSODY_DIR", &dir);
+    std::env::set_var("OTRBOT_TEST_PROSODY_PORT", port.to_string());
+    Some(dir)
+}
+
+fn stop_prosody(dir: &Path) {
+    let _ = Command::new("bash")
+        .arg("-c")
+        .arg(r#"source scripts/lib/prosody.sh && prosody_down "$1""#)
+        .args(["prosody_down", dir.to_str().expect("utf-8 path")])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status();
+}
+
+/// Waits until the bot is online (its admin socket appears after the XMPP login).
+fn wait_online(bot: &mut Bot, data: &Path) {
+    let sock = otrbot::bot::admin::socket_path(data);
+    let until = Instant::now() + Duration::from_secs(60);
+    while !sock.exists() {
+        if let Ok(Some(status)) = bot.child.try_wait() {
+            panic!("otrbot run exited with {status}");
+        }
+        assert!(
+            Instant::now() < until,
+            "the bot did not come online in 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn main() {
+    let n: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or_else(|| env_or("OTRBOT_LOAD_LEARNERS", 100));
+    let concurrency: usize = env_or("OTRBOT_LOAD_CONCURRENCY", 8);
+    let deadline = Duration::from_secs(env_or("OTRBOT_LOAD_DEADLINE", 120));
+    let own_prosody = ensure_prosody();
+    let loadavg = || std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!(
+        "lesson_load: {n} learners, at most {concurrency} in a lesson at once, through Prosody on \
+         127.0.0.1:{}; load average before: {}",
+        prosody::port(),
+        loadavg()
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    println!(
+        "lesson_load: the bot is `otrbot run` (scheduled_say = false); the learners' OTR is \
+         otrbot's own engine in-process (interop with real libotr: tests/bot_lesson.rs)"
+    );
+
+    // Keys: one per session from a pool filled before the start (see the note printed below).
+    let t = Instant::now();
+    let (keys, per_key) = load::keys(n + 1, 3);
+    let keys_time = t.elapsed();
+
+    // Accounts, written straight into Prosody's storage.
+    let tag = std::process::id();
+    let learners: Vec<String> = (0..n).map(|i| format!("load{tag}l{i}")).collect();
+    let bot_user = format!("load{tag}bot");
+    let mut users = learners.clone();
+    users.push(bot_user.clone());
+    let t = Instant::now();
+    load::write_accounts(&users, PASSWORD).expect("write the accounts");
+    let accounts_time = t.elapsed();
+    let learner_jids: Vec<String> = learners.iter().map(|u| format!("{u}@localhost")).collect();
+    let bot_jid = format!("{bot_user}@localhost");
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    load::prefill_pool(&data, &keys);
+    let level: String = env_or("OTRBOT_LOAD_LOG_LEVEL", "info".to_owned());
+    let settings = load::bot_settings(&bot_jid, PASSWORD, &data, &learner_jids, 1)
+        .replace("level = \"info\"", &format!("level = {level:?}"));
+    if std::env::var_os("ROCKET_SECRET_KEY").is_none() {
+        // A release build of the bot refuses to start its LTI pages without one.
+        use base64::Engine;
+        let mut key = [0u8; 32];
+        getrandom::fill(&mut key).expect("random");
+        let key = base64::engine::general_purpose::STANDARD.encode(key);
+        std::env::set_var("ROCKET_SECRET_KEY", key);
+    }
+    let log_path = dir.path().join("bot.log");
+    let log = std::fs::File::create(&log_path).expect("bot log");
+    let started = Instant::now();
+    std::fs::write(dir.path().join("bot.toml"), &settings).unwrap();
+    let mut bot = spawn_bot_logging(&bot_jid, dir, 0, Stdio::from(log));
+    let pid = bot.child.id();
+    wait_online(&mut bot, &data);
+    println!(
+        "setup: {n} accounts written in {accounts_time:.1?}; {} keys ready in {keys_time:.1?}; \
+         bot online in {:.1?}",
+        keys.len(),
+        started.elapsed()
+    );
+
+    let prosody_pid: Option<u32> = std::fs::read_to_string(prosody::dir().join("prosody.pid"))
+        .ok()
+        .and_then(|p| p.trim().parse().ok());
+    let prosody_before = prosody_pid.map(cpu_time);
+    let cpu_before = cpu_time(pid);
+    // One thread for all learners' connections (their crypto runs on the blocking pool).
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let key = import_libotr(keys::fixture_key_sexp("alice").as_bytes())
+        .expect("fixture key")
+        .remove(0)
+        .key;
+    let t0 = Instant::now();
+    let outcomes: Vec<Outcome> = rt.block_on(async {
+        let gate = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
+        let bot_bare: BareJid = bot_jid.parse().expect("bot JID");
+        // If the bot process ends, every learner fails at once instead of at its deadline.
+        let (gone_tx, gone_rx) = tokio::sync::watch::channel(false);
+        let watch_gate = gate.clone();
+        tokio::spawn(async move {
+            while is_running(pid) {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            watch_gate.close();
+            let _ = gone_tx.send(true);
+        });
+        let tasks: Vec<_> = learner_jids
+            .iter()
+            .map(|jid| {
+                let mut account = Account::new(jid, key.clone()).expect("account");
+                account.policy = Policy::MANUAL;
+                tokio::spawn(one_learner(
+                    jid.clone(),
+                    bot_bare.clone(),
+                    Arc::new(account),
+                    gate.clone(),
+                    deadline,
+                    gone_rx.clone(),
+                ))
+            })
+            .collect();
+        let mut out = Vec::new();
+        for t in tasks {
+            out.push(t.await.unwrap_or_else(|e| Outcome {
+                latencies: Vec::new(),
+                failure: Some(format!("learner task: {e}")),
+                client: None,
+            }));
+        }
+        out
+    });
+    let elapsed = t0.elapsed();
+    let cpu = cpu_time(pid).saturating_sub(cpu_before);
+    let hwm = status_mb(pid, "VmHWM:");
+    let rss = status_mb(pid, "VmRSS:");
+    let bench_cpu = cpu_time(std::process::id());
+    let prosody_cpu = prosody_pid
+        .zip(prosody_before)
+        .map(|(p, before)| cpu_time(p).saturating_sub(before));
+
+    let failures: Vec<&String> = outcomes.iter().filter_map(|o| o.failure.as_ref()).collect();
+    let done = n - failures.len();
+    let mut all: Vec<Duration> = Vec::new();
+    let mut by_pair: BTreeMap<&str, Vec<Duration>> = BTreeMap::new();
+    for o in &outcomes {
+        for (pair, d) in &o.latencies {
+            all.push(*d);
+            by_pair.entry(pair).or_default().push(*d);
+        }
+    }
+    all.sort();
+    let (p50, p99) = (percentile(&all, 50.0), percentile(&all, 99.0));
+
+    println!(
+        "learners      {done}/{n} completed the lesson, {} failed      goal {GOAL_LEARNERS} \
+         learners, 0 failures: {}",
+        failures.len(),
+        met(n >= GOAL_LEARNERS && failures.is_empty())
+    );
+    println!(
+        "lessons/s     {:.1} ({done} lessons in {elapsed:.1?}, logins included)",
+        done as f64 / elapsed.as_secs_f64()
+    );
+    println!(
+        "reply latency p50 {p50:.1?}  p99 {p99:.1?}  max {:.1?}  ({} request -> reply pairs)      \
+         goal p99 < {GOAL_P99:?}: {}",
+        all.last().copied().unwrap_or_default(),
+        all.len(),
+        met(!all.is_empty() && p99 < GOAL_P99)
+    );
+    for (pair, mut v) in by_pair {
+        v.sort();
+        println!(
+            "  {pair:<26} p50 {:>9.1?}  p99 {:>9.1?}  n {}",
+            percentile(&v, 50.0),
+            percentile(&v, 99.0),
+            v.len()
+        );
+    }
+    println!(
+        "bot CPU       {:.1} ms per lesson ({cpu:.2?} user+system over the run)",
+        cpu.as_secs_f64() * 1000.0 / done.max(1) as f64
+    );
+    println!(
+        "bot RSS       peak (VmHWM) {hwm:.1} MB, at the end {rss:.1} MB      goal < {GOAL_RSS_MB} MB: {}",
+        met(hwm < GOAL_RSS_MB)
+    );
+    println!(
+        "key pool      {} keys made before the start (target 1, so the filler stayed idle); one key \
+         takes {per_key:.0?} on one thread, so the bot's single filler thread sustains at most \
+         {:.1} new sessions/s: {}",
+        keys.len(),
+        1.0 / per_key.as_secs_f64().max(1e-9),
+        if 1.0 / per_key.as_secs_f64().max(1e-9) < done as f64 / elapsed.as_secs_f64() {
+            "key generation, not the lessons, bounds sustained throughput unless the pool is \
+             pre-filled"
+        } else {
+            "key generation keeps up with this rate"
+        }
+    );
+    println!(
+        "learners' CPU {:.1} s in this process (their OTR, TLS and XML); load average after: {}",
+        bench_cpu.as_secs_f64(),
+        loadavg()
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    if let Some(c) = prosody_cpu {
+        println!(
+            "Prosody CPU   {:.1} ms per lesson ({c:.2?} over the run; one Lua thread, so at most \
+             {:.1} lessons/s from the server alone)",
+            c.as_secs_f64() * 1000.0 / done.max(1) as f64,
+            done as f64 / c.as_secs_f64().max(1e-9)
+        );
+    }
+    if !failures.is_empty() {
+        let mut why: BTreeMap<&str, usize> = BTreeMap::new();
+        for f in &failures {
+            *why.entry(f.as_str()).or_default() += 1;
+        }
+        for (f, count) in why {
+            println!("  failed ({count}): {f}");
+        }
+        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(20).collect();
+        println!("  bot log tail:");
+        for l in tail.into_iter().rev() {
+            println!("    {l}");
+        }
+    }
+
+    let kept = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("lesson_load-bot.log");
+    if std::fs::copy(&log_path, &kept).is_ok() {
+        println!("bot log: {}", kept.display());
+    }
+    drop(bot);
+    rt.block_on(async {
+        let ends = outcomes
+            .into_iter()
+            .filter_map(|o| o.client)
+            .map(|c| async move { c.send_end().await });
+        let _ =
+            tokio::time::timeout(Duration::from_secs(10), futures::future::join_all(ends)).await;
+    });
+    drop(rt);
+    load::remove_accounts(&users);
+    if let Some(dir) = own_prosody {
+        stop_prosody(&dir);
+    }
+}
