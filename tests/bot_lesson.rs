@@ -168,3 +168,24 @@ async fn bot_restart_mid_lesson_keeps_the_otr_session() {
     // The learner carries on in the same OTR session: SMP completes.
     l.smp_to_the_code(SECRET.as_bytes()).await;
 }
+
+#[tokio::test]
+async fn fragmented_messages_from_the_learner_are_reassembled_across_turns() {
+    let (ljid, lpw) = prosody::fresh_account("fragments");
+    let bot = start_bot(&ljid, "");
+    let mut l = Learner::login(&ljid, &lpw, &bot.jid).await;
+    go_private(&mut l).await;
+    // The learner's client now splits every OTR message into pieces of at most 150 bytes, each
+    // its own stanza and so its own turn of the bot's: the SMP messages arrive in several.
+    l.peer.max_size(150);
+    let out = l.peer.smp_start(&l.contact(), SECRET.as_bytes(), None);
+    eprintln!("fragments: {}", out.inject.len());
+    assert!(
+        out.inject.len() > 2,
+        "libotr fragmented: {}",
+        out.inject.len()
+    );
+    l.send_wire(&out.inject).await;
+    l.until("the completion code", |l| l.heard("completion code is"))
+        .await;
+}

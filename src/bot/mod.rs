@@ -285,8 +285,7 @@ fn on_link(store: &Store, tx: &mpsc::Sender<Command>, teacher: &teach::Teacher, 
             None => match i {
                 Incoming::Chat { from, body } => {
                     tracing::debug!(%from, text = %crate::logging::UserText(&body), "chat message");
-                    let t = teacher.clone();
-                    tokio::spawn(async move { t.on_chat(from, body).await });
+                    teacher.chat_in_order(from, body);
                 }
                 Incoming::TooLarge { from, bytes } => {
                     tracing::info!(%from, bytes, "oversized message ignored");

@@ -91,6 +91,7 @@ pub struct Teacher {
     cfg: Arc<Teaching>,
     xmpp: mpsc::Sender<Command>,
     locks: TurnLocks,
+    inbox: turns::Inbox<(Jid, String)>,
 }
 
 /// One learner's state during a turn.
@@ -143,6 +144,7 @@ impl Teacher {
             cfg: Arc::new(cfg),
             xmpp,
             locks: TurnLocks::default(),
+            inbox: turns::Inbox::default(),
         }
     }
 
@@ -156,6 +158,27 @@ impl Teacher {
     }
 
     /// A chat message from a learner's client; strangers are ignored (nothing is said).
+    /// Takes a chat message in its learner's arrival order (a drainer per learner runs the
+    /// turns one after another); call from the task that receives the stanzas.
+    pub fn chat_in_order(&self, from: Jid, body: String) {
+        let jid = from.to_bare().to_string();
+        match self.inbox.push(&jid, (from, body), turns::MAX_WAITING) {
+            turns::Pushed::Start => {
+                let t = self.clone();
+                tokio::spawn(async move {
+                    while let Some((from, body)) = t.inbox.next(&jid) {
+                        t.on_chat(from, body).await;
+                    }
+                });
+            }
+            turns::Pushed::Queued => {}
+            turns::Pushed::Dropped => {
+                tracing::info!(%jid, "too many messages waiting from this JID; one dropped")
+            }
+        }
+    }
+
+    /// One chat message's turn (whitelisted learners only).
     pub async fn on_chat(&self, from: Jid, body: String) {
         let jid = from.to_bare().to_string();
         match self.store.whitelist_get(&jid) {
@@ -375,18 +398,23 @@ impl Teacher {
                 Meaning::Nothing => {}
             }
         }
-        if !sends.is_empty() {
-            let state = turn.otr.encode()?;
+        // Kept even when nothing is sent: a read changes the state too (a fragment held for
+        // reassembly, a new key of the peer's); on the disk before anything made from it is
+        // sent, so that no AES-CTR counter is ever used twice.
+        let state = turn.otr.encode()?;
+        if sends.is_empty() {
+            self.store.keep_channel_state(&turn.jid, state.expose())?;
+        } else {
             self.store
                 .save_channel_state_async(&turn.jid, state.expose())
                 .await?;
-            for body in sends {
-                self.send(Outgoing::Chat {
-                    to: turn.to.clone(),
-                    body,
-                })
-                .await;
-            }
+        }
+        for body in sends {
+            self.send(Outgoing::Chat {
+                to: turn.to.clone(),
+                body,
+            })
+            .await;
         }
         Ok(())
     }

@@ -2,7 +2,7 @@
 //! them wait behind the running one, and a JID has an entry only while a turn for it runs or
 //! waits, so the map never outgrows the work in flight.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{Mutex as TurnMutex, OwnedMutexGuard};
 
@@ -98,6 +98,78 @@ impl Drop for Ticket {
     }
 }
 
+/// Per-learner inboxes: what one learner sent is taken in arrival order (OTR fragments and
+/// data messages must be read in the order they came), by one drainer per learner at a time;
+/// a JID has an inbox only while something of it waits or runs.
+pub struct Inbox<T> {
+    map: Arc<Mutex<HashMap<String, VecDeque<T>>>>,
+}
+
+impl<T> Clone for Inbox<T> {
+    fn clone(&self) -> Self {
+        Inbox {
+            map: self.map.clone(),
+        }
+    }
+}
+
+impl<T> Default for Inbox<T> {
+    fn default() -> Self {
+        Inbox {
+            map: Arc::default(),
+        }
+    }
+}
+
+/// What [`Inbox::push`] did with an item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pushed {
+    /// The learner had nothing waiting: the caller must start a drainer ([`Inbox::next`]).
+    Start,
+    /// Queued behind what a drainer is already taking.
+    Queued,
+    /// Dropped: `max` items already wait.
+    Dropped,
+}
+
+impl<T> Inbox<T> {
+    /// Adds `item` from `jid` at the end of its inbox, unless `max` items already wait.
+    pub fn push(&self, jid: &str, item: T, max: usize) -> Pushed {
+        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        match map.get_mut(jid) {
+            Some(q) if q.len() >= max => Pushed::Dropped,
+            Some(q) => {
+                q.push_back(item);
+                Pushed::Queued
+            }
+            None => {
+                map.insert(jid.to_owned(), VecDeque::from([item]));
+                Pushed::Start
+            }
+        }
+    }
+
+    /// The drainer's next item of `jid`; `None` (and the inbox gone) when it is empty.
+    pub fn next(&self, jid: &str) -> Option<T> {
+        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        let item = map.get_mut(jid).and_then(VecDeque::pop_front);
+        if item.is_none() {
+            map.remove(jid);
+        }
+        item
+    }
+
+    /// How many JIDs have an inbox.
+    pub fn len(&self) -> usize {
+        self.map.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// True when nobody's message waits or runs.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,5 +221,28 @@ mod tests {
         drop(held);
         drop(it);
         assert!(locks.is_empty());
+    }
+
+    #[test]
+    fn inbox_keeps_arrival_order_and_bounds_and_forgets() {
+        let inbox = Inbox::default();
+        assert_eq!(inbox.push("a", 1, 3), Pushed::Start);
+        assert_eq!(inbox.push("a", 2, 3), Pushed::Queued);
+        assert_eq!(inbox.push("b", 9, 3), Pushed::Start);
+        assert_eq!(inbox.push("a", 3, 3), Pushed::Queued);
+        assert_eq!(inbox.push("a", 4, 3), Pushed::Dropped);
+        assert_eq!(inbox.next("a"), Some(1));
+        assert_eq!(inbox.push("a", 5, 3), Pushed::Queued);
+        let rest: Vec<i32> = std::iter::from_fn(|| inbox.next("a")).collect();
+        assert_eq!(rest, [2, 3, 5]);
+        assert_eq!(inbox.len(), 1, "a's inbox is gone once drained");
+        assert_eq!(inbox.next("b"), Some(9));
+        assert_eq!(inbox.next("b"), None);
+        assert!(inbox.is_empty());
+        assert_eq!(
+            inbox.push("a", 6, 3),
+            Pushed::Start,
+            "a new drainer after the end"
+        );
     }
 }

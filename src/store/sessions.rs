@@ -261,6 +261,12 @@ impl Store {
         self.put_channel_state(jid, state, true)
     }
 
+    /// Writes a channel state that nothing was sent from (a read: a held fragment, the peer's
+    /// new key); it reaches the disk with the next flush.
+    pub fn keep_channel_state(&self, jid: &str, state: &[u8]) -> Result<()> {
+        self.put_channel_state(jid, state, false)
+    }
+
     /// [`save_channel_state`](Self::save_channel_state) that waits for the disk without
     /// blocking the async runtime.
     pub async fn save_channel_state_async(&self, jid: &str, state: &[u8]) -> Result<()> {
