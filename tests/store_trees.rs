@@ -187,8 +187,10 @@ fn grade_outbox_round_trip() {
         last_error: None,
     };
     let id1 = s.grade_enqueue(&g).unwrap();
+    // Another learner's grade (one grade per result is kept: see store::lti's tests).
     let id2 = s
         .grade_enqueue(&GradeRequest {
+            sourcedid: "sid2".into(),
             next_try: 80,
             ..g.clone()
         })
