@@ -74,6 +74,7 @@ async fn befriends_learner_refuses_stranger_and_talks() {
         ev_tx,
         stop_rx,
         Some("ready".into()),
+        None,
     ));
 
     // The bot befriends the whitelisted learner: the learner is asked to subscribe.

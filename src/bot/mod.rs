@@ -155,7 +155,7 @@ async fn serve(settings: Settings, store: Store) -> Result<(), Failure> {
         teach::Teaching::from_settings(&settings),
         cmd_tx.clone(),
     );
-    let xmpp_task = tokio::spawn(conn::run_with_avatar(
+    let xmpp_task = tokio::spawn(conn::run(
         client,
         login.jid().clone(),
         cmd_rx,

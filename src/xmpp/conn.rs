@@ -47,20 +47,9 @@ pub fn answer_subscription(from: &BareJid, whitelisted: bool) -> Vec<Command> {
     }
 }
 
-/// Pumps `client` until `shutdown` turns true or the command channel closes.
+/// Pumps `client` until `shutdown` turns true or the command channel closes, publishing
+/// `avatar` (XEP-0084, and its XEP-0153 hash in presence) whenever online.
 pub async fn run(
-    client: Connection,
-    own: BareJid,
-    commands: mpsc::Receiver<Command>,
-    events: mpsc::Sender<Link>,
-    shutdown: watch::Receiver<bool>,
-    status: Option<String>,
-) {
-    run_with_avatar(client, own, commands, events, shutdown, status, None).await
-}
-
-/// [`run`], publishing `avatar` (XEP-0084, and its XEP-0153 hash in presence) whenever online.
-pub async fn run_with_avatar(
     mut client: Connection,
     own: BareJid,
     mut commands: mpsc::Receiver<Command>,
