@@ -101,12 +101,27 @@ impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for MakeTruncating<M> {
     }
 }
 
+/// The filter of a `logging.level` setting: a level or tracing's filter directives.
+///
+/// Only printable ASCII is taken, and each directive is trimmed here: tracing-subscriber
+/// 0.3 slices a directive with leading space at the wrong offsets (a panic when a
+/// multi-byte character follows; found by the settings fuzz target).
+pub fn filter(level: &str) -> Result<EnvFilter, String> {
+    if let Some(c) = level.chars().find(|c| !(c.is_ascii_graphic() || *c == ' ')) {
+        return Err(format!(
+            "{c:?} is not allowed: a level (error, warn, info, debug, trace) or filter directives in ASCII"
+        ));
+    }
+    let directives: Vec<&str> = level.split(',').map(str::trim).collect();
+    EnvFilter::builder()
+        .parse(directives.join(","))
+        .map_err(|e| format!("not a level or filter: {e}"))
+}
+
 /// Installs the global subscriber for these settings. Call once, early.
 pub fn init(cfg: &Logging) -> Result<(), String> {
     LOG_USER_MSGS.store(cfg.log_user_msgs, Ordering::Relaxed);
-    let filter = EnvFilter::builder()
-        .parse(&cfg.level)
-        .map_err(|e| format!("setting `logging.level`: {e}"))?;
+    let filter = filter(&cfg.level).map_err(|e| format!("setting `logging.level`: {e}"))?;
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     let result = match cfg.output.as_str() {
         "syslog" => {
@@ -159,6 +174,17 @@ mod tests {
         assert!(s.len() < MAX_RECORD_BYTES + 40);
         assert!(s.ends_with("bytes cut]\n"), "{s}");
         assert_eq!(&*truncate_record(b"short\n", 10), b"short\n");
+    }
+
+    #[test]
+    fn filters_checked_and_trimmed() {
+        assert!(filter("info, otrbot=debug").is_ok());
+        assert!(filter("").is_ok());
+        for bad in ["2, lߗx", " ߗ=info", "info,\tdebug", "loud=["] {
+            assert!(filter(bad).is_err(), "{bad:?}");
+        }
+        let err = filter("info, lߗx").expect_err("non-ASCII");
+        assert!(err.contains("'ߗ'"), "{err}");
     }
 
     #[test]

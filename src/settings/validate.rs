@@ -231,9 +231,7 @@ fn logging(s: &Settings) -> Result<(), SettingError> {
             "must be \"terminal\", \"journald\" or \"syslog\"",
         ));
     }
-    tracing_subscriber::EnvFilter::builder()
-        .parse(&s.logging.level)
-        .map_err(|e| bad("logging.level", format!("not a level or filter: {e}")))?;
+    crate::logging::filter(&s.logging.level).map_err(|e| bad("logging.level", e))?;
     Ok(())
 }
 
@@ -424,6 +422,12 @@ host = "127.0.0.1"
         );
         assert_eq!(
             key_of(&format!("{GOOD}[logging]\nlevel = \"loud=[\"\n")),
+            "logging.level"
+        );
+        // A directive after a space with a multi-byte character made tracing-subscriber
+        // panic (fuzz crash): named instead.
+        assert_eq!(
+            key_of(&format!("{GOOD}[logging]\nlevel = \"info, lߗx=debug\"\n")),
             "logging.level"
         );
     }
