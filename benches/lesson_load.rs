@@ -8,6 +8,12 @@
 //! tests/bot_lesson.rs proves). At most C learners are in their lesson at once (closed loop);
 //! learners stay connected until the run ends.
 //!
+//! Each learner is whitelisted when its lesson starts, through the bot's admin socket, as a
+//! launch from the course page would (the roster grows to N over the run); the time from there
+//! to the bot's subscription request is printed apart from the reply latency.
+//! `OTRBOT_LOAD_ARRIVAL=start` whitelists all N in the settings instead, so the bot befriends
+//! them all at start-up (a burst of 3 N stanzas while the first lessons run).
+//!
 //! Run: `cargo bench --bench lesson_load -- 1000` (N, default 100). Environment:
 //! `OTRBOT_LOAD_CONCURRENCY` (C, default 8), `OTRBOT_LOAD_DEADLINE` (seconds a learner may
 //! take before it counts as failed, default 120). Uses the Prosody of
@@ -54,6 +60,17 @@ fn pair_of(wire: &str) -> &'static str {
         w if w.starts_with("?OTR:AAMD") => "SMP message -> SMP reply",
         w if w.starts_with("?OTR:") => "other OTR -> reply",
         _ => "query -> DH-Commit",
+    }
+}
+
+/// Whether the bot's `body` is the reply that ends `pair` (an earlier message still on its
+/// way, like a second line of explanation, is not).
+fn answers(pair: &str, body: &str) -> bool {
+    match pair {
+        "hello -> explanation" => !body.starts_with("?OTR"),
+        "query -> DH-Commit" => body.starts_with("?OTR:AAMC"),
+        "DH-Key -> Reveal-Sig" => body.starts_with("?OTR:AAMR"),
+        _ => body.starts_with("?OTR:AAMD"),
     }
 }
 
@@ -131,7 +148,7 @@ impl Learner {
         self.heard.iter().any(|s| s.contains(part))
     }
 
-    /// Relays stanzas until `done`; a bot message ends the pending request (its latency).
+    /// Relays stanzas until `done`; the bot's answer ends the pending request (its latency).
     async fn until(
         &mut self,
         step: &'static str,
@@ -148,6 +165,9 @@ impl Learner {
             match incoming(st) {
                 Incoming::SubscribeRequest { from } if from == self.bot => {
                     self.befriended = true;
+                    if let Some((pair, t)) = self.pending.take() {
+                        self.latencies.push((pair, t.elapsed()));
+                    }
                     for o in [
                         Outgoing::Subscribed(from.clone()),
                         Outgoing::Subscribe(from),
@@ -159,8 +179,9 @@ impl Learner {
                     }
                 }
                 Incoming::Chat { from, body } if from.to_bare() == self.bot => {
-                    if let Some((pair, t)) = self.pending.take() {
+                    if let Some((pair, t)) = self.pending.filter(|(p, _)| answers(p, &body)) {
                         self.latencies.push((pair, t.elapsed()));
+                        self.pending = None;
                     }
                     self.to = from;
                     let events = self.otr(move |ch, a| ch.read(a, &body, unix_now())).await;
@@ -205,8 +226,39 @@ struct Outcome {
     client: Option<Connection>,
 }
 
+/// Whitelists `jid` through the bot's admin socket, as an LTI launch does.
+async fn whitelist_add(sock: &Path, jid: &str) -> Result<(), String> {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let stream = tokio::net::UnixStream::connect(sock)
+        .await
+        .map_err(|e| e.to_string())?;
+    let (read, mut write) = stream.into_split();
+    let req = otrbot::bot::admin::Request::WhitelistAdd {
+        jid: jid.to_owned(),
+        locale: "en_GB".to_owned(),
+    };
+    let line = serde_json::to_string(&req).map_err(|e| e.to_string())? + "\n";
+    write
+        .write_all(line.as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut answer = String::new();
+    tokio::io::BufReader::new(read)
+        .read_line(&mut answer)
+        .await
+        .map_err(|e| e.to_string())?;
+    match serde_json::from_str(&answer) {
+        Ok(otrbot::bot::admin::Response::Ok { .. }) => Ok(()),
+        _ => Err(format!("the bot answered {answer:?}")),
+    }
+}
+
+/// The befriending "pair": whitelisted → the bot's subscription request (not a chat reply).
+const BEFRIEND: &str = "whitelisted -> subscribe";
+
 async fn one_learner(
     jid: String,
+    admin: Option<PathBuf>,
     bot: BareJid,
     account: Arc<Account>,
     gate: Arc<tokio::sync::Semaphore>,
@@ -226,6 +278,13 @@ async fn one_learner(
         Ok((client, _)) => client,
         Err(_) => return failed("login timed out"),
     };
+    let launched = match admin {
+        Some(sock) => match whitelist_add(&sock, &jid).await {
+            Ok(()) => Some(Instant::now()),
+            Err(e) => return failed(&format!("whitelist add: {e}")),
+        },
+        None => None,
+    };
     let mut l = Learner {
         client,
         to: bot.clone().into(),
@@ -236,7 +295,7 @@ async fn one_learner(
         secure: false,
         smp_ok: false,
         befriended: false,
-        pending: None,
+        pending: launched.map(|t| (BEFRIEND, t)),
         latencies: Vec::new(),
         step: "login",
     };
@@ -320,7 +379,17 @@ fn met(ok: bool) -> &'static str {
     }
 }
 
-/// Uses scripts/test's Prosody, or starts one (returned, to be stopped after the run).
+/// Where the Prosody in use keeps rosters, from its generated config.
+fn roster_storage() -> String {
+    let cfg = std::fs::read_to_string(prosody::dir().join("prosody.cfg.lua")).unwrap_or_default();
+    cfg.lines()
+        .find_map(|l| l.strip_prefix("storage = { roster = \""))
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or("?")
+        .to_owned()
+}
+
+/// Uses scripts/test's Prosody (rosters in files), or starts one with rosters in SQLite (returned, to be stopped after the run).
 fn ensure_prosody() -> Option<PathBuf> {
     if std::env::var_os("OTRBOT_TEST_PROSODY_DIR").is_some() {
         return None;
@@ -336,6 +405,10 @@ fn ensure_prosody() -> Option<PathBuf> {
             dir.to_str().expect("utf-8 path"),
             &port.to_string(),
         ])
+        .env(
+            "OTRBOT_PROSODY_ROSTER_STORAGE",
+            env_or("OTRBOT_PROSODY_ROSTER_STORAGE", "sql".to_owned()),
+        )
         .current_dir(root)
         .status()
         .is_ok_and(|s| s.success());
@@ -397,6 +470,16 @@ fn main() {
         "lesson_load: the bot is `otrbot run` (scheduled_say = false); the learners' OTR is \
          otrbot's own engine in-process (interop with real libotr: tests/bot_lesson.rs)"
     );
+    let at_start = std::env::var("OTRBOT_LOAD_ARRIVAL").is_ok_and(|a| a == "start");
+    println!(
+        "lesson_load: Prosody keeps rosters in storage {:?}; {}",
+        roster_storage(),
+        if at_start {
+            "all learners whitelisted in the settings, befriended at the bot's start"
+        } else {
+            "each learner whitelisted through the admin socket when its lesson starts"
+        }
+    );
 
     // Keys: one per session from a pool filled before the start (see the note printed below).
     let t = Instant::now();
@@ -419,7 +502,8 @@ fn main() {
     let data = dir.path().join("data");
     load::prefill_pool(&data, &keys);
     let level: String = env_or("OTRBOT_LOAD_LOG_LEVEL", "info".to_owned());
-    let settings = load::bot_settings(&bot_jid, PASSWORD, &data, &learner_jids, 1)
+    let whitelisted: &[String] = if at_start { &learner_jids } else { &[] };
+    let settings = load::bot_settings(&bot_jid, PASSWORD, &data, whitelisted, 1)
         .replace("level = \"info\"", &format!("level = {level:?}"));
     if std::env::var_os("ROCKET_SECRET_KEY").is_none() {
         // A release build of the bot refuses to start its LTI pages without one.
@@ -478,6 +562,7 @@ fn main() {
                 account.policy = Policy::MANUAL;
                 tokio::spawn(one_learner(
                     jid.clone(),
+                    (!at_start).then(|| otrbot::bot::admin::socket_path(&data)),
                     bot_bare.clone(),
                     Arc::new(account),
                     gate.clone(),
@@ -511,7 +596,9 @@ fn main() {
     let mut by_pair: BTreeMap<&str, Vec<Duration>> = BTreeMap::new();
     for o in &outcomes {
         for (pair, d) in &o.latencies {
-            all.push(*d);
+            if *pair != BEFRIEND {
+                all.push(*d);
+            }
             by_pair.entry(pair).or_default().push(*d);
         }
     }
@@ -529,7 +616,7 @@ fn main() {
         done as f64 / elapsed.as_secs_f64()
     );
     println!(
-        "reply latency p50 {p50:.1?}  p99 {p99:.1?}  max {:.1?}  ({} request -> reply pairs)      \
+        "reply latency p50 {p50:.1?}  p99 {p99:.1?}  max {:.1?}  ({} request -> chat reply pairs)      \
          goal p99 < {GOAL_P99:?}: {}",
         all.last().copied().unwrap_or_default(),
         all.len(),

@@ -1,7 +1,7 @@
 # Installs what otrbot's scripts need on Debian, once. Sourced by scripts/test and scripts/try.
 # Needs root (or sudo) only when something is missing.
 
-OTRBOT_APT_PACKAGES=(prosody lua-sec libotr5-dev libgcrypt20-dev gcc pkg-config openssl
+OTRBOT_APT_PACKAGES=(prosody lua-sec lua-dbi-sqlite3 libotr5-dev libgcrypt20-dev gcc pkg-config openssl
   gettext ca-certificates curl python3 python3-oauthlib chromium)
 
 otrbot_install_deps() {

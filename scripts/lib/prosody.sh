@@ -5,7 +5,8 @@
 #
 # The certificate is a self-signed leaf (CA:FALSE) with subjectAltName localhost, because rustls
 # refuses a CA certificate used as an end entity. mod_offline is off so stale OTR messages are not
-# replayed at login.
+# replayed at login. Everything is kept in files; OTRBOT_PROSODY_ROSTER_STORAGE=sql keeps rosters
+# in SQLite instead (the load benchmark's own Prosody).
 
 prosody_up() {
   local dir=$1 port=$2
@@ -45,7 +46,11 @@ allow_registration = true -- loopback only: tests create learners on the fly
 min_seconds_between_registrations = 0
 modules_disabled = { "offline", "s2s", "http", "admin_shell", "admin_socket" }
 authentication = "internal_hashed"
-storage = "internal"
+-- Rosters in files by default; "sql" (SQLite) for the load benchmark: the file storage rewrites
+-- a user's whole roster on every change, O(N) for the bot's N-th learner.
+default_storage = "internal"
+storage = { roster = "${OTRBOT_PROSODY_ROSTER_STORAGE:-internal}" }
+sql = { driver = "SQLite3", database = "prosody.sqlite" }
 c2s_require_encryption = true
 limits = { c2s = { rate = "10mb/s" } }
 certificates = "$dir/certs"
