@@ -314,7 +314,11 @@ pub fn from_toml(
         let key = e.path().to_string();
         let inner = e.into_inner();
         SettingError {
-            key: if key == "." { "(file)".into() } else { key },
+            key: if key == "." {
+                "(file)".into()
+            } else {
+                one_line(&key)
+            },
             problem: toml_problem(text, &inner),
         }
     })?;
@@ -327,7 +331,7 @@ pub fn from_toml(
 /// What a TOML error says, with its line and column; never empty (the parser gives no
 /// message for some syntax errors, such as a control character in a comment).
 fn toml_problem(text: &str, e: &toml::de::Error) -> String {
-    let message = e.message().trim().replace('\n', "; ");
+    let message = one_line(e.message().trim());
     let message = if message.is_empty() {
         "not valid TOML".to_owned()
     } else {
@@ -342,6 +346,21 @@ fn toml_problem(text: &str, e: &toml::de::Error) -> String {
         }
         None => message,
     }
+}
+
+/// `text` fit for one line of a terminal or log: line breaks as `; `, other control
+/// characters escaped. Keys and problems go through it alike, so a key quoted in a problem
+/// reads the same as the key named beside it.
+fn one_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("; "),
+            c if c.is_control() => out.extend(c.escape_default()),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// The environment variable name for a secret: upper case, non-alphanumerics as `_`.

@@ -162,7 +162,11 @@ impl Teacher {
     /// turns one after another); call from the task that receives the stanzas.
     pub fn chat_in_order(&self, from: Jid, body: String) {
         let jid = from.to_bare().to_string();
-        match self.inbox.push(&jid, (from, body), turns::MAX_WAITING) {
+        let bytes = body.len();
+        match self
+            .inbox
+            .push(&jid, (from, body), bytes, turns::INBOX_BOUND)
+        {
             turns::Pushed::Start => {
                 let t = self.clone();
                 tokio::spawn(async move {

@@ -1,6 +1,7 @@
-//! Per-learner turn locks: one learner's turns run one at a time, at most [`MAX_WAITING`] of
-//! them wait behind the running one, and a JID has an entry only while a turn for it runs or
-//! waits, so the map never outgrows the work in flight.
+//! Per-learner turn locks and inboxes: one learner's turns run one at a time, at most
+//! [`MAX_WAITING`] of them wait behind the running one, what a learner sent waits within
+//! [`INBOX_BOUND`], and a JID has an entry only while a turn for it runs or waits, so the
+//! maps never outgrow the work in flight.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -98,11 +99,35 @@ impl Drop for Ticket {
     }
 }
 
+/// How much of one learner's chat may wait for its drainer; more is dropped.
+///
+/// Sized for a client that fragments: libotr at a 150-byte fragment size sends one SMP
+/// message in 14 to 20 stanzas, all at once, and each must arrive or the message is lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InboxBound {
+    /// Messages waiting.
+    pub items: usize,
+    /// Bytes of the messages waiting.
+    pub bytes: usize,
+}
+
+/// The bot's bound: 256 messages or 1 MiB (two reassembly buffers' worth) per learner.
+pub const INBOX_BOUND: InboxBound = InboxBound {
+    items: 256,
+    bytes: 2 * crate::otr::fragment::MAX_REASSEMBLED,
+};
+
+/// One learner's waiting messages and their size.
+struct Queue<T> {
+    items: VecDeque<(T, usize)>,
+    bytes: usize,
+}
+
 /// Per-learner inboxes: what one learner sent is taken in arrival order (OTR fragments and
 /// data messages must be read in the order they came), by one drainer per learner at a time;
 /// a JID has an inbox only while something of it waits or runs.
 pub struct Inbox<T> {
-    map: Arc<Mutex<HashMap<String, VecDeque<T>>>>,
+    map: Arc<Mutex<HashMap<String, Queue<T>>>>,
 }
 
 impl<T> Clone for Inbox<T> {
@@ -133,17 +158,25 @@ pub enum Pushed {
 }
 
 impl<T> Inbox<T> {
-    /// Adds `item` from `jid` at the end of its inbox, unless `max` items already wait.
-    pub fn push(&self, jid: &str, item: T, max: usize) -> Pushed {
+    /// Adds `item` (`bytes` long) from `jid` at the end of its inbox, unless that would
+    /// take the inbox past `bound`.
+    pub fn push(&self, jid: &str, item: T, bytes: usize, bound: InboxBound) -> Pushed {
         let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
         match map.get_mut(jid) {
-            Some(q) if q.len() >= max => Pushed::Dropped,
+            Some(q) if q.items.len() >= bound.items || q.bytes + bytes > bound.bytes => {
+                Pushed::Dropped
+            }
             Some(q) => {
-                q.push_back(item);
+                q.items.push_back((item, bytes));
+                q.bytes += bytes;
                 Pushed::Queued
             }
             None => {
-                map.insert(jid.to_owned(), VecDeque::from([item]));
+                let q = Queue {
+                    items: VecDeque::from([(item, bytes)]),
+                    bytes,
+                };
+                map.insert(jid.to_owned(), q);
                 Pushed::Start
             }
         }
@@ -152,7 +185,11 @@ impl<T> Inbox<T> {
     /// The drainer's next item of `jid`; `None` (and the inbox gone) when it is empty.
     pub fn next(&self, jid: &str) -> Option<T> {
         let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
-        let item = map.get_mut(jid).and_then(VecDeque::pop_front);
+        let item = map.get_mut(jid).and_then(|q| {
+            let (item, bytes) = q.items.pop_front()?;
+            q.bytes -= bytes;
+            Some(item)
+        });
         if item.is_none() {
             map.remove(jid);
         }
@@ -226,13 +263,17 @@ mod tests {
     #[test]
     fn inbox_keeps_arrival_order_and_bounds_and_forgets() {
         let inbox = Inbox::default();
-        assert_eq!(inbox.push("a", 1, 3), Pushed::Start);
-        assert_eq!(inbox.push("a", 2, 3), Pushed::Queued);
-        assert_eq!(inbox.push("b", 9, 3), Pushed::Start);
-        assert_eq!(inbox.push("a", 3, 3), Pushed::Queued);
-        assert_eq!(inbox.push("a", 4, 3), Pushed::Dropped);
+        let bound = InboxBound {
+            items: 3,
+            bytes: 100,
+        };
+        assert_eq!(inbox.push("a", 1, 1, bound), Pushed::Start);
+        assert_eq!(inbox.push("a", 2, 1, bound), Pushed::Queued);
+        assert_eq!(inbox.push("b", 9, 1, bound), Pushed::Start);
+        assert_eq!(inbox.push("a", 3, 1, bound), Pushed::Queued);
+        assert_eq!(inbox.push("a", 4, 1, bound), Pushed::Dropped, "3 wait");
         assert_eq!(inbox.next("a"), Some(1));
-        assert_eq!(inbox.push("a", 5, 3), Pushed::Queued);
+        assert_eq!(inbox.push("a", 5, 1, bound), Pushed::Queued);
         let rest: Vec<i32> = std::iter::from_fn(|| inbox.next("a")).collect();
         assert_eq!(rest, [2, 3, 5]);
         assert_eq!(inbox.len(), 1, "a's inbox is gone once drained");
@@ -240,9 +281,41 @@ mod tests {
         assert_eq!(inbox.next("b"), None);
         assert!(inbox.is_empty());
         assert_eq!(
-            inbox.push("a", 6, 3),
+            inbox.push("a", 7, 1, bound),
             Pushed::Start,
             "a new drainer after the end"
         );
+    }
+
+    #[test]
+    fn inbox_bounds_the_bytes_waiting_and_frees_them_as_they_are_taken() {
+        let inbox = Inbox::default();
+        let bound = InboxBound {
+            items: 100,
+            bytes: 100,
+        };
+        assert_eq!(
+            inbox.push("a", 0, 500, bound),
+            Pushed::Start,
+            "one always runs"
+        );
+        assert_eq!(
+            inbox.push("a", 1, 1, bound),
+            Pushed::Dropped,
+            "500 bytes wait"
+        );
+        assert_eq!(inbox.next("a"), Some(0));
+        assert_eq!(inbox.push("a", 2, 60, bound), Pushed::Queued);
+        assert_eq!(inbox.push("a", 3, 41, bound), Pushed::Dropped, "101 bytes");
+        assert_eq!(inbox.push("a", 4, 40, bound), Pushed::Queued);
+        assert_eq!(inbox.next("a"), Some(2));
+        assert_eq!(
+            inbox.push("a", 5, 60, bound),
+            Pushed::Queued,
+            "60 bytes freed"
+        );
+        assert_eq!(inbox.next("a"), Some(4));
+        assert_eq!(inbox.next("a"), Some(5));
+        assert_eq!(inbox.next("a"), None);
     }
 }

@@ -324,6 +324,12 @@ host = "127.0.0.1"
         let e = load(&format!("{GOOD}\n[lesson]\nwarning_timout = 3\n")).unwrap_err();
         assert_eq!(e.key, "lesson.warning_timout");
         assert!(e.problem.contains("warning_timout"), "{}", e.problem);
+        // A quoted key with a line break and an escape character is named on one line, as
+        // the problem quotes it (found by the settings fuzz target).
+        let e = load(&format!("{GOOD}\n[lesson]\n\"a\\nb\\u001b[2J\" = 3\n")).unwrap_err();
+        assert_eq!(e.key, "lesson.a; b\\u{1b}[2J");
+        assert!(!e.problem.contains(['\n', '\x1b']), "{}", e.problem);
+        assert!(e.problem.contains("a; b\\u{1b}[2J"), "{}", e.problem);
     }
 
     #[test]
