@@ -13,23 +13,18 @@ use futures::{SinkExt, StreamExt};
 use otrbot::xmpp::login::Login;
 use sasl::common::scram::{ScramProvider, Sha256};
 use sasl::secret::{Pbkdf2Secret, Pbkdf2Sha256};
-use std::borrow::Cow;
-use std::sync::Arc;
 use std::time::Duration;
-use support::prosody;
+use support::{prosody, starttls};
 use tokio::io::BufStream;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
-use tokio_rustls::rustls::pki_types::pem::PemObject;
-use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use tokio_rustls::rustls::ServerConfig;
+use tokio_rustls::rustls::version::{TLS12, TLS13};
 use tokio_rustls::TlsAcceptor;
 use tokio_xmpp::parsers::bind::{BindFeature, BindQuery, BindResponse};
 use tokio_xmpp::parsers::iq::Iq;
 use tokio_xmpp::parsers::sasl::{Challenge, Nonza as Sasl, Success};
-use tokio_xmpp::parsers::starttls::{Nonza as StartTlsNonza, Proceed, StartTls};
 use tokio_xmpp::parsers::stream_features::StreamFeatures;
-use tokio_xmpp::xmlstream::{accept_stream, StreamHeader, Timeouts, XmppStreamElement};
+use tokio_xmpp::xmlstream::{accept_stream, Timeouts, XmppStreamElement};
 use tokio_xmpp::Stanza;
 
 const T: Duration = Duration::from_secs(15);
@@ -65,38 +60,8 @@ async fn serve(
     fn e(what: &'static str) -> impl Fn(std::io::Error) -> String {
         move |x| format!("{what}: {x}")
     }
-    let header = || StreamHeader {
-        from: Some(Cow::Borrowed("localhost")),
-        to: None,
-        id: Some(Cow::Borrowed("s1")),
-    };
-    let features = StreamFeatures {
-        starttls: Some(StartTls { required: true }),
-        ..Default::default()
-    };
-    let s = accept_stream(BufStream::new(tcp), "jabber:client", Timeouts::default())
-        .await
-        .map_err(e("stream"))?;
-    let mut s = s
-        .send_header(header())
-        .await
-        .map_err(e("header"))?
-        .send_features::<XmppStreamElement>(&features)
-        .await
-        .map_err(e("features"))?;
-    match s.next().await {
-        Some(Ok(XmppStreamElement::Starttls(StartTlsNonza::Request(_)))) => {}
-        other => return Err(format!("expected <starttls/>, got {other:?}")),
-    }
-    s.send(&XmppStreamElement::Starttls(StartTlsNonza::Proceed(
-        Proceed,
-    )))
-    .await
-    .map_err(e("proceed"))?;
-    let tls = tls
-        .accept(s.into_inner().into_inner())
-        .await
-        .map_err(e("TLS"))?;
+    let header = starttls::header;
+    let tls = starttls::accept(tcp, &tls).await?;
     let mut exporter = [0u8; 32];
     tls.get_ref()
         .1
@@ -204,17 +169,7 @@ async fn serve(
 
 /// Starts the server offering `mechs`; what each login sent arrives on the channel.
 async fn server(mechs: &'static [&'static str]) -> (u16, mpsc::UnboundedReceiver<Seen>) {
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(prosody::ca_file())
-        .expect("test certificate")
-        .collect::<Result<_, _>>()
-        .expect("PEM");
-    let key =
-        PrivateKeyDer::from_pem_file(prosody::dir().join("certs/localhost.key")).expect("test key");
-    let config = ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .expect("server config");
-    let acceptor = TlsAcceptor::from(Arc::new(config));
+    let acceptor = starttls::acceptor(&[&TLS13, &TLS12]);
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let port = listener.local_addr().expect("address").port();
     let (tx, rx) = mpsc::unbounded_channel();

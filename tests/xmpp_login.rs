@@ -160,3 +160,69 @@ fn check_config_logs_in_reaches_the_lti_url_or_names_the_failure() {
     assert_eq!(out.status.code(), Some(8), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("lti.public_url"));
 }
+
+/// A STARTTLS server that speaks only TLS 1.2; each handshake's outcome goes to the channel.
+async fn tls12_only_server() -> (u16, tokio::sync::mpsc::UnboundedReceiver<String>) {
+    let acceptor = support::starttls::acceptor(&[&tokio_rustls::rustls::version::TLS12]);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let (acceptor, tx) = (acceptor.clone(), tx.clone());
+            tokio::spawn(async move {
+                let outcome = match support::starttls::accept(tcp, &acceptor).await {
+                    Ok(_) => "handshake done".to_owned(),
+                    Err(e) => e,
+                };
+                let _ = tx.send(outcome);
+            });
+        }
+    });
+    (port, rx)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_without_the_configured_tls_version_is_exit_127_naming_the_setting() {
+    let (port, mut outcomes) = tls12_only_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let text = prosody::settings_text("otrbot@localhost", "x", dir.path())
+        .replace(
+            &format!("port = {}", prosody::port()),
+            &format!("port = {port}"),
+        )
+        .replace("[tls]\n", "[tls]\nmin_version = \"1.3\"\n");
+    let s = otrbot::settings::from_toml(&text, std::path::Path::new(""), &|_| None).unwrap();
+    let e = Login::from_settings(&s)
+        .unwrap()
+        .probe(T)
+        .await
+        .expect_err("no TLS 1.3");
+    assert_eq!(e.exit_code(), ExitCode::TlsNotAsConfigured, "{e:?}");
+    assert_eq!(e.exit_code().code(), 127);
+    assert!(e.to_string().contains("tls.min_version"), "{e}");
+    let seen = outcomes.recv().await.unwrap();
+    assert!(
+        seen.starts_with("TLS:"),
+        "the server refused the handshake: {seen}"
+    );
+
+    // The program says the same and exits 127.
+    let out = tokio::task::spawn_blocking(move || check_config(&text))
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(127), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("tls.min_version"));
+    let seen = outcomes.recv().await.unwrap();
+    assert!(seen.starts_with("TLS:"), "{seen}");
+
+    // With the default minimum (1.2) the same server is fine as far as TLS goes.
+    let text = prosody::settings_text("otrbot@localhost", "x", dir.path()).replace(
+        &format!("port = {}", prosody::port()),
+        &format!("port = {port}"),
+    );
+    let s = otrbot::settings::from_toml(&text, std::path::Path::new(""), &|_| None).unwrap();
+    let _ = Login::from_settings(&s).unwrap().probe(T).await;
+    let seen = outcomes.recv().await.unwrap();
+    assert_eq!(seen, "handshake done");
+}

@@ -151,7 +151,7 @@ impl ServerConnector for StartTls {
         let tls = TlsConnector::from(self.config.clone())
             .connect(name, tcp)
             .await
-            .map_err(|e| Error::Connection(Box::new(TlsFailure::Handshake(e.to_string()))))?;
+            .map_err(|e| Error::Connection(Box::new(handshake_failure(&e, self.min_version))))?;
         let conn = tls.get_ref().1;
         let version = conn.protocol_version();
         let suite = conn.negotiated_cipher_suite();
@@ -165,7 +165,7 @@ impl ServerConnector for StartTls {
         if !version.is_some_and(|v| version_ok(v, self.min_version)) || suite.is_none() {
             return Err(Error::Connection(Box::new(TlsFailure::NotAsConfigured(
                 format!(
-                    "negotiated {} with {}, settings require at least {:?}",
+                    "negotiated {} with {}; setting `tls.min_version` requires {:?} or later",
                     seen.version, seen.suite, self.min_version
                 ),
             ))));
@@ -180,6 +180,30 @@ impl ServerConnector for StartTls {
         };
         let pending = initiate_stream(BufStream::new(tls), ns, header(jid), timeouts).await?;
         Ok((pending, binding))
+    }
+}
+
+/// Names a failed handshake: one that the settings ruled out (the server offers no protocol
+/// version or cipher suite they allow) is [`TlsFailure::NotAsConfigured`], anything else
+/// (certificate, I/O) [`TlsFailure::Handshake`].
+fn handshake_failure(e: &io::Error, min: ProtocolVersion) -> TlsFailure {
+    use tokio_xmpp::rustls::{AlertDescription as A, Error as R};
+    let ruled_out = matches!(
+        e.get_ref().and_then(|i| i.downcast_ref::<R>()),
+        Some(
+            R::PeerIncompatible(_)
+                | R::AlertReceived(
+                    A::ProtocolVersion | A::HandshakeFailure | A::InsufficientSecurity
+                )
+        )
+    );
+    if ruled_out {
+        TlsFailure::NotAsConfigured(format!(
+            "the server offers no TLS version or cipher suite that the settings allow \
+             (setting `tls.min_version`: {min:?} or later): {e}"
+        ))
+    } else {
+        TlsFailure::Handshake(e.to_string())
     }
 }
 

@@ -14,4 +14,5 @@ pub mod otrwire;
 pub mod process;
 pub mod prosody;
 pub mod proxy;
+pub mod starttls;
 pub mod store;
