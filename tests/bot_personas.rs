@@ -11,7 +11,8 @@ use sha1::{Digest, Sha1};
 use std::process::Command;
 use std::time::{Duration, Instant};
 use support::learner::{
-    befriend, code_in, go_private, start_bot, start_bot_full, Heard, Learner, SECRET, T,
+    befriend, bot_settings, code_in, go_private, spawn_bot_logging, start_bot, start_bot_full,
+    Heard, Learner, SECRET, T,
 };
 use support::prosody;
 use tokio_xmpp::minidom::Element;
@@ -144,7 +145,11 @@ async fn idle_learner_is_warned_then_expired_and_removed() {
         assert!(format!("{resp:?}").contains("Ok"), "{resp:?}");
         store.flush().unwrap();
     }
-    let bot = start_bot_full(&bjid, &bpw, dir, "nobody@localhost", "", "");
+    let text = bot_settings(&bjid, &bpw, dir.path(), "nobody@localhost", "", "");
+    std::fs::write(dir.path().join("bot.toml"), text).unwrap();
+    let log_path = dir.path().join("bot.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let bot = spawn_bot_logging(&bjid, dir, 0, log.into());
     let settings = bot.dir.path().join("bot.toml");
     let mut l = Learner::login(&ljid, &lpw, &bot.jid).await;
     go_private(&mut l).await;
@@ -195,6 +200,10 @@ async fn idle_learner_is_warned_then_expired_and_removed() {
         "{:#?}",
         l.presences
     );
+    // The expiry is an ordinary end, not a failed turn.
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(log.contains("session expired"), "{log}");
+    assert!(!log.contains("ERROR"), "the expiry logged an error: {log}");
 }
 
 #[tokio::test]

@@ -533,7 +533,8 @@ impl Teacher {
                 self.store.remove_session(&turn.jid)?;
                 self.unfriend_unless_whitelisted(&turn.jid).await;
                 self.farewell(turn).await;
-                Vec::new()
+                // The channel state went with the session: nothing is left to keep.
+                return Ok(());
             }
             Action::AcceptCode | Action::RefuseCode { .. } | Action::RefuseSecret(_) => Vec::new(),
         };
