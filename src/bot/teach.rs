@@ -367,6 +367,10 @@ impl Teacher {
         let mut otr = turn.otr;
         let (otr, events) = tokio::task::spawn_blocking(move || {
             let account = otr.account.clone();
+            // OTR's timer, as libotr's applications run it: an AKE or a fragmented message
+            // left unfinished for a minute is forgotten (its DH secret with it) before the
+            // next message is read. Expiry removes whatever a silent learner left.
+            otr.channel.ping(now);
             let ev = otr.channel.read(&account, &body, now);
             (otr, ev)
         })
