@@ -7,9 +7,9 @@ mod support;
 use futures::StreamExt;
 use otrbot::store::{Store, WhitelistSource};
 use otrbot::xmpp::stanza::{outgoing, Outgoing};
-use sha1::{Digest, Sha1};
 use std::process::Command;
 use std::time::{Duration, Instant};
+use support::avatar::{self, PNG};
 use support::learner::{
     befriend, bot_settings, code_in, go_private, spawn_bot_logging, start_bot, start_bot_full,
     Heard, Learner, SECRET, T,
@@ -22,7 +22,6 @@ use tokio_xmpp::parsers::iq::Iq;
 use tokio_xmpp::parsers::presence::{Presence, Type as PresenceType};
 use tokio_xmpp::parsers::pubsub::pubsub::Items;
 use tokio_xmpp::parsers::pubsub::PubSub;
-use tokio_xmpp::parsers::vcard_update::VCardUpdate;
 use tokio_xmpp::{Event, Stanza};
 
 /// Whether libotr ever delivered a completion code to the learner.
@@ -325,15 +324,6 @@ async fn bot_starts_smp_itself_when_allowed() {
     assert!(l.peer.status(&l.contact()).trusted);
 }
 
-/// A 2×1 PNG.
-const PNG: [u8; 70] = [
-    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
-    0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x01, 0x08, 0x02, 0x00, 0x00, 0x00, 0x7b, 0x40, 0xe8,
-    0xdd, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0xf8, 0xcf, 0x00, 0x04,
-    0xff, 0x01, 0x07, 0x00, 0x01, 0xff, 0xe2, 0x23, 0x9e, 0x59, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45,
-    0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
-];
-
 /// Asks the bot's PEP service for the items of `node`; the first item's id and payload.
 async fn pep_item(l: &mut Learner, node: &str, n: u32) -> Option<(String, Element)> {
     let id = format!("pep-{n}");
@@ -376,10 +366,7 @@ async fn avatar_is_published_with_pep_and_announced_in_presence() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("avatar.png");
     std::fs::write(&file, PNG).unwrap();
-    let sha1 = Sha1::digest(PNG)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<String>();
+    let sha1 = avatar::sha1_hex(&PNG);
     let account = format!("avatar = {file:?}\n");
     let bot = start_bot_full(&bjid, &bpw, dir, &ljid, "", &account);
     let mut l = Learner::login(&ljid, &lpw, &bot.jid).await;
@@ -390,18 +377,9 @@ async fn avatar_is_published_with_pep_and_announced_in_presence() {
     let photo = l
         .presences
         .iter()
-        .filter(|p| p.type_ == PresenceType::None)
-        .find_map(|p| {
-            p.payloads
-                .iter()
-                .find_map(|e| VCardUpdate::try_from(e.clone()).ok())
-        })
-        .and_then(|u| u.photo?.data)
+        .find_map(avatar::photo_hash)
         .expect("an XEP-0153 photo hash in the bot's presence");
-    assert_eq!(
-        photo.iter().map(|b| format!("{b:02x}")).collect::<String>(),
-        sha1
-    );
+    assert_eq!(photo, sha1);
 
     // XEP-0084: the data node holds the file, under its SHA-1; the metadata describes it.
     let mut data = None;

@@ -4,6 +4,7 @@
 //! `use support::libotr::{Peer, Event};` / `support::keys::fixture_key_path("alice")`.
 #![allow(dead_code)]
 
+pub mod avatar;
 pub mod engine;
 pub mod flood;
 pub mod keys;
