@@ -1,5 +1,6 @@
 //! A tiny avatar image for the tests, and the XEP-0153 hash the bot's presence gives for it.
 
+use super::libotr::hex;
 use sha1::{Digest, Sha1};
 use tokio_xmpp::parsers::presence::{Presence, Type as PresenceType};
 use tokio_xmpp::parsers::vcard_update::VCardUpdate;
@@ -28,8 +29,4 @@ pub fn photo_hash(p: &Presence) -> Option<String> {
         .iter()
         .find_map(|e| VCardUpdate::try_from(e.clone()).ok())?;
     Some(hex(&update.photo?.data?))
-}
-
-fn hex(hash: &[u8]) -> String {
-    hash.iter().map(|b| format!("{b:02x}")).collect()
 }
