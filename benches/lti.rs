@@ -109,7 +109,19 @@ fn main() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let catalogs =
             Arc::new(Catalogs::load(&root.join("locales")).unwrap_or_else(|_| Catalogs::empty()));
-        let pages = Pages::load(&root.join("templates"), catalogs, "en_GB").unwrap();
+        let pages = Pages::load(&root.join("templates"), catalogs.clone(), "en_GB").unwrap();
+        let timeouts = Timeouts {
+            warning: 1500,
+            session: 1800,
+        };
+        let (xmpp, _) = mpsc::channel(1);
+        let teacher = otrbot::bot::teach::Teacher::new(
+            store.clone(),
+            pool.clone(),
+            catalogs,
+            otrbot::bot::teach::Teaching::with_defaults("bot@example.org", timeouts),
+            xmpp,
+        );
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -124,6 +136,7 @@ fn main() {
             store: store.clone(),
             pool,
             events: tx,
+            teacher,
             grade_wake: Arc::new(Notify::new()),
             pages,
             lti: Lti {
@@ -131,13 +144,11 @@ fn main() {
                 css_url: String::new(),
                 consumers,
                 timestamp_window: 300,
+                ..Default::default()
             },
             format: Format::default(),
             bot_jid: "bot@example.org".into(),
-            timeouts: Timeouts {
-                warning: 1500,
-                session: 1800,
-            },
+            timeouts,
             visit_max_age: 7200,
             prefix: String::new(),
         };

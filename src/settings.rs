@@ -185,6 +185,10 @@ pub struct Lti {
     pub consumers: BTreeMap<String, String>,
     /// Seconds a launch timestamp may differ from our clock.
     pub timestamp_window: u64,
+    /// The origins (`https://lms.example.org`) whose pages may show ours in a frame; `*`: any.
+    pub frame_ancestors: Vec<String>,
+    /// Seconds one try to send a grade may take before it counts as failed.
+    pub grade_timeout: u64,
 }
 
 impl Default for Lti {
@@ -194,6 +198,8 @@ impl Default for Lti {
             css_url: String::new(),
             consumers: BTreeMap::new(),
             timestamp_window: 300,
+            frame_ancestors: vec!["*".into()],
+            grade_timeout: 10,
         }
     }
 }

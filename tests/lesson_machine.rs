@@ -40,7 +40,6 @@ fn all_stages() -> Vec<Stage> {
     }));
     v.push(Stage::Verified(finished(true, 1)));
     v.push(Stage::Ended(EndReason::Expired));
-    v.push(Stage::Ended(EndReason::CodeAttemptsExhausted));
     v
 }
 
@@ -165,10 +164,6 @@ fn check_invariants(before: &Stage, event: &Event, after: &Stage, actions: &[Act
                 assert_eq!(*g, 1.0);
                 assert!(matches!(before, Stage::Verified(_)), "{ctx}");
                 assert!(matches!(after, Stage::Completed(_)), "{ctx}");
-            }
-            Action::StoreCompletionCode(c) => {
-                assert_eq!(c.len(), 9, "{ctx}");
-                assert!(matches!(after, Stage::Verified(_)), "{ctx}");
             }
             Action::ResetTimers => {
                 assert!(

@@ -2,7 +2,9 @@
 //! rendered in en_GB, nl_NL and de_DE from the committed catalogues.
 
 use otrbot::i18n::Catalogs;
-use otrbot::lesson::{render, step, Action, EndReason, Env, Event, LessonError, Msg, Param, Stage};
+use otrbot::lesson::{
+    render, step, Action, EndReason, Env, Event, LessonError, Msg, Param, Progress, Stage,
+};
 use std::path::Path;
 
 struct Walk {
@@ -108,14 +110,12 @@ fn to_encrypted(w: &mut Walk) {
     assert_eq!(w.stage.name(), "encrypted");
 }
 
-fn issued_code(actions: &[Action]) -> String {
-    actions
-        .iter()
-        .find_map(|a| match a {
-            Action::StoreCompletionCode(c) => Some(c.clone()),
-            _ => None,
-        })
-        .expect("a completion code")
+/// The code the lesson now holds (given in chat with SMP's success).
+fn issued_code(stage: &Stage) -> String {
+    match stage {
+        Stage::Verified(f) => f.code.clone(),
+        other => panic!("no completion code in {other:?}"),
+    }
 }
 
 #[test]
@@ -127,7 +127,7 @@ fn happy_path_learner_runs_smp() {
     assert_eq!(w.stage.name(), "verifying");
     assert_eq!(w.says(private("ok?")), [Msg::SmpInProgress]);
     let a = w.on(Event::CorrectSecretReceived);
-    let c = issued_code(&a);
+    let c = issued_code(&w.stage);
     assert_eq!(c, "9876-5432");
     assert!(a.iter().any(
         |x| matches!(x, Action::Say { msg: Msg::SmpSucceeded, params }
@@ -369,9 +369,28 @@ fn completion_code_wrong_right_and_exhausted() {
     let a = w.on(code("still nope"));
     assert!(a.contains(&Action::RefuseCode { attempts_left: 0 }));
     assert_eq!(said(&a), [Msg::CodeAttemptsExhausted]);
-    assert!(a.contains(&Action::EndSession));
-    assert_eq!(w.stage, Stage::Ended(EndReason::CodeAttemptsExhausted));
+    // The code is void and so is the secret: no session ends, nothing is left stuck.
+    assert!(a.contains(&Action::VoidSecret));
+    assert!(!a.contains(&Action::EndSession));
+    assert_eq!(w.stage, Stage::Encrypted(Progress::default()));
     assert!(!w.log.iter().any(|a| matches!(a, Action::PostGrade(_))));
+    assert_eq!(
+        step(&w.stage, &code("9876-5432"), &w.env),
+        Err(LessonError::NoCodeYet),
+        "the old code no longer works"
+    );
+    // A new secret and a new verification give a new code, with fresh attempts.
+    assert_eq!(
+        w.says(secret("orange giraffe")),
+        [Msg::SecretStored, Msg::AskSmp]
+    );
+    w.on(Event::SmpStarted);
+    w.env.random = [7; otrbot::lesson::secret::CODE_BYTES];
+    w.on(Event::CorrectSecretReceived);
+    let fresh = issued_code(&w.stage);
+    assert_ne!(fresh, "9876-5432");
+    let a = w.on(code(&fresh));
+    assert!(a.contains(&Action::PostGrade(1.0)));
     // The page's message for what is left.
     let nl = render(
         &w.catalogs,

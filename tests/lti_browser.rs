@@ -69,11 +69,7 @@ async fn chromium_walks_the_pages_in_a_cross_site_iframe() {
             let line = line.unwrap();
             if line == "CODE?" {
                 // The bot gives the code in chat once SMP succeeded; here the test does it.
-                store
-                    .update_session("learner@example.org", |s| {
-                        s.completion_code = Some("K7QM-3XPA".into())
-                    })
-                    .unwrap();
+                give_code(&store, "learner@example.org", "K7QM-3XPA", 5);
                 writeln!(stdin, "k7qm 3xpa").unwrap();
             }
             seen.push(line);

@@ -35,6 +35,7 @@ fn quick() -> Backoff {
         base: Duration::from_secs(1),
         max: Duration::from_secs(2),
         poll: Duration::from_millis(200),
+        timeout: Duration::from_secs(2),
     }
 }
 
@@ -181,4 +182,97 @@ async fn grade_survives_a_restart_and_arrives_when_the_lms_is_up() {
     assert_eq!(got.len(), 1, "{got:?}");
     assert_eq!(got[0]["ok"], true);
     assert_eq!(got[0]["sourcedid"], "c1:l1:u9");
+}
+
+/// An LMS that accepts connections and never answers (each kept open), counting them.
+fn hung_lms() -> (u16, Arc<std::sync::atomic::AtomicUsize>) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let c = count.clone();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in l.incoming().flatten() {
+            c.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            held.push(s);
+        }
+    });
+    (port, count)
+}
+
+/// One LMS hangs: another LMS's grade, queued after it, arrives at once; the hung grade's
+/// try ends at the configured timeout and its retry counts from the end of that try.
+#[tokio::test]
+async fn a_hung_lms_holds_back_no_other_lms() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("lms.log");
+    let good = lms(0, SECRET, &log);
+    let (hung_port, connections) = hung_lms();
+    let store = Store::open(&dir.path().join("data")).unwrap();
+    let hung_url = format!("http://127.0.0.1:{hung_port}/outcomes");
+    let hung = store
+        .grade_enqueue(&grade(&hung_url, "course-a:u1"))
+        .unwrap();
+    let good_url = format!("http://127.0.0.1:{}/outcomes", good.port);
+    store
+        .grade_enqueue(&grade(&good_url, "course-b:u2"))
+        .unwrap();
+    let backoff = Backoff {
+        base: Duration::from_secs(3),
+        max: Duration::from_secs(60),
+        poll: Duration::from_millis(100),
+        timeout: Duration::from_secs(3),
+    };
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let started = now();
+    let t0 = Instant::now();
+    let task = tokio::spawn(outcome::run_sender(
+        store.clone(),
+        consumers(SECRET),
+        None,
+        backoff,
+        Arc::new(Notify::new()),
+        stop_rx,
+    ));
+    while received(&log).is_empty() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(2),
+            "the good LMS's grade waited for the hung one"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(received(&log)[0]["ok"], true);
+    // The hung try ends at the timeout and is not retried at once.
+    let failed = loop {
+        let g = store.grades().unwrap();
+        assert_eq!(g.len(), 1, "{g:?}");
+        if g[0].1.attempts == 1 {
+            break g.into_iter().next().unwrap();
+        }
+        assert!(t0.elapsed() < Duration::from_secs(8), "no timeout: {g:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(failed.0, hung);
+    assert!(
+        failed
+            .1
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("no answer within"),
+        "{failed:?}"
+    );
+    assert!(
+        failed.1.next_try >= started + 3 + 3 - 1,
+        "retry counted from before the try: next {} started {started}",
+        failed.1.next_try
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        connections.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "the hung LMS was tried again at once"
+    );
+    stop_tx.send(true).unwrap();
+    task.await.unwrap();
 }

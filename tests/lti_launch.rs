@@ -247,7 +247,7 @@ async fn instructor_sees_the_learners_of_the_link() {
         .await
         .unwrap();
     assert!(html.contains("learner@example.org"), "{html}");
-    assert!(html.contains("started"));
+    assert!(html.contains("Waiting"), "{html}");
     // A learner cannot open it.
     let body = signed(&format!("{PUBLIC}/launch"), &learner("u3"));
     post_launch(&c, "/launch", body).await;

@@ -19,12 +19,7 @@ fn full_session(now: u64) -> Session {
         created_at: now - 100,
         last_activity: now,
         shared_secret: Some(SecretBytes::new(b"correct horse".to_vec())),
-        completion_code: Some("ABCD-EFGH".into()),
-        attempts: Attempts {
-            completion_code: 2,
-            smp: 3,
-            secret: 1,
-        },
+        attempts: Attempts { smp: 3, secret: 1 },
         lti: Some(LtiBinding {
             consumer_key: "course-key".into(),
             resource_link_id: "rl-1".into(),
@@ -270,7 +265,11 @@ fn records_of_another_version_or_garbage_are_typed_errors() {
         let mut v = wl.get("ok@example.org").unwrap().unwrap().to_vec();
         v[0] = (codec::SCHEMA_VERSION + 1) as u8;
         wl.insert("old@example.org", v).unwrap();
-        wl.insert("bad@example.org", &[1u8, 200, 7][..]).unwrap();
+        wl.insert(
+            "bad@example.org",
+            &[codec::SCHEMA_VERSION as u8, 200, 7][..],
+        )
+        .unwrap();
         db.flush().unwrap();
     }
     let s = Store::open(d.path()).unwrap();

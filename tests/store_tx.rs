@@ -178,7 +178,7 @@ fn an_abort_midway_leaves_nothing_half_done() {
         let db = sled::open(store::db_path(d.path())).unwrap();
         db.open_tree(store::trees::WHITELIST)
             .unwrap()
-            .insert(JID, &[1u8, 9, 9][..])
+            .insert(JID, &[store::codec::SCHEMA_VERSION as u8, 9, 9][..])
             .unwrap();
         db.flush().unwrap();
     }

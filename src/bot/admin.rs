@@ -199,23 +199,6 @@ pub enum AdminEvent {
         /// The JID.
         jid: String,
     },
-    /// A learner set a shared secret on the course page.
-    SecretSet {
-        /// The JID.
-        jid: String,
-    },
-    /// The course page refused a weak shared secret (the bot says so in chat too).
-    SecretRefused {
-        /// The JID.
-        jid: String,
-        /// The English reason (`SecretWeakness::msgid`), to translate.
-        reason: String,
-    },
-    /// The learner entered the right completion code (grade queued when the LMS takes one).
-    Completed {
-        /// The JID.
-        jid: String,
-    },
 }
 
 fn error(kind: ErrorKind, message: impl Into<String>) -> Response {
@@ -368,7 +351,10 @@ fn session_row(jid: String, r: store::StoredSession) -> SessionRow {
         warn_at: r.deadlines.warn_at,
         expire_at: r.deadlines.expire_at,
         has_secret: s.shared_secret.is_some(),
-        completed: s.completion_code.is_some(),
+        completed: matches!(
+            super::course::lesson_stage(s),
+            Some(crate::lesson::Stage::Verified(_) | crate::lesson::Stage::Completed(_))
+        ),
         attempts: s.attempts,
         lti_context: s.lti.as_ref().and_then(|l| l.context_id.clone()),
         grade_pending: None,

@@ -6,6 +6,7 @@
 //! that one learner's crypto never holds up another.
 
 pub mod admin;
+pub mod course;
 mod data_dir;
 pub mod learner;
 pub mod roster;
@@ -133,28 +134,28 @@ async fn serve(settings: Settings, store: Store) -> Result<(), Failure> {
         admin_tx.clone(),
         stop_rx.clone(),
     ));
-    // The LTI pages and the grade sender: same process, same runtime, same commands.
-    let lti = crate::lti::run::start(
-        &settings,
-        store.clone(),
-        pool.clone(),
-        catalogs.clone(),
-        admin_tx,
-        stop_rx.clone(),
-    )
-    .await
-    .map_err(|e| Failure::new(ExitCode::BadSetting, e))?;
-
     let (cmd_tx, cmd_rx) = mpsc::channel::<Command>(256);
     let (link_tx, mut link_rx) = mpsc::channel::<Link>(256);
     let status = Some(settings.format.project_name.clone());
     let teacher = teach::Teacher::new(
         store.clone(),
         pool.clone(),
-        catalogs,
+        catalogs.clone(),
         teach::Teaching::from_settings(&settings),
         cmd_tx.clone(),
     );
+    // The LTI pages and the grade sender: same process, same runtime, same commands.
+    let lti = crate::lti::run::start(
+        &settings,
+        store.clone(),
+        pool.clone(),
+        catalogs,
+        admin_tx,
+        teacher.clone(),
+        stop_rx.clone(),
+    )
+    .await
+    .map_err(|e| Failure::new(ExitCode::BadSetting, e))?;
     let xmpp_task = tokio::spawn(conn::run(
         client,
         login.jid().clone(),

@@ -6,9 +6,11 @@ use super::learner::{meaning, Meaning, OtrState};
 use super::roster;
 use super::turns::{self, Ticket, TurnLocks};
 use crate::i18n::Catalogs;
-use crate::lesson::{self, render, step, Action, Env, Stage};
+use crate::lesson::{self, render, step, Action, Env, LessonError, Stage};
 use crate::settings::Settings;
-use crate::store::{self, GradeRequest, KeyPool, SecretBytes, Session, Store, Timeouts};
+use crate::store::{
+    self, GradeNote, GradeRequest, KeyPool, LessonCommit, SecretBytes, Session, Store, Timeouts,
+};
 use crate::xmpp::conn::Command;
 use crate::xmpp::stanza::Outgoing;
 use std::collections::VecDeque;
@@ -55,6 +57,19 @@ pub struct Teaching {
 }
 
 impl Teaching {
+    /// Teaching for `bot_jid` with the settings' defaults and these timeouts (tests, tools).
+    pub fn with_defaults(bot_jid: &str, timeouts: Timeouts) -> Teaching {
+        Teaching {
+            bot_jid: bot_jid.to_owned(),
+            default_locale: "en_GB".into(),
+            default_secret: None,
+            globals: Vec::new(),
+            timeouts,
+            may_start_smp: false,
+            per_char: None,
+        }
+    }
+
     /// The teaching parts of the settings.
     pub fn from_settings(s: &Settings) -> Teaching {
         let f = &s.format;
@@ -95,14 +110,16 @@ pub struct Teacher {
 }
 
 /// One learner's state during a turn.
-struct Turn {
-    jid: String,
+pub(super) struct Turn {
+    pub(super) jid: String,
     to: Jid,
     session: Session,
-    stage: Stage,
-    otr: OtrState,
-    /// The course page has already queued the grade (a completion code entered there).
-    grade_queued: bool,
+    pub(super) stage: Stage,
+    /// The OTR state, read from the store when the turn first needs it (a course-page event
+    /// that says nothing needs none).
+    otr: Option<OtrState>,
+    /// What became of the grade this turn posted.
+    pub(super) grade: Option<GradeNote>,
     /// The length in characters of this turn's last reply, once one was sent.
     last_reply: Option<usize>,
     /// A status text to leave the learner once the roster entry is gone.
@@ -110,18 +127,25 @@ struct Turn {
 }
 
 impl Turn {
-    fn new(jid: &str, to: Jid, session: Session, stage: Stage, otr: OtrState) -> Turn {
+    fn new(jid: &str, to: Jid, session: Session, stage: Stage, otr: Option<OtrState>) -> Turn {
         Turn {
             jid: jid.to_owned(),
             to,
             session,
             stage,
             otr,
-            grade_queued: false,
+            grade: None,
             last_reply: None,
             farewell: None,
         }
     }
+}
+
+/// The turn's OTR state, once [`Teacher::ensure_otr`] has read it.
+fn otr_of(turn: &mut Turn) -> Result<&mut OtrState, TurnError> {
+    turn.otr
+        .as_mut()
+        .ok_or_else(|| TurnError::Lesson("OTR state not loaded".into()))
 }
 
 fn unix_now() -> u64 {
@@ -269,81 +293,45 @@ impl Teacher {
     /// Reacts to what the course page (or the admin socket) changed.
     pub async fn on_admin(&self, ev: super::admin::AdminEvent) {
         use super::admin::AdminEvent as A;
-        let jid = match &ev {
-            A::SessionStarted { jid }
-            | A::SecretSet { jid }
-            | A::SecretRefused { jid, .. }
-            | A::Completed { jid } => jid.clone(),
-            _ => return,
+        let A::SessionStarted { jid } = ev else {
+            return;
         };
         let lock = self.lock_for(&jid);
         let _guard = lock.lock().await;
-        let r = match ev {
-            A::SessionStarted { .. } => {
-                for c in roster::on_whitelist_change(&jid, true) {
-                    let _ = self.xmpp.send(c).await;
-                }
-                Ok(())
-            }
-            A::SecretSet { .. } => match self.store.session(&jid) {
-                Ok(Some(s)) => match s
-                    .session
-                    .shared_secret
-                    .map(|b| String::from_utf8(b.expose().to_vec()))
-                {
-                    Some(Ok(secret)) => {
-                        self.event_turn(&jid, lesson::Event::SecretReceived { secret })
-                            .await
-                    }
-                    _ => Ok(()),
-                },
-                Ok(None) => Ok(()),
-                Err(e) => Err(e.into()),
-            },
-            A::SecretRefused { reason, .. } => self.refused_secret(&jid, &reason).await,
-            A::Completed { .. } => match self.store.session(&jid) {
-                Ok(Some(s)) => match s.session.completion_code {
-                    Some(code) => self.code_turn(&jid, code).await,
-                    None => Ok(()),
-                },
-                Ok(None) => Ok(()),
-                Err(e) => Err(e.into()),
-            },
-            _ => Ok(()),
-        };
-        if let Err(e) = r {
-            tracing::error!(%jid, error = %e, "course-page turn failed");
+        for c in roster::on_whitelist_change(&jid, true) {
+            let _ = self.xmpp.send(c).await;
         }
     }
 
-    /// The course page accepted the completion code and queued the grade itself.
-    async fn code_turn(&self, jid: &str, code: String) -> Result<(), TurnError> {
+    /// Runs `ev` for `jid` under the learner's lock: the lesson's first decision (its
+    /// actions, or why the event was impossible), or `None` without a session.
+    pub(super) async fn decide(
+        &self,
+        jid: &str,
+        ev: lesson::Event,
+    ) -> Result<Option<(Result<Vec<Action>, LessonError>, Turn)>, TurnError> {
         let to: Jid = jid
             .parse()
             .map_err(|e| TurnError::Lesson(format!("{jid}: {e}")))?;
-        if let Some(mut turn) = self.load(jid, to).await? {
-            turn.grade_queued = true;
-            let ev = lesson::Event::CompletionCodeEntered { code };
-            self.run_lesson(&mut turn, &mut VecDeque::from([ev]))
-                .await?;
-        }
-        Ok(())
-    }
-
-    /// Says in chat why the course page refused a shared secret.
-    async fn refused_secret(&self, jid: &str, reason: &str) -> Result<(), TurnError> {
-        let to: Jid = jid
-            .parse()
-            .map_err(|e| TurnError::Lesson(format!("{jid}: {e}")))?;
+        let lock = self.lock_for(jid);
+        let _guard = lock.lock().await;
         let Some(mut turn) = self.load(jid, to).await? else {
-            return Ok(());
+            return Ok(None);
         };
-        let reason = self.catalogs.text(&turn.session.locale, reason);
-        let say = Action::Say {
-            msg: lesson::Msg::SecretRefused,
-            params: vec![("reason", lesson::Param::Plain(reason))],
-        };
-        self.act(&mut turn, &say, &mut VecDeque::new()).await
+        let first = self.step_commit(&mut turn, &ev)?;
+        // The decision is on the disk; the chat hears of it as well as it can.
+        if let Ok(actions) = &first {
+            let mut queue = VecDeque::new();
+            let said = self.act_all(&mut turn, actions, &mut queue).await;
+            let followed = match said {
+                Ok(()) => self.run_lesson(&mut turn, &mut queue).await.map(drop),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = followed {
+                tracing::error!(%jid, error = %e, "the chat could not be told of a course-page decision");
+            }
+        }
+        Ok(Some((first, turn)))
     }
 
     async fn event_turn(&self, jid: &str, ev: lesson::Event) -> Result<(), TurnError> {
@@ -364,7 +352,10 @@ impl Teacher {
         };
         turn.to = from;
         let now = unix_now();
-        let mut otr = turn.otr;
+        self.ensure_otr(&mut turn)?;
+        let Some(mut otr) = turn.otr.take() else {
+            return Err(TurnError::Lesson("OTR state not loaded".into()));
+        };
         let (otr, events) = tokio::task::spawn_blocking(move || {
             let account = otr.account.clone();
             // OTR's timer, as libotr's applications run it: an AKE or a fragmented message
@@ -376,7 +367,7 @@ impl Teacher {
         })
         .await
         .map_err(|e| TurnError::Task(e.to_string()))?;
-        turn.otr = otr;
+        turn.otr = Some(otr);
         let mut queue = VecDeque::new();
         self.apply_otr(&mut turn, events, &mut queue).await?;
         self.run_lesson(&mut turn, &mut queue).await?;
@@ -409,7 +400,10 @@ impl Teacher {
         // Kept even when nothing is sent: a read changes the state too (a fragment held for
         // reassembly, a new key of the peer's); on the disk before anything made from it is
         // sent, so that no AES-CTR counter is ever used twice.
-        let state = turn.otr.encode()?;
+        let Some(otr) = &turn.otr else {
+            return Ok(());
+        };
+        let state = otr.encode()?;
         if sends.is_empty() {
             self.store.keep_channel_state(&turn.jid, state.expose())?;
         } else {
@@ -434,34 +428,107 @@ impl Teacher {
     ) -> Result<Vec<Action>, TurnError> {
         let mut all = Vec::new();
         while let Some(ev) = queue.pop_front() {
-            let mut random = [0u8; lesson::secret::CODE_BYTES];
-            getrandom::fill(&mut random).map_err(|e| TurnError::Task(e.to_string()))?;
-            let env = Env {
-                may_start_smp: self.cfg.may_start_smp,
-                has_help_url: self
-                    .cfg
-                    .globals
-                    .iter()
-                    .any(|(k, v)| k == "help_url" && !v.is_empty()),
-                random,
-                ..Env::default()
-            };
-            let (stage, actions) = match step(&turn.stage, &ev, &env) {
-                Ok(r) => r,
-                Err(e) => {
-                    tracing::debug!(jid = %turn.jid, error = %e, "lesson ignores event");
-                    continue;
-                }
-            };
-            turn.stage = stage;
-            self.save_stage(turn).await?;
-            for a in &actions {
-                self.act(turn, a, queue).await?;
+            match self.step_and_act(turn, &ev, queue).await? {
+                Ok(actions) => all.extend(actions),
+                Err(e) => tracing::debug!(jid = %turn.jid, error = %e, "lesson ignores event"),
             }
-            all.extend(actions);
         }
         self.farewell(turn).await;
         Ok(all)
+    }
+
+    /// One event and its chat: see [`step_commit`](Self::step_commit).
+    async fn step_and_act(
+        &self,
+        turn: &mut Turn,
+        ev: &lesson::Event,
+        queue: &mut VecDeque<lesson::Event>,
+    ) -> Result<Result<Vec<Action>, LessonError>, TurnError> {
+        let decided = self.step_commit(turn, ev)?;
+        if let Ok(actions) = &decided {
+            self.act_all(turn, actions, queue).await?;
+        }
+        Ok(decided)
+    }
+
+    /// One event: the lesson decides, and what it decided for the store is written in one
+    /// transaction ([`Store::commit_lesson`]) before anything of it is said.
+    fn step_commit(
+        &self,
+        turn: &mut Turn,
+        ev: &lesson::Event,
+    ) -> Result<Result<Vec<Action>, LessonError>, TurnError> {
+        let mut random = [0u8; lesson::secret::CODE_BYTES];
+        getrandom::fill(&mut random).map_err(|e| TurnError::Task(e.to_string()))?;
+        let env = Env {
+            may_start_smp: self.cfg.may_start_smp,
+            has_help_url: self
+                .cfg
+                .globals
+                .iter()
+                .any(|(k, v)| k == "help_url" && !v.is_empty()),
+            random,
+            ..Env::default()
+        };
+        let (stage, actions) = match step(&turn.stage, ev, &env) {
+            Ok(r) => r,
+            Err(e) => return Ok(Err(e)),
+        };
+        turn.stage = stage;
+        self.commit(turn, &actions)?;
+        Ok(Ok(actions))
+    }
+
+    /// Carries out the chat side of `actions`, in order.
+    async fn act_all(
+        &self,
+        turn: &mut Turn,
+        actions: &[Action],
+        queue: &mut VecDeque<lesson::Event>,
+    ) -> Result<(), TurnError> {
+        for a in actions {
+            self.act(turn, a, queue).await?;
+        }
+        Ok(())
+    }
+
+    /// Writes the lesson's new stage and every store change its actions ask for, at once.
+    fn commit(&self, turn: &mut Turn, actions: &[Action]) -> Result<(), TurnError> {
+        let now = unix_now();
+        let mut c = LessonCommit::default();
+        if !turn.stage.is_over() {
+            let bytes = bincode::serde::encode_to_vec(&turn.stage, bincode::config::standard())
+                .map_err(|e| TurnError::Lesson(e.to_string()))?;
+            c.state = Some((bytes, turn.stage.name().to_owned()));
+        }
+        for a in actions {
+            match a {
+                Action::StoreSecret(s) => {
+                    c.secret = Some(Some(SecretBytes::new(s.as_bytes().to_vec())));
+                    c.secret_set_on_page = true;
+                }
+                Action::VoidSecret => c.secret = Some(None),
+                Action::ResetTimers => c.touch = Some((now, self.cfg.timeouts)),
+                Action::PostGrade(score) => {
+                    let (grade, note) = grade_for(&turn.session, *score, now);
+                    c.grade = grade;
+                    turn.grade = Some(note);
+                }
+                _ => {}
+            }
+        }
+        if c.is_empty() {
+            return Ok(());
+        }
+        match self.store.commit_lesson(&turn.jid, &c) {
+            Ok((rec, _)) => {
+                turn.session = rec.session;
+                Ok(())
+            }
+            // Ended meanwhile (an operator's kill): nothing left to keep.
+            Err(store::Error::NoSession(_)) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
     }
 
     async fn act(
@@ -471,63 +538,53 @@ impl Teacher {
         queue: &mut VecDeque<lesson::Event>,
     ) -> Result<(), TurnError> {
         let now = unix_now();
-        let secret = || {
-            turn.session
-                .shared_secret
-                .as_ref()
-                .map(|s| s.expose().to_vec())
-                .unwrap_or_default()
+        let secret = |session: &Session| {
+            zeroize::Zeroizing::new(
+                session
+                    .shared_secret
+                    .as_ref()
+                    .map(|s| s.expose().to_vec())
+                    .unwrap_or_default(),
+            )
         };
+        if matches!(
+            action,
+            Action::Say { .. }
+                | Action::StartSmp { .. }
+                | Action::RespondSmp
+                | Action::AbortSmp
+                | Action::EndOtr
+        ) {
+            self.ensure_otr(turn)?;
+        }
         let events = match action {
             Action::Say { msg, params } => {
                 let text = self.text(&turn.session.locale, *msg, params);
                 self.typing(turn, &text).await;
                 turn.last_reply = Some(text.chars().count());
-                turn.otr
-                    .channel
-                    .write(&turn.otr.account.clone(), &text, now)
+                let otr = otr_of(turn)?;
+                otr.channel.write(&otr.account.clone(), &text, now)
             }
             Action::StartSmp { question } => {
                 let q = question.map(|m| self.text(&turn.session.locale, m, &[]));
-                let answer = secret();
-                let account = turn.otr.account.clone();
-                turn.otr
-                    .channel
-                    .smp_verify(&account, &answer, q.as_deref(), now)
+                let answer = secret(&turn.session);
+                let otr = otr_of(turn)?;
+                let account = otr.account.clone();
+                otr.channel.smp_verify(&account, &answer, q.as_deref(), now)
             }
             Action::RespondSmp => {
-                let answer = secret();
-                let account = turn.otr.account.clone();
-                turn.otr.channel.smp_verify(&account, &answer, None, now)
+                let answer = secret(&turn.session);
+                let otr = otr_of(turn)?;
+                let account = otr.account.clone();
+                otr.channel.smp_verify(&account, &answer, None, now)
             }
-            Action::AbortSmp => turn.otr.channel.smp_abort(&turn.otr.account.clone(), now),
-            Action::EndOtr => turn.otr.channel.finish(&turn.otr.account.clone(), now),
-            Action::StoreSecret(s) => {
-                let s = SecretBytes::new(s.as_bytes().to_vec());
-                turn.session.shared_secret = Some(s.clone());
-                self.store
-                    .update_session(&turn.jid, |x| x.shared_secret = Some(s.clone()))?;
-                Vec::new()
+            Action::AbortSmp => {
+                let otr = otr_of(turn)?;
+                otr.channel.smp_abort(&otr.account.clone(), now)
             }
-            Action::VoidSecret => {
-                turn.session.shared_secret = None;
-                self.store
-                    .update_session(&turn.jid, |x| x.shared_secret = None)?;
-                Vec::new()
-            }
-            Action::StoreCompletionCode(c) => {
-                turn.session.completion_code = Some(c.clone());
-                self.store
-                    .update_session(&turn.jid, |x| x.completion_code = Some(c.clone()))?;
-                Vec::new()
-            }
-            Action::ResetTimers => {
-                self.store.touch(&turn.jid, now, self.cfg.timeouts)?;
-                Vec::new()
-            }
-            Action::PostGrade(score) => {
-                self.post_grade(turn, *score, now)?;
-                Vec::new()
+            Action::EndOtr => {
+                let otr = otr_of(turn)?;
+                otr.channel.finish(&otr.account.clone(), now)
             }
             Action::ShowStatus(msg) => {
                 turn.farewell = Some(self.text(&turn.session.locale, *msg, &[]));
@@ -540,7 +597,14 @@ impl Teacher {
                 // The channel state went with the session: nothing is left to keep.
                 return Ok(());
             }
-            Action::AcceptCode | Action::RefuseCode { .. } | Action::RefuseSecret(_) => Vec::new(),
+            // Written by `commit` before any of this turn's chat; answers for the course page.
+            Action::StoreSecret(_)
+            | Action::VoidSecret
+            | Action::ResetTimers
+            | Action::PostGrade(_)
+            | Action::AcceptCode
+            | Action::RefuseCode { .. }
+            | Action::RefuseSecret(_) => Vec::new(),
         };
         self.apply_otr(turn, events, queue).await
     }
@@ -559,28 +623,6 @@ impl Teacher {
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
         render(&self.catalogs, locale, msg, params, &globals)
-    }
-
-    fn post_grade(&self, turn: &Turn, score: f64, now: u64) -> Result<(), TurnError> {
-        if turn.grade_queued {
-            return Ok(());
-        }
-        let Some(lti) = &turn.session.lti else {
-            return Ok(());
-        };
-        let (Some(url), Some(sourcedid)) = (&lti.outcome_service_url, &lti.result_sourcedid) else {
-            return Ok(());
-        };
-        self.store.grade_enqueue(&GradeRequest {
-            url: url.clone(),
-            sourcedid: sourcedid.clone(),
-            score,
-            consumer_key: lti.consumer_key.clone(),
-            attempts: 0,
-            next_try: now,
-            last_error: None,
-        })?;
-        Ok(())
     }
 
     /// With `scheduled_say`: "types" a reply (XEP-0085 composing, for as long as typing `text`
@@ -644,35 +686,24 @@ impl Teacher {
         }
     }
 
-    async fn save_stage(&self, turn: &mut Turn) -> Result<(), TurnError> {
-        let bytes = bincode::serde::encode_to_vec(&turn.stage, bincode::config::standard())
-            .map_err(|e| TurnError::Lesson(e.to_string()))?;
-        let name = turn.stage.name().to_owned();
-        turn.session.lesson_state = bytes.clone();
-        turn.session.stage = name.clone();
-        if turn.stage.is_over() {
-            return Ok(());
-        }
-        match self.store.update_session(&turn.jid, |s| {
-            s.lesson_state = bytes.clone();
-            s.stage = name.clone();
-        }) {
-            Ok(_) | Err(store::Error::NoSession(_)) => Ok(()),
-            Err(e) => Err(e.into()),
-        }
-    }
-
     async fn load(&self, jid: &str, to: Jid) -> Result<Option<Turn>, TurnError> {
         let Some(stored) = self.store.session(jid)? else {
             return Ok(None);
         };
         let session = stored.session;
         let stage = stage_of(&session)?;
-        let otr = match self.store.channel_state(jid)? {
-            Some(b) => OtrState::decode(b.expose())?,
-            None => self.fresh_otr(jid)?,
-        };
-        Ok(Some(Turn::new(jid, to, session, stage, otr)))
+        Ok(Some(Turn::new(jid, to, session, stage, None)))
+    }
+
+    /// Reads the turn's OTR state (or makes it from the session's pool key) if not yet read.
+    fn ensure_otr(&self, turn: &mut Turn) -> Result<(), TurnError> {
+        if turn.otr.is_none() {
+            turn.otr = Some(match self.store.channel_state(&turn.jid)? {
+                Some(b) => OtrState::decode(b.expose())?,
+                None => self.fresh_otr(&turn.jid)?,
+            });
+        }
+        Ok(())
     }
 
     /// OTR state with the session's own key from the pool, before any conversation.
@@ -701,13 +732,37 @@ impl Teacher {
             .await?;
         let otr = self.fresh_otr(jid)?;
         tracing::info!(%jid, "session started");
-        Ok(Turn::new(jid, to, session, stage, otr))
+        Ok(Turn::new(jid, to, session, stage, Some(otr)))
     }
+}
+
+/// The grade a lesson's `PostGrade` puts in the outbox, and what became of it: none for a
+/// launch by someone who teaches the course, or without an outcome service.
+fn grade_for(session: &Session, score: f64, now: u64) -> (Option<GradeRequest>, GradeNote) {
+    let Some(lti) = &session.lti else {
+        return (None, GradeNote::NoOutcomeService);
+    };
+    if crate::lti::launch::is_staff(&lti.roles) {
+        return (None, GradeNote::Staff);
+    }
+    let (Some(url), Some(sourcedid)) = (&lti.outcome_service_url, &lti.result_sourcedid) else {
+        return (None, GradeNote::NoOutcomeService);
+    };
+    let g = GradeRequest {
+        url: url.clone(),
+        sourcedid: sourcedid.clone(),
+        score,
+        consumer_key: lti.consumer_key.clone(),
+        attempts: 0,
+        next_try: now,
+        last_error: None,
+    };
+    (Some(g), GradeNote::Queued)
 }
 
 /// The learner's lesson stage; a session the course page started and the lesson has not seen
 /// yet (no stage stored) is at the start.
-fn stage_of(session: &Session) -> Result<Stage, TurnError> {
+pub fn stage_of(session: &Session) -> Result<Stage, TurnError> {
     if session.lesson_state.is_empty() {
         return Ok(Stage::start(session.shared_secret.is_some()));
     }

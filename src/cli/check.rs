@@ -64,6 +64,7 @@ pub fn check_config(path: &Path, s: &Settings, args: &CheckArgs) -> Result<(), F
         &[],
         String::new(),
         Some(&tls),
+        Duration::from_secs(args.timeout),
     ));
     match answer {
         // Any HTTP answer means the public URL (nginx, or Rocket itself) is reachable.

@@ -208,13 +208,10 @@ fn learning(stage: &Stage, mut p: Progress, event: &Event, env: &Env) -> Option<
                 return None;
             }
             let code = completion_code(env.random);
-            acts.extend([
-                Action::StoreCompletionCode(code.clone()),
-                Action::Say {
-                    msg: Msg::SmpSucceeded,
-                    params: vec![("code", Param::Plain(code.clone()))],
-                },
-            ]);
+            acts.push(Action::Say {
+                msg: Msg::SmpSucceeded,
+                params: vec![("code", Param::Plain(code.clone()))],
+            });
             let f = Finished {
                 code,
                 attempts_left: env.code_attempts.max(1),
@@ -366,12 +363,16 @@ fn verified(f: &Finished, event: &Event) -> Step {
                 attempts_left: f.attempts_left,
             });
             if f.attempts_left == 0 {
-                acts.extend([
-                    Action::say(Msg::CodeAttemptsExhausted),
-                    Action::EndOtr,
-                    Action::EndSession,
-                ]);
-                return Ok((Stage::Ended(EndReason::CodeAttemptsExhausted), acts));
+                // The code is void. Guessing stops here: a new code needs a new secret on
+                // the course page and a new verification (the exercise once more).
+                acts.extend([Action::VoidSecret, Action::say(Msg::CodeAttemptsExhausted)]);
+                let again = Progress::default();
+                let next = if f.encrypted {
+                    Stage::Encrypted(again)
+                } else {
+                    Stage::Plaintext(again)
+                };
+                return Ok((next, acts));
             }
         }
     }
@@ -455,7 +456,10 @@ mod tests {
             SmpBy::Learner,
         );
         let (s, a) = step(&verifying, &Event::CorrectSecretReceived, &env).unwrap();
-        assert!(a.contains(&Action::StoreCompletionCode("0123-4567".into())));
+        assert!(a.iter().any(
+            |x| matches!(x, Action::Say { msg: Msg::SmpSucceeded, params }
+            if params.contains(&("code", Param::Plain("0123-4567".into()))))
+        ));
         match s {
             Stage::Verified(f) => {
                 assert_eq!(

@@ -62,8 +62,6 @@ pub enum SmpBy {
 pub enum EndReason {
     /// No activity until `session_timeout`.
     Expired,
-    /// Too many wrong completion codes.
-    CodeAttemptsExhausted,
 }
 
 /// Where a learner is in the lesson.
@@ -77,7 +75,8 @@ pub enum Stage {
     Encrypted(Progress),
     /// SMP is running.
     Verifying(Progress, SmpBy),
-    /// SMP succeeded and the code was given; waiting for the code on the course page.
+    /// SMP succeeded and the code was given; waiting for the code on the course page. The
+    /// code and its attempts live here only: the course page asks the lesson.
     Verified(Finished),
     /// The code was entered and the grade posted.
     Completed(Finished),
@@ -223,13 +222,12 @@ pub enum Action {
     StoreSecret(String),
     /// Delete the learner's shared secret.
     VoidSecret,
-    /// Store the completion code given to the learner.
-    StoreCompletionCode(String),
     /// Tell the course page the code was accepted.
     AcceptCode,
-    /// Tell the course page the code was wrong (with the message to show).
+    /// Tell the course page the code was wrong; with no attempts left the code is void and
+    /// a new one comes only after a new secret and a new verification.
     RefuseCode {
-        /// Attempts left.
+        /// Attempts left for this code.
         attempts_left: u8,
     },
     /// Tell the course page the secret was refused, and why.

@@ -103,7 +103,7 @@ messages! {
     /// The code was wrong (page).
     CodeRefused => plural(trn!("That code is not right. You have {n} attempt left.", "That code is not right. You have {n} attempts left.")),
     /// No attempts left (page and chat).
-    CodeAttemptsExhausted => Text::One(tr!("That code is not right, and you have no attempts left. To try again, open the exercise from your course again.")),
+    CodeAttemptsExhausted => Text::One(tr!("That code is not right, and it was the last attempt for it: the code no longer works. To get a new code, choose a new shared secret on the course page and verify me again with it.")),
     /// Inactivity warning.
     Warning => plural(trn!("Are you still there? This session ends in {n} minute unless you write to me.", "Are you still there? This session ends in {n} minutes unless you write to me.")),
     /// The session expired.

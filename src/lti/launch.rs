@@ -43,31 +43,33 @@ pub enum LaunchError {
 pub enum Role {
     /// Learner or student.
     Learner,
-    /// Instructor, teaching assistant, administrator, content developer, mentor.
+    /// A context role that teaches: instructor, teaching assistant, content developer, or
+    /// the context's administrator. Only these see other learners' data.
     Staff,
-    /// Anything else.
+    /// Anything else: mentors and observers (Canvas sends parents as `Mentor`), members,
+    /// and every institution (`urn:lti:instrole:`) or system (`urn:lti:sysrole:`) role.
     Other,
 }
 
-/// Parses one role.
+/// Parses one role. Only context roles (short names, or `urn:lti:role:ims/lis/…`) can teach:
+/// an institution or system role never makes a learner staff (Moodle appends the site
+/// administrator's `urn:lti:sysrole:ims/lis/Administrator` to every launch of an admin).
 pub fn role(s: &str) -> Role {
     let s = s.trim();
-    let name = s
-        .strip_prefix("urn:lti:role:ims/lis/")
-        .or_else(|| s.strip_prefix("urn:lti:instrole:ims/lis/"))
-        .or_else(|| s.strip_prefix("urn:lti:sysrole:ims/lis/"))
-        .unwrap_or(s);
+    if s.starts_with("urn:") && !s.starts_with("urn:lti:role:ims/lis/") {
+        return Role::Other;
+    }
+    let name = s.strip_prefix("urn:lti:role:ims/lis/").unwrap_or(s);
     // Sub-roles such as "Instructor/TeachingAssistant" count as their main role.
     let main = name.split('/').next().unwrap_or(name);
     match main {
         "Learner" | "Student" => Role::Learner,
-        "Instructor" | "Faculty" | "TeachingAssistant" | "Administrator" | "SysAdmin"
-        | "ContentDeveloper" | "Mentor" => Role::Staff,
+        "Instructor" | "TeachingAssistant" | "ContentDeveloper" | "Administrator" => Role::Staff,
         _ => Role::Other,
     }
 }
 
-/// Whether any of `roles` is a staff role (instructor view, no grades).
+/// Whether any of `roles` is a context role that teaches (instructor view, no grades).
 pub fn is_staff(roles: &[String]) -> bool {
     roles.iter().any(|r| role(r) == Role::Staff)
 }
@@ -275,7 +277,12 @@ mod tests {
         assert_eq!(role("Instructor"), Role::Staff);
         assert_eq!(role("urn:lti:role:ims/lis/Instructor"), Role::Staff);
         assert_eq!(role("urn:lti:role:ims/lis/TeachingAssistant"), Role::Staff);
-        assert_eq!(role("urn:lti:instrole:ims/lis/Administrator"), Role::Staff);
+        assert_eq!(role("urn:lti:role:ims/lis/ContentDeveloper"), Role::Staff);
+        assert_eq!(role("urn:lti:role:ims/lis/Administrator"), Role::Staff);
+        assert_eq!(
+            role("urn:lti:role:ims/lis/Instructor/TeachingAssistant"),
+            Role::Staff
+        );
         assert_eq!(role("Learner"), Role::Learner);
         assert_eq!(
             role("urn:lti:role:ims/lis/Learner/NonCreditLearner"),
@@ -285,6 +292,43 @@ mod tests {
         assert_eq!(role("urn:lti:role:ims/lis/Observer"), Role::Other);
         assert!(is_staff(&["Learner".into(), "Instructor".into()]));
         assert!(!is_staff(&["Learner".into()]));
+    }
+
+    #[test]
+    fn only_context_roles_that_teach_are_staff() {
+        // Canvas's observers (parents) and mentors see no one else's progress.
+        for r in [
+            "Mentor",
+            "urn:lti:role:ims/lis/Mentor",
+            "urn:lti:role:ims/lis/Mentor/Advisor",
+            "Member",
+            "urn:lti:role:ims/lis/Member",
+        ] {
+            assert_eq!(role(r), Role::Other, "{r}");
+        }
+        // Institution and system roles never make a learner staff.
+        for r in [
+            "urn:lti:instrole:ims/lis/Administrator",
+            "urn:lti:instrole:ims/lis/Faculty",
+            "urn:lti:instrole:ims/lis/Instructor",
+            "urn:lti:sysrole:ims/lis/Administrator",
+            "urn:lti:sysrole:ims/lis/SysAdmin",
+        ] {
+            assert_eq!(role(r), Role::Other, "{r}");
+        }
+        // What Moodle sends for a site administrator enrolled as a student.
+        let moodle_admin: Vec<String> = [
+            "Learner",
+            "urn:lti:sysrole:ims/lis/Administrator",
+            "urn:lti:instrole:ims/lis/Administrator",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert!(!is_staff(&moodle_admin));
+        assert!(is_staff(&[
+            "Instructor".into(),
+            "urn:lti:sysrole:ims/lis/Administrator".into()
+        ]));
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! on go to it as [`AdminEvent`]s on the same channel the admin socket uses.
 
 pub mod error;
+pub mod instructor;
 pub mod launch;
 pub mod oauth;
 pub mod outcome;
@@ -34,6 +35,8 @@ pub struct App {
     pub pool: Arc<KeyPool>,
     /// Where changes are reported to the bot.
     pub events: mpsc::Sender<AdminEvent>,
+    /// The lesson, which decides on what learners enter on the pages.
+    pub teacher: crate::bot::teach::Teacher,
     /// Wakes the grade sender after a grade was queued.
     pub grade_wake: Arc<Notify>,
     /// The templates.
@@ -124,6 +127,12 @@ pub fn figment() -> Result<Figment, String> {
 
 /// The Rocket app serving `app`.
 pub fn rocket(app: App, fig: Figment) -> rocket::Rocket<rocket::Build> {
+    // Only the LMS origins the operator named may show the pages in a frame.
+    let csp = format!(
+        "default-src 'none'; style-src * 'unsafe-inline'; img-src * data:; \
+         form-action 'self'; base-uri 'none'; frame-ancestors {}",
+        app.lti.frame_ancestors.join(" ")
+    );
     rocket::custom(fig)
         .manage(app)
         .mount("/", pages::routes())
@@ -131,16 +140,13 @@ pub fn rocket(app: App, fig: Figment) -> rocket::Rocket<rocket::Build> {
         // Rocket's default shield sends `X-Frame-Options: SAMEORIGIN`, which would keep the
         // pages out of the LMS's iframe: everything but that.
         .attach(Shield::default().disable::<Frame>())
-        .attach(AdHoc::on_response("security headers", |_, res| {
+        .attach(AdHoc::on_response("security headers", move |_, res| {
+            let csp = csp.clone();
             Box::pin(async move {
                 res.set_raw_header("X-Content-Type-Options", "nosniff");
                 res.set_raw_header("Referrer-Policy", "no-referrer");
                 res.set_raw_header("Cache-Control", "no-store");
-                res.set_raw_header(
-                    "Content-Security-Policy",
-                    "default-src 'none'; style-src * 'unsafe-inline'; img-src * data:; \
-                     form-action 'self'; base-uri 'none'; frame-ancestors *",
-                );
+                res.set_raw_header("Content-Security-Policy", csp);
             })
         }))
 }

@@ -127,6 +127,7 @@ pub async fn send(
     g: &GradeRequest,
     secret: &str,
     tls: Option<&Arc<tokio_rustls::rustls::ClientConfig>>,
+    timeout: Duration,
     now: u64,
 ) -> Result<(), SendError> {
     let body = replace_result_xml(&random_token(), &g.sourcedid, g.score);
@@ -143,7 +144,7 @@ pub async fn send(
         (hyper::header::CONTENT_TYPE, "application/xml".to_owned()),
         (hyper::header::AUTHORIZATION, auth),
     ];
-    let (status, text) = request(hyper::Method::POST, &g.url, &headers, body, tls).await?;
+    let (status, text) = request(hyper::Method::POST, &g.url, &headers, body, tls, timeout).await?;
     if !(200..300).contains(&status) {
         return Err(SendError::Status(status));
     }
@@ -162,6 +163,7 @@ pub async fn request(
     headers: &[(hyper::header::HeaderName, String)],
     body: String,
     tls: Option<&Arc<tokio_rustls::rustls::ClientConfig>>,
+    timeout: Duration,
 ) -> Result<(u16, String), SendError> {
     let uri: hyper::Uri = url.parse().map_err(|e| SendError::Url(format!("{e}")))?;
     let https = match uri.scheme_str() {
@@ -208,9 +210,9 @@ pub async fn request(
             exchange(hyper_util::rt::TokioIo::new(tcp), req).await
         }
     };
-    tokio::time::timeout(Duration::from_secs(30), work)
-        .await
-        .map_err(|_| SendError::Transport("timed out after 30 s".into()))?
+    tokio::time::timeout(timeout, work).await.map_err(|_| {
+        SendError::Transport(format!("no answer within {} s", timeout.as_secs_f32()))
+    })?
 }
 
 async fn exchange<I>(io: I, req: hyper::Request<Full<Bytes>>) -> Result<(u16, String), SendError>
@@ -242,6 +244,8 @@ pub struct Backoff {
     pub max: Duration,
     /// How often the outbox is looked at when nothing wakes the sender.
     pub poll: Duration,
+    /// How long one try may take, connection to answer (`lti.grade_timeout`).
+    pub timeout: Duration,
 }
 
 impl Default for Backoff {
@@ -250,6 +254,7 @@ impl Default for Backoff {
             base: Duration::from_secs(10),
             max: Duration::from_secs(3600),
             poll: Duration::from_secs(30),
+            timeout: Duration::from_secs(10),
         }
     }
 }
@@ -263,7 +268,84 @@ impl Backoff {
     }
 }
 
-/// Sends what is due in the outbox once; returns how many were accepted.
+/// Where a grade goes: the outcome URL's scheme and authority. One LMS's grades are sent one
+/// after another; different LMSes are served at once, so a slow one delays only itself.
+pub fn lms_of(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    format!(
+        "{}://{}",
+        scheme.to_ascii_lowercase(),
+        authority.to_ascii_lowercase()
+    )
+}
+
+/// What the sender needs for every try.
+#[derive(Clone)]
+pub struct Sender {
+    /// The outbox.
+    pub store: Store,
+    /// Consumer key → secret, to sign with.
+    pub consumers: Arc<BTreeMap<String, String>>,
+    /// TLS for https outcome URLs.
+    pub tls: Option<Arc<tokio_rustls::rustls::ClientConfig>>,
+    /// Pacing and the per-try timeout.
+    pub backoff: Backoff,
+}
+
+impl Sender {
+    /// Tries `grades` of one LMS in order; each failure is retried `backoff` after the end
+    /// of its try (not its start: a hung LMS is not retried at once). Returns how many the
+    /// LMS accepted.
+    pub async fn send_lms(&self, grades: Vec<(u64, GradeRequest)>) -> usize {
+        let mut sent = 0;
+        for (id, g) in grades {
+            let started = crate::store::scanner::unix_now();
+            let r = match self.consumers.get(&g.consumer_key) {
+                Some(secret) => {
+                    send(&g, secret, self.tls.as_ref(), self.backoff.timeout, started).await
+                }
+                None => Err(SendError::UnknownConsumer(g.consumer_key.clone())),
+            };
+            match r {
+                Ok(()) => {
+                    tracing::info!(id, url = %g.url, attempts = g.attempts + 1, "grade accepted by the LMS");
+                    if let Err(e) = self.store.grade_done(id) {
+                        tracing::error!(id, error = %e, "grade outbox: cannot remove a sent grade");
+                    }
+                    sent += 1;
+                }
+                Err(e) => {
+                    let ended = crate::store::scanner::unix_now();
+                    let next =
+                        ended.saturating_add(self.backoff.delay(g.attempts.saturating_add(1)));
+                    tracing::warn!(id, url = %g.url, attempts = g.attempts + 1, next_try = next, error = %e, "grade not accepted; will retry");
+                    if let Err(e2) = self.store.grade_retry(id, next, &e.to_string()) {
+                        tracing::error!(id, error = %e2, "grade outbox: cannot record a retry");
+                    }
+                }
+            }
+        }
+        sent
+    }
+
+    /// The grades due at `now`, by LMS ([`lms_of`]), oldest first within each.
+    fn due_by_lms(&self, now: u64) -> BTreeMap<String, Vec<(u64, GradeRequest)>> {
+        let mut by = BTreeMap::<String, Vec<_>>::new();
+        match self.store.grades_due(now) {
+            Ok(due) => {
+                for (id, g) in due {
+                    by.entry(lms_of(&g.url)).or_default().push((id, g));
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "grade outbox: cannot read"),
+        }
+        by
+    }
+}
+
+/// Sends what is due in the outbox once, every LMS at the same time; returns how many were
+/// accepted.
 pub async fn send_due(
     store: &Store,
     consumers: &BTreeMap<String, String>,
@@ -271,41 +353,23 @@ pub async fn send_due(
     backoff: Backoff,
     now: u64,
 ) -> usize {
-    let due = match store.grades_due(now) {
-        Ok(d) => d,
-        Err(e) => {
-            tracing::error!(error = %e, "grade outbox: cannot read");
-            return 0;
-        }
+    let sender = Sender {
+        store: store.clone(),
+        consumers: Arc::new(consumers.clone()),
+        tls: tls.cloned(),
+        backoff,
     };
-    let mut sent = 0;
-    for (id, g) in due {
-        let r = match consumers.get(&g.consumer_key) {
-            Some(secret) => send(&g, secret, tls, now).await,
-            None => Err(SendError::UnknownConsumer(g.consumer_key.clone())),
-        };
-        match r {
-            Ok(()) => {
-                tracing::info!(id, url = %g.url, attempts = g.attempts + 1, "grade accepted by the LMS");
-                if let Err(e) = store.grade_done(id) {
-                    tracing::error!(id, error = %e, "grade outbox: cannot remove a sent grade");
-                }
-                sent += 1;
-            }
-            Err(e) => {
-                let next = now.saturating_add(backoff.delay(g.attempts.saturating_add(1)));
-                tracing::warn!(id, url = %g.url, attempts = g.attempts + 1, next_try = next, error = %e, "grade not accepted; will retry");
-                if let Err(e2) = store.grade_retry(id, next, &e.to_string()) {
-                    tracing::error!(id, error = %e2, "grade outbox: cannot record a retry");
-                }
-            }
-        }
-    }
-    sent
+    let runs = sender
+        .due_by_lms(now)
+        .into_values()
+        .map(|grades| sender.send_lms(grades));
+    futures::future::join_all(runs).await.into_iter().sum()
 }
 
 /// The outbox sender task: runs until `stop` turns true; `wake` makes it look at once
 /// (after a grade was enqueued). It reads the outbox at start, so grades survive restarts.
+/// Each LMS gets its own task while it has grades due, so one that hangs or is down holds
+/// back no other LMS's grades.
 pub async fn run_sender(
     store: Store,
     consumers: BTreeMap<String, String>,
@@ -314,16 +378,35 @@ pub async fn run_sender(
     wake: Arc<Notify>,
     mut stop: watch::Receiver<bool>,
 ) {
+    let sender = Sender {
+        store,
+        consumers: Arc::new(consumers),
+        tls,
+        backoff,
+    };
+    let mut busy = tokio::task::JoinSet::new();
+    let mut sending = std::collections::BTreeSet::<String>::new();
     loop {
         if *stop.borrow() {
             break;
         }
         let now = crate::store::scanner::unix_now();
-        send_due(&store, &consumers, tls.as_ref(), backoff, now).await;
-        let next = store
-            .grades()
-            .ok()
-            .and_then(|gs| gs.iter().map(|(_, g)| g.next_try).min());
+        for (lms, grades) in sender.due_by_lms(now) {
+            if sending.insert(lms.clone()) {
+                let s = sender.clone();
+                busy.spawn(async move {
+                    s.send_lms(grades).await;
+                    lms
+                });
+            }
+        }
+        // The next due grade of an LMS that is not being served right now.
+        let next = sender.store.grades().ok().and_then(|gs| {
+            gs.iter()
+                .filter(|(_, g)| !sending.contains(&lms_of(&g.url)))
+                .map(|(_, g)| g.next_try)
+                .min()
+        });
         let now = crate::store::scanner::unix_now();
         let wait = match next {
             Some(t) if t <= now => Duration::from_millis(100),
@@ -333,9 +416,19 @@ pub async fn run_sender(
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = wake.notified() => {}
+            Some(done) = busy.join_next(), if !busy.is_empty() => {
+                match done {
+                    Ok(lms) => { sending.remove(&lms); }
+                    Err(e) => {
+                        tracing::error!(error = %e, "grade sender task failed");
+                        sending.clear();
+                    }
+                }
+            }
             _ = stop.wait_for(|s| *s) => break,
         }
     }
+    busy.abort_all();
 }
 
 #[cfg(test)]
@@ -362,11 +455,22 @@ mod tests {
     }
 
     #[test]
+    fn lms_is_scheme_and_authority() {
+        assert_eq!(
+            lms_of("https://LMS.example.org:8443/outcomes?x=1"),
+            "https://lms.example.org:8443"
+        );
+        assert_eq!(lms_of("http://a.example/b#c"), "http://a.example");
+        assert_ne!(lms_of("https://a.example/x"), lms_of("https://b.example/x"));
+    }
+
+    #[test]
     fn backoff_doubles_up_to_max() {
         let b = Backoff {
             base: Duration::from_secs(10),
             max: Duration::from_secs(100),
             poll: Duration::from_secs(1),
+            timeout: Duration::from_secs(1),
         };
         assert_eq!(
             (1..=6).map(|a| b.delay(a)).collect::<Vec<_>>(),

@@ -5,10 +5,8 @@ use super::launch::{launch_params, LaunchError, Verifier};
 use super::visit::{self, Visit};
 use super::App;
 use crate::bot::admin::{self, AdminEvent};
-use crate::lesson::secret;
-use crate::store::{
-    self, GradeRequest, LtiBinding, SecretBytes, Session, StoredSession, WhitelistSource,
-};
+use crate::bot::course::{self, CodeVerdict, SecretVerdict};
+use crate::store::{self, GradeNote, LtiBinding, Session, StoredSession, WhitelistSource};
 use rocket::data::{Data, ToByteUnit};
 use rocket::form::{Form, FromForm};
 use rocket::http::uri::Origin;
@@ -19,10 +17,15 @@ use rocket::response::Redirect;
 use rocket::State;
 use tera::Context;
 
-/// The most completion codes a learner may try per session.
-pub const MAX_CODE_ATTEMPTS: u32 = 5;
 /// Said when a JID is in another learner's session.
 const IN_USE: &str = crate::tr!("This Jabber ID is already taking part in another session. Please use another one, or wait until that session ends.");
+/// Said when a learner has put too many JIDs through the bot.
+const TOO_MANY_JIDS: &str = crate::tr!("You have already used {n} different Jabber IDs for this exercise today. Please go on with the one you entered before, or ask your teacher.");
+/// The most JIDs one LMS learner may put through the bot within [`JID_CLAIM_WINDOW`]: each
+/// new one gets a subscription request from the bot's account and an OTR key from the pool.
+pub const MAX_JIDS_PER_LEARNER: usize = 3;
+/// The window over which [`MAX_JIDS_PER_LEARNER`] counts, in seconds.
+pub const JID_CLAIM_WINDOW: u64 = 24 * 3600;
 /// The longest launch body read, in bytes.
 pub const MAX_LAUNCH_BODY: u64 = 32 * 1024;
 
@@ -52,10 +55,12 @@ fn render(app: &App, locale: &str, name: &str, ctx: &Context) -> Page {
         .map_err(|e| PageError::internal(e.to_string()))
 }
 
-fn context(app: &App, v: &Visit) -> Context {
+/// What every page of a visit gets: the base context, the CSRF token, the JIDs.
+pub(super) fn context(app: &App, v: &Visit) -> Context {
     let mut ctx = app.base_context();
     ctx.insert("csrf", &v.csrf);
     ctx.insert("jid", &v.jid);
+    ctx.insert("replaced_jid", &v.replaced_jid);
     ctx
 }
 
@@ -150,10 +155,15 @@ async fn launch(
     })
     .await
     .map_err(|e| PageError::internal(format!("task: {e}")))?;
-    let l = checked.map_err(|e| {
+    let mut l = checked.map_err(|e| {
         tracing::info!(error = %e, "LTI launch refused");
         launch_refused(&e)
     })?;
+    if l.binding.user_id.is_empty() {
+        // No user_id: this launch is a learner of its own, matched to no other launch's
+        // session or grade.
+        l.binding.user_id = format!("(anonymous launch {})", visit::token()?);
+    }
     let locale = app.pages.locale_for(l.locale.as_deref());
     tracing::info!(
         consumer = %l.binding.consumer_key,
@@ -163,6 +173,7 @@ async fn launch(
         "LTI launch"
     );
     let v = Visit {
+        id: visit::token()?,
         lti: l.binding,
         locale,
         staff: l.staff,
@@ -170,9 +181,20 @@ async fn launch(
         jid: None,
         issued_at: now(),
         done: false,
+        grade: None,
+        replaced_jid: None,
     };
-    v.save(jar)?;
+    v.save(app, jar)?;
     Ok(to(app, if v.staff { "/instructor" } else { "/jid" }))
+}
+
+/// Someone opened the launch address directly (a bookmark, a link copied from the LMS).
+#[rocket::get("/launch")]
+fn launch_get() -> PageError {
+    PageError::new(
+        Status::BadRequest,
+        crate::tr!("This address only works when your course opens it. Please open the exercise from your course page."),
+    )
 }
 
 #[rocket::get("/")]
@@ -250,6 +272,23 @@ async fn jid_submit(
         ));
     }
     let t = now();
+    if v.jid.as_deref() != Some(jid.as_str()) {
+        let (s, who, j) = (app.store.clone(), learner_key(&v.lti), jid.clone());
+        let claim =
+            blocking(move || s.claim_jid(&who, &j, t, JID_CLAIM_WINDOW, MAX_JIDS_PER_LEARNER))
+                .await
+                .map_err(Err)?;
+        if claim == store::Claim::TooMany {
+            tracing::info!(%jid, "learner has used too many JIDs; refused");
+            let mut ctx = context(app, &v);
+            ctx.insert("entered", form.jid);
+            let why = app.pages.text(&v.locale, TOO_MANY_JIDS);
+            let n = MAX_JIDS_PER_LEARNER.to_string();
+            ctx.insert("error", &crate::i18n::format(&why, &[("n", n.as_str())]));
+            let page = render(app, &v.locale, "jid.html.tera", &ctx).map_err(Err)?;
+            return Err(Ok((Status::TooManyRequests, page)));
+        }
+    }
     let existing = {
         let (s, j) = (app.store.clone(), jid.clone());
         blocking(move || s.session(&j)).await.map_err(Err)?
@@ -318,9 +357,48 @@ async fn jid_submit(
         }
     }
     tracing::info!(%jid, "learner entered a JID");
+    if let Some(old) = v.jid.take().filter(|old| *old != jid) {
+        end_replaced(app, &v, &old).await.map_err(Err)?;
+        v.replaced_jid = Some(old);
+    }
     v.jid = Some(jid);
-    v.save(jar).map_err(Err)?;
+    v.save(app, jar).map_err(Err)?;
     Ok(to(app, "/added"))
+}
+
+/// Ends the session of the JID this visit entered before, if it is still this learner's:
+/// the bot stops talking to it and, when the launch had put it on the whitelist, takes it
+/// off its roster. One learner has one JID in the bot at a time.
+async fn end_replaced(app: &App, v: &Visit, old: &str) -> Result<(), PageError> {
+    let (s, o, lti) = (app.store.clone(), old.to_owned(), v.lti.clone());
+    let (ended, still_listed) = blocking(move || {
+        let ours = s
+            .session(&o)?
+            .and_then(|r| r.session.lti)
+            .is_some_and(|b| same_learner(&b, &lti));
+        let ended = ours && s.remove_session(&o)?.is_some();
+        Ok((ended, s.whitelist_get(&o)?.is_some()))
+    })
+    .await?;
+    if ended {
+        tracing::info!(jid = %old, "the learner entered another JID; the earlier session ended");
+        app.event(AdminEvent::SessionKilled {
+            jid: old.to_owned(),
+        })
+        .await;
+        if !still_listed {
+            app.event(AdminEvent::WhitelistRemoved {
+                jid: old.to_owned(),
+            })
+            .await;
+        }
+    }
+    Ok(())
+}
+
+/// The key under which one LMS learner's JIDs are counted.
+fn learner_key(b: &LtiBinding) -> String {
+    format!("{}\n{}\n{}", b.consumer_key, b.resource_link_id, b.user_id)
 }
 
 /// The session of the visit's JID, or the page that says to enter one / start again.
@@ -343,11 +421,7 @@ async fn learner_session(app: &App, v: &Visit) -> Result<(String, StoredSession)
         {
             Ok((jid, rec))
         }
-        _ => Err(PageError::new(
-            Status::NotFound,
-            crate::tr!("Your session has ended. Please start the exercise again from your course."),
-        )
-        .with_locale(&v.locale)),
+        _ => Err(session_ended(v)),
     }
 }
 
@@ -388,46 +462,41 @@ async fn secret_submit(
 ) -> Result<Redirect, Result<(Status, RawHtml<String>), PageError>> {
     v.check_csrf(form.csrf).map_err(Err)?;
     let (jid, rec) = learner_session(app, &v).await.map_err(Err)?;
-    if let Err(w) = secret::check_secret(form.secret) {
-        let reason = w.msgid();
-        let params = w.params();
-        let refs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let shown = crate::i18n::format(&app.pages.text(&v.locale, reason), &refs);
-        tracing::info!(%jid, reason, "shared secret refused");
-        app.event(AdminEvent::SecretRefused {
-            jid: jid.clone(),
-            reason: reason.to_owned(),
-        })
-        .await;
-        let mut ctx = context(app, &v);
-        ctx.insert("has_secret", &rec.session.shared_secret.is_some());
-        ctx.insert("error", &shown);
-        let page = render(app, &v.locale, "secret.html.tera", &ctx).map_err(Err)?;
-        return Err(Ok((Status::UnprocessableEntity, page)));
+    let verdict = app
+        .teacher
+        .secret_entered(&jid, form.secret)
+        .await
+        .map_err(|e| Err(PageError::internal(format!("lesson: {e}"))))?;
+    match verdict {
+        SecretVerdict::Stored | SecretVerdict::AlreadyVerified => Ok(to(app, "/code")),
+        SecretVerdict::NoSession => Err(Err(session_ended(&v))),
+        SecretVerdict::Refused(w) => {
+            let reason = w.msgid();
+            let params = w.params();
+            let refs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let shown = crate::i18n::format(&app.pages.text(&v.locale, reason), &refs);
+            tracing::info!(%jid, reason, "shared secret refused");
+            let mut ctx = context(app, &v);
+            ctx.insert("has_secret", &rec.session.shared_secret.is_some());
+            ctx.insert("error", &shown);
+            let page = render(app, &v.locale, "secret.html.tera", &ctx).map_err(Err)?;
+            Err(Ok((Status::UnprocessableEntity, page)))
+        }
     }
-    let bytes = SecretBytes::from(form.secret.as_bytes());
-    let (s, j, tm, t) = (app.store.clone(), jid.clone(), app.timeouts, now());
-    blocking(move || {
-        s.update_session(&j, |sess| {
-            sess.shared_secret = Some(bytes.clone());
-            sess.attempts.secret = sess.attempts.secret.saturating_add(1);
-        })?;
-        s.touch(&j, t, tm)
-    })
-    .await
-    .map_err(Err)?;
-    app.event(AdminEvent::SecretSet { jid }).await;
-    Ok(to(app, "/code"))
+}
+
+/// The code page's context: attempts left when a code has been given.
+fn code_context(app: &App, v: &Visit, attempts_left: Option<u8>) -> Context {
+    let mut ctx = context(app, v);
+    ctx.insert("has_code", &attempts_left.is_some());
+    ctx.insert("attempts_left", &attempts_left.unwrap_or(0));
+    ctx
 }
 
 #[rocket::get("/code")]
 async fn code_page(app: &State<App>, v: Visit) -> Page {
     let (_, rec) = learner_session(app, &v).await?;
-    let mut ctx = context(app, &v);
-    ctx.insert(
-        "attempts_left",
-        &MAX_CODE_ATTEMPTS.saturating_sub(rec.session.attempts.completion_code),
-    );
+    let ctx = code_context(app, &v, course::code_attempts_left(&rec.session));
     render(app, &v.locale, "code.html.tera", &ctx)
 }
 
@@ -440,6 +509,8 @@ struct CodeForm<'r> {
     code: &'r str,
 }
 
+/// The lesson judges the code (under the learner's lock, so codes sent at once are counted
+/// one by one); the page shows its verdict.
 #[rocket::post("/code", data = "<form>")]
 async fn code_submit(
     app: &State<App>,
@@ -448,79 +519,62 @@ async fn code_submit(
     jar: &CookieJar<'_>,
 ) -> Result<Redirect, Result<(Status, RawHtml<String>), PageError>> {
     v.check_csrf(form.csrf).map_err(Err)?;
-    let (jid, rec) = learner_session(app, &v).await.map_err(Err)?;
-    let used = rec.session.attempts.completion_code;
-    let refuse = |status: Status, msg: &str, left: u32| {
-        let mut ctx = context(app, &v);
-        ctx.insert("attempts_left", &left);
+    let (jid, _) = learner_session(app, &v).await.map_err(Err)?;
+    let verdict = app
+        .teacher
+        .code_entered(&jid, form.code)
+        .await
+        .map_err(|e| Err(PageError::internal(format!("lesson: {e}"))))?;
+    let refuse = |status: Status, msg: &str, left: Option<u8>| {
+        let mut ctx = code_context(app, &v, left);
         ctx.insert("error", &app.pages.text(&v.locale, msg));
         render(app, &v.locale, "code.html.tera", &ctx).map(|p| (status, p))
     };
-    if used >= MAX_CODE_ATTEMPTS {
-        return Err(refuse(
-            Status::TooManyRequests,
-            crate::tr!("You have used all your attempts. Please start the exercise again from your course."),
-            0,
-        ));
+    match verdict {
+        CodeVerdict::Accepted(note) => {
+            tracing::info!(%jid, "completion code accepted");
+            v.grade = Some(note);
+            if note == GradeNote::Queued {
+                app.grade_wake.notify_one();
+            }
+        }
+        CodeVerdict::AlreadyDone => {}
+        CodeVerdict::Refused { attempts_left } => {
+            tracing::info!(%jid, attempts_left, "wrong completion code");
+            return Err(refuse(
+                Status::UnprocessableEntity,
+                crate::tr!("That is not the code the bot gave you. Check it and try again."),
+                Some(attempts_left),
+            ));
+        }
+        CodeVerdict::Voided => {
+            tracing::info!(%jid, "wrong completion code; no attempts left: code voided");
+            return Err(refuse(Status::TooManyRequests, CODE_VOIDED, None));
+        }
+        CodeVerdict::NotYet => {
+            return Err(refuse(
+                Status::UnprocessableEntity,
+                crate::tr!("You get the completion code in the chat once you have verified the bot. Finish the chat first."),
+                None,
+            ));
+        }
+        CodeVerdict::NoSession => return Err(Err(session_ended(&v))),
     }
-    let Some(expected) = rec.session.completion_code.as_deref() else {
-        return Err(refuse(
-            Status::UnprocessableEntity,
-            crate::tr!("You get the completion code in the chat once you have verified the bot. Finish the chat first."),
-            MAX_CODE_ATTEMPTS - used,
-        ));
-    };
-    if !secret::code_matches(form.code, expected) {
-        let (s, j) = (app.store.clone(), jid.clone());
-        let after = blocking(move || {
-            s.update_session(&j, |sess| {
-                sess.attempts.completion_code = sess.attempts.completion_code.saturating_add(1)
-            })
-        })
-        .await
-        .map_err(Err)?;
-        let left = MAX_CODE_ATTEMPTS.saturating_sub(after.session.attempts.completion_code);
-        tracing::info!(%jid, left, "wrong completion code");
-        return Err(refuse(
-            Status::UnprocessableEntity,
-            crate::tr!("That is not the code the bot gave you. Check it and try again."),
-            left,
-        ));
-    }
-    if !v.done {
-        enqueue_grade(app, &v, &jid).await.map_err(Err)?;
-        app.event(AdminEvent::Completed { jid: jid.clone() }).await;
-    }
-    tracing::info!(%jid, "completion code accepted");
     v.done = true;
-    v.save(jar).map_err(Err)?;
+    v.save(app, jar).map_err(Err)?;
     Ok(to(app, "/done"))
 }
 
-/// Puts grade 1.0 in the outbox, unless the launcher is staff or the LMS takes no grades.
-async fn enqueue_grade(app: &App, v: &Visit, jid: &str) -> Result<(), PageError> {
-    let (Some(url), Some(sid)) = (&v.lti.outcome_service_url, &v.lti.result_sourcedid) else {
-        tracing::info!(%jid, "no outcome service in the launch; no grade sent");
-        return Ok(());
-    };
-    if v.staff {
-        tracing::info!(%jid, "staff launch; no grade sent");
-        return Ok(());
-    }
-    let g = GradeRequest {
-        url: url.clone(),
-        sourcedid: sid.clone(),
-        score: 1.0,
-        consumer_key: v.lti.consumer_key.clone(),
-        attempts: 0,
-        next_try: now(),
-        last_error: None,
-    };
-    let s = app.store.clone();
-    let id = blocking(move || s.grade_enqueue(&g)).await?;
-    tracing::info!(%jid, id, "grade 1.0 queued for the LMS");
-    app.grade_wake.notify_one();
-    Ok(())
+/// Said when the last attempt for a code was wrong.
+const CODE_VOIDED: &str = crate::tr!("That was the last attempt for this code, so the code no longer works. Choose a new shared secret, then verify the bot again in the chat: it gives you a new code.");
+
+/// The page for a visit whose session is gone.
+fn session_ended(v: &Visit) -> PageError {
+    PageError::new(
+        Status::NotFound,
+        crate::tr!("Your session has ended. Please start the exercise again from your course."),
+    )
+    .with_locale(&v.locale)
 }
 
 #[rocket::get("/done")]
@@ -534,49 +588,13 @@ fn done(app: &State<App>, v: Visit) -> Page {
     }
     let mut ctx = context(app, &v);
     ctx.insert("return_url", &v.lti.return_url);
+    let grade = match v.grade {
+        Some(GradeNote::Queued) => "queued",
+        Some(GradeNote::Staff) => "staff",
+        Some(GradeNote::NoOutcomeService) | None => "none",
+    };
+    ctx.insert("grade", grade);
     render(app, &v.locale, "done.html.tera", &ctx)
-}
-
-/// One learner as the instructor sees them.
-#[derive(serde::Serialize)]
-struct LearnerRow {
-    jid: String,
-    stage: String,
-    last_activity: String,
-    has_secret: bool,
-    completed: bool,
-}
-
-#[rocket::get("/instructor")]
-async fn instructor(app: &State<App>, v: Visit) -> Page {
-    if !v.staff {
-        return Err(PageError::new(
-            Status::Forbidden,
-            crate::tr!("This page is for teachers of the course."),
-        )
-        .with_locale(&v.locale));
-    }
-    let s = app.store.clone();
-    let all = blocking(move || s.sessions()).await?;
-    let rows: Vec<LearnerRow> = all
-        .into_iter()
-        .filter(|(_, r)| {
-            r.session.lti.as_ref().is_some_and(|b| {
-                b.consumer_key == v.lti.consumer_key && b.resource_link_id == v.lti.resource_link_id
-            })
-        })
-        .map(|(jid, r)| LearnerRow {
-            jid,
-            stage: r.session.stage.clone(),
-            last_activity: crate::cli::admin::utc(r.session.last_activity),
-            has_secret: r.session.shared_secret.is_some(),
-            completed: r.session.completion_code.is_some(),
-        })
-        .collect();
-    let mut ctx = context(app, &v);
-    ctx.insert("learners", &rows);
-    ctx.insert("resource_link_id", &v.lti.resource_link_id);
-    render(app, &v.locale, "instructor.html.tera", &ctx)
 }
 
 /// Every route.
@@ -584,6 +602,7 @@ pub fn routes() -> Vec<rocket::Route> {
     rocket::routes![
         is_up,
         launch,
+        launch_get,
         home,
         jid_page,
         jid_submit,
@@ -593,6 +612,6 @@ pub fn routes() -> Vec<rocket::Route> {
         code_page,
         code_submit,
         done,
-        instructor
+        super::instructor::instructor
     ]
 }

@@ -35,6 +35,7 @@ pub async fn start(
     pool: Arc<KeyPool>,
     catalogs: Arc<Catalogs>,
     events: mpsc::Sender<AdminEvent>,
+    teacher: crate::bot::teach::Teacher,
     stop: watch::Receiver<bool>,
 ) -> Result<Running, String> {
     let fig = figment()?;
@@ -50,6 +51,7 @@ pub async fn start(
         store: store.clone(),
         pool,
         events,
+        teacher,
         grade_wake: wake.clone(),
         pages,
         lti: settings.lti.clone(),
@@ -96,7 +98,10 @@ pub async fn start(
         store,
         settings.lti.consumers.clone(),
         tls,
-        Backoff::default(),
+        Backoff {
+            timeout: std::time::Duration::from_secs(settings.lti.grade_timeout),
+            ..Backoff::default()
+        },
         wake,
         stop,
     ));

@@ -44,6 +44,21 @@ fn str_arg<'a>(args: &'a HashMap<String, Value>, name: &str) -> tera::Result<&'a
         .ok_or_else(|| tera::Error::msg(format!("t/tn: `{name}` must be a string")))
 }
 
+/// A gettext locale (`nl_NL`, `sr_RS@latin`) as an HTML `lang` value (`nl-NL`, `sr-RS`).
+pub fn html_lang(locale: &str) -> String {
+    let base = locale.split(['.', '@']).next().unwrap_or(locale);
+    let tag: String = base
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        .map(|c| if c == '_' { '-' } else { c })
+        .collect();
+    if tag.is_empty() {
+        "en".into()
+    } else {
+        tag
+    }
+}
+
 impl Pages {
     /// Loads `dir/**/*.html.tera` and registers `t`/`tn` for every locale of `catalogs`.
     pub fn load(
@@ -100,14 +115,16 @@ impl Pages {
         self.catalogs.text(locale, msgid)
     }
 
-    /// Renders `name` in `locale`.
+    /// Renders `name` in `locale`; the page's `lang` is that locale.
     pub fn render(&self, locale: &str, name: &str, ctx: &Context) -> Result<String, TemplateError> {
+        let mut ctx = ctx.clone();
+        ctx.insert("lang", &html_lang(locale));
         let tera = self
             .by_locale
             .get(locale)
             .or_else(|| self.by_locale.get(&self.default_locale))
             .ok_or_else(|| TemplateError(format!("no templates for {locale}")))?;
-        tera.render(name, ctx).map_err(|e| {
+        tera.render(name, &ctx).map_err(|e| {
             let mut msg = e.to_string();
             let mut src = std::error::Error::source(&e);
             while let Some(s) = src {

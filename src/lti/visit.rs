@@ -1,10 +1,12 @@
-//! The learner's visit: a private (encrypted, authenticated) cookie set by a valid launch,
-//! usable inside an LMS iframe (`SameSite=None; Secure; Partitioned`), with the CSRF token
-//! that every form must carry.
+//! The learner's visit: kept in the store, found through a small private (encrypted,
+//! authenticated) cookie that holds only its random id, set by a valid launch and usable
+//! inside an LMS iframe (`SameSite=None; Secure; Partitioned`); with the CSRF token that
+//! every form must carry. A launch's fields (up to 1 KiB each) never reach the browser, so
+//! no cookie grows past what browsers keep (4 KiB).
 
 use super::error::PageError;
 use super::App;
-use crate::store::LtiBinding;
+use crate::store::{GradeNote, LtiBinding};
 use rocket::http::{Cookie, CookieJar, SameSite, Status};
 use rocket::request::{FromRequest, Outcome, Request};
 use serde::{Deserialize, Serialize};
@@ -13,9 +15,11 @@ use subtle::ConstantTimeEq;
 /// The cookie's name.
 pub const COOKIE: &str = "otrbot_lti";
 
-/// What the cookie carries between pages.
+/// What the store keeps of a visit between pages.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Visit {
+    /// The visit's id (hex), the cookie's only content.
+    pub id: String,
     /// The launch.
     pub lti: LtiBinding,
     /// The page locale (a loaded one).
@@ -30,6 +34,10 @@ pub struct Visit {
     pub issued_at: u64,
     /// Whether the completion code was accepted.
     pub done: bool,
+    /// What became of the grade, once the code was accepted.
+    pub grade: Option<GradeNote>,
+    /// A JID this visit entered before the current one, whose session ended for it.
+    pub replaced_jid: Option<String>,
 }
 
 /// A fresh random token, hex.
@@ -40,11 +48,16 @@ pub fn token() -> Result<String, PageError> {
 }
 
 impl Visit {
-    /// Stores the visit in the private cookie.
-    pub fn save(&self, jar: &CookieJar<'_>) -> Result<(), PageError> {
-        let value = serde_json::to_string(self)
-            .map_err(|e| PageError::internal(format!("cookie encoding: {e}")))?;
-        let cookie = Cookie::build((COOKIE, value))
+    /// Stores the visit until `app.visit_max_age` after its launch and puts its id in the
+    /// private cookie.
+    pub fn save(&self, app: &App, jar: &CookieJar<'_>) -> Result<(), PageError> {
+        let value = serde_json::to_vec(self)
+            .map_err(|e| PageError::internal(format!("visit encoding: {e}")))?;
+        let expires = self.issued_at.saturating_add(app.visit_max_age);
+        app.store
+            .visit_put(self.id.as_bytes(), &value, expires)
+            .map_err(|e| PageError::internal(format!("store: {e}")))?;
+        let cookie = Cookie::build((COOKIE, self.id.clone()))
             .path("/")
             .http_only(true)
             .secure(true)
@@ -68,11 +81,22 @@ impl Visit {
     }
 }
 
-/// The visit from the cookie, if valid and not too old for `app`.
+/// The visit whose id the cookie holds, if the store still has it at `now`.
 pub fn from_jar(jar: &CookieJar<'_>, app: &App, now: u64) -> Option<Visit> {
     let c = jar.get_private(COOKIE)?;
-    let v: Visit = serde_json::from_str(c.value()).ok()?;
-    (v.issued_at.saturating_add(app.visit_max_age) >= now && v.issued_at <= now + 60).then_some(v)
+    let id = c.value();
+    if id.len() != 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let bytes = match app.store.visit_get(id.as_bytes(), now) {
+        Ok(b) => b?,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read a visit");
+            return None;
+        }
+    };
+    let v: Visit = serde_json::from_slice(&bytes).ok()?;
+    (v.id == id && v.issued_at <= now + 60).then_some(v)
 }
 
 #[rocket::async_trait]

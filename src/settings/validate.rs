@@ -218,7 +218,42 @@ fn lti(s: &Settings) -> Result<(), SettingError> {
             "must be between 1 and 3600 seconds",
         ));
     }
+    if !(1..=300).contains(&s.lti.grade_timeout) {
+        return Err(bad(
+            "lti.grade_timeout",
+            "must be between 1 and 300 seconds",
+        ));
+    }
+    if s.lti.frame_ancestors.is_empty()
+        || s.lti.frame_ancestors.len() > 64
+        || !s.lti.frame_ancestors.iter().all(|o| is_frame_source(o))
+    {
+        return Err(bad(
+            "lti.frame_ancestors",
+            "must list 1 to 64 origins such as \"https://canvas.example.edu\" (scheme and host, \
+             no path), or \"*\" for any",
+        ));
+    }
     Ok(())
+}
+
+/// `*`, `'self'`, or an origin: `http(s)://host[:port]` (a `*.` wildcard host allowed), as
+/// CSP's `frame-ancestors` takes it; nothing that could end the directive.
+fn is_frame_source(o: &str) -> bool {
+    if o == "*" || o == "'self'" {
+        return true;
+    }
+    let Some(host) = o
+        .strip_prefix("https://")
+        .or_else(|| o.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    !host.is_empty()
+        && host.len() <= 253
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '*'))
 }
 
 fn logging(s: &Settings) -> Result<(), SettingError> {
@@ -418,6 +453,27 @@ host = "127.0.0.1"
             key_of(&format!("{GOOD}[lti]\ntimestamp_window = 0\n")),
             "lti.timestamp_window"
         );
+        assert_eq!(
+            key_of(&format!("{GOOD}[lti]\ngrade_timeout = 0\n")),
+            "lti.grade_timeout"
+        );
+        for bad in [
+            "[]",
+            "[\"canvas.example.edu\"]",
+            "[\"https://lms.example.org/path\"]",
+            "[\"https://lms.example.org; script-src *\"]",
+        ] {
+            assert_eq!(
+                key_of(&format!("{GOOD}[lti]\nframe_ancestors = {bad}\n")),
+                "lti.frame_ancestors",
+                "{bad}"
+            );
+        }
+        let s = load(&format!(
+            "{GOOD}[lti]\nframe_ancestors = [\"https://canvas.example.edu\", \"https://*.moodle.example.org:8443\"]\n"
+        ))
+        .unwrap();
+        assert_eq!(s.lti.frame_ancestors.len(), 2);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use serde::Serialize;
 use zeroize::Zeroizing;
 
 /// The schema version written before every value and in the meta tree.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The largest value decoded, in bytes; larger claims are refused, not allocated.
 pub const MAX_VALUE_BYTES: usize = 16 * 1024 * 1024;
@@ -17,7 +17,7 @@ type Config = bincode::config::Configuration<
     bincode::config::Limit<MAX_VALUE_BYTES>,
 >;
 
-fn config() -> Config {
+pub(crate) fn config() -> Config {
     bincode::config::standard().with_limit::<MAX_VALUE_BYTES>()
 }
 

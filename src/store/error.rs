@@ -48,6 +48,9 @@ pub enum Error {
     /// No pre-generated key is ready.
     #[error("the key pool is empty")]
     PoolEmpty,
+    /// A simulated crash: no more writes (crash tests only, feature `failpoints`).
+    #[error("the store stopped writing (simulated crash)")]
+    Crashed,
     /// A background task of the store has stopped.
     #[error("the key pool filler has stopped")]
     FillerStopped,

@@ -2,8 +2,8 @@
 
 use super::error::{from_tx, Error, Result};
 use super::model::GradeRequest;
-use super::trees::{GRADE_OUTBOX, LTI_NONCES};
-use super::{codec, deadline, dec, enc, Store};
+use super::trees::{GRADE_OUTBOX, LTI_NONCES, LTI_NONCE_EXPIRY};
+use super::{codec, dec, enc, expiry, Store};
 use sled::Transactional;
 
 /// The nonce tree key: u16 big-endian length of the consumer key, the key, the nonce.
@@ -15,14 +15,6 @@ fn nonce_key(consumer_key: &str, nonce: &str) -> Result<Vec<u8>> {
     k.extend_from_slice(consumer_key.as_bytes());
     k.extend_from_slice(nonce.as_bytes());
     Ok(k)
-}
-
-/// The expiry index key: expiry (u64 big-endian) || nonce key.
-fn expiry_key(expires_at: u64, nonce_key: &[u8]) -> Vec<u8> {
-    let mut k = Vec::with_capacity(8 + nonce_key.len());
-    k.extend_from_slice(&expires_at.to_be_bytes());
-    k.extend_from_slice(nonce_key);
-    k
 }
 
 fn id_of(k: &[u8]) -> Result<u64> {
@@ -51,10 +43,10 @@ impl Store {
                     if old > now {
                         return Ok(false);
                     }
-                    ix.remove(expiry_key(old, &key))?;
+                    ix.remove(expiry::key(old, &key))?;
                 }
                 n.insert(key.as_slice(), enc(&expires_at)?.as_slice())?;
-                ix.insert(expiry_key(expires_at, &key), &[])?;
+                ix.insert(expiry::key(expires_at, &key), &[])?;
                 self.durable(n);
                 Ok(true)
             })
@@ -63,25 +55,7 @@ impl Store {
 
     /// Removes every nonce expired at `now` (a range scan of the expiry index); returns how many.
     pub fn prune_nonces(&self, now: u64) -> Result<usize> {
-        let range = match deadline::due_bound(now) {
-            Some(end) => self.t.nonce_expiry.range(..end.to_vec()),
-            None => self.t.nonce_expiry.range::<Vec<u8>, _>(..),
-        };
-        let due: Vec<(sled::IVec, Vec<u8>, u64)> = range
-            .map(|kv| {
-                let (k, _) = kv?;
-                let mut at = [0u8; 8];
-                if k.len() < 8 {
-                    return Err(Error::Decode {
-                        tree: super::trees::LTI_NONCE_EXPIRY,
-                        reason: "key too short".into(),
-                    });
-                }
-                at.copy_from_slice(&k[..8]);
-                let nk = k[8..].to_vec();
-                Ok((k, nk, u64::from_be_bytes(at)))
-            })
-            .collect::<Result<_>>()?;
+        let due = expiry::expired(&self.t.nonce_expiry, LTI_NONCE_EXPIRY, now)?;
         if due.is_empty() {
             return Ok(0);
         }
@@ -113,19 +87,8 @@ impl Store {
     /// for the same result (consumer, service URL and sourcedid) is replaced: `replaceResult`
     /// keeps only the last score, so the outbox holds at most one grade per result.
     pub fn grade_enqueue(&self, req: &GradeRequest) -> Result<u64> {
-        let same: Vec<sled::IVec> = self
-            .t
-            .outbox
-            .iter()
-            .filter_map(|kv| {
-                let (k, v) = kv.ok()?;
-                let g: GradeRequest = codec::decode(GRADE_OUTBOX, &v).ok()?;
-                (g.consumer_key == req.consumer_key
-                    && g.url == req.url
-                    && g.sourcedid == req.sourcedid)
-                    .then_some(k)
-            })
-            .collect();
+        self.write_gate()?;
+        let same = self.grades_of_same_result(req);
         let id = self.db.generate_id()?;
         let value = codec::encode(req)?;
         self.t
@@ -140,6 +103,23 @@ impl Store {
             .map_err(from_tx)?;
         self.t.outbox.flush()?;
         Ok(id)
+    }
+
+    /// The outbox keys of grades queued for the same result as `req` (consumer, service URL
+    /// and sourcedid), which a new grade for it replaces.
+    pub(crate) fn grades_of_same_result(&self, req: &GradeRequest) -> Vec<sled::IVec> {
+        self.t
+            .outbox
+            .iter()
+            .filter_map(|kv| {
+                let (k, v) = kv.ok()?;
+                let g: GradeRequest = codec::decode(GRADE_OUTBOX, &v).ok()?;
+                (g.consumer_key == req.consumer_key
+                    && g.url == req.url
+                    && g.sourcedid == req.sourcedid)
+                    .then_some(k)
+            })
+            .collect()
     }
 
     /// Every grade in the outbox, oldest first.

@@ -88,11 +88,10 @@ pub struct LtiBinding {
     pub roles: Vec<String>,
 }
 
-/// How often the learner tried things that are limited or worth reporting.
+/// How often the learner tried things worth reporting. (Completion-code attempts are the
+/// lesson's: its stage holds the code and what is left of them.)
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attempts {
-    /// Completion codes entered on the course page.
-    pub completion_code: u32,
     /// SMP runs started.
     pub smp: u32,
     /// Shared secrets set on the course page.
@@ -102,9 +101,10 @@ pub struct Attempts {
 /// A learner's session: the lesson's state and what the bot knows about the learner.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
-    /// The lesson stage's name, for listings.
+    /// The lesson stage's name, for listings (written with `lesson_state`, from it).
     pub stage: String,
-    /// The lesson state machine's own encoding (opaque here).
+    /// The lesson state machine's own encoding (opaque here): the owner of the lesson's
+    /// decisions, the completion code among them.
     pub lesson_state: Vec<u8>,
     /// The learner's locale.
     pub locale: String,
@@ -114,8 +114,6 @@ pub struct Session {
     pub last_activity: u64,
     /// The shared secret for SMP, once the learner chose one.
     pub shared_secret: Option<SecretBytes>,
-    /// The completion code given after a successful SMP.
-    pub completion_code: Option<String>,
     /// Attempt counters.
     pub attempts: Attempts,
     /// The LTI launch, when the session came from one.
@@ -132,7 +130,6 @@ impl Session {
             created_at: now,
             last_activity: now,
             shared_secret: None,
-            completion_code: None,
             attempts: Attempts::default(),
             lti: None,
         }
@@ -176,6 +173,18 @@ pub struct StoredSession {
     pub session: Session,
     /// Its entries in the deadline index.
     pub deadlines: Deadlines,
+}
+
+/// What became of the grade when a learner completed the lesson.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum GradeNote {
+    /// Grade 1.0 is in the outbox for the LMS's outcome service.
+    Queued,
+    /// The launch had no outcome service (or no result id), or there was no launch: no
+    /// grade was sent.
+    NoOutcomeService,
+    /// The launcher teaches the course: no grade was sent.
+    Staff,
 }
 
 /// A grade waiting to be sent to the LMS (LTI 1.1 Basic Outcomes `replaceResult`).

@@ -33,6 +33,11 @@ pub async fn scan_once(store: &Store, now: u64, events: &mpsc::Sender<Due>) -> u
         Ok(p) => tracing::debug!(pruned = p, "scanner: pruned expired LTI nonces"),
         Err(e) => tracing::error!(error = %e, "scanner: cannot prune nonces"),
     }
+    match store.prune_visits(now) {
+        Ok(0) => {}
+        Ok(p) => tracing::debug!(pruned = p, "scanner: pruned expired course-page visits"),
+        Err(e) => tracing::error!(error = %e, "scanner: cannot prune visits"),
+    }
     n
 }
 

@@ -11,7 +11,7 @@ use sled::Transactional;
 type TxResult<T> = std::result::Result<T, ConflictableTransactionError<Error>>;
 
 /// Writes the index entries for `d`.
-fn put_deadlines(dl: &TransactionalTree, jid: &str, d: &Deadlines) -> TxResult<()> {
+pub(super) fn put_deadlines(dl: &TransactionalTree, jid: &str, d: &Deadlines) -> TxResult<()> {
     if let Some(w) = d.warn_at {
         dl.insert(deadline::key(w, jid), enc(&DeadlineKind::Warn)?.as_slice())?;
     }
@@ -23,7 +23,7 @@ fn put_deadlines(dl: &TransactionalTree, jid: &str, d: &Deadlines) -> TxResult<(
 }
 
 /// Removes the index entries for `d`.
-fn drop_deadlines(dl: &TransactionalTree, jid: &str, d: &Deadlines) -> TxResult<()> {
+pub(super) fn drop_deadlines(dl: &TransactionalTree, jid: &str, d: &Deadlines) -> TxResult<()> {
     if let Some(w) = d.warn_at {
         dl.remove(deadline::key(w, jid))?;
     }
@@ -124,6 +124,7 @@ impl Store {
     where
         F: Fn(&mut Session),
     {
+        self.write_gate()?;
         self.t
             .sessions
             .transaction(|s| {
@@ -140,6 +141,7 @@ impl Store {
 
     /// Records learner activity at `now`: moves the session's deadlines along.
     pub fn touch(&self, jid: &str, now: u64, t: Timeouts) -> Result<Deadlines> {
+        self.write_gate()?;
         (&self.t.sessions, &self.t.deadlines)
             .transaction(|(s, dl)| {
                 let Some(mut rec) = get_session(s, jid)? else {
@@ -191,6 +193,7 @@ impl Store {
     /// Deletes the session, its deadline entries, OTR key and channel state, and its
     /// whitelist entry when that came from an LTI launch (operators' entries stay).
     fn end_session(&self, jid: &str, due_at: Option<u64>) -> Result<Option<StoredSession>> {
+        self.write_gate()?;
         (
             &self.t.sessions,
             &self.t.deadlines,
@@ -240,6 +243,7 @@ impl Store {
     }
 
     fn put_channel_state(&self, jid: &str, state: &[u8], flush: bool) -> Result<()> {
+        self.write_gate()?;
         let value = codec::encode(&SecretBytes::from(state))?;
         (&self.t.sessions, &self.t.otr_channels)
             .transaction(|(s, chans)| {

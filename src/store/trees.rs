@@ -21,11 +21,19 @@ pub const LTI_NONCE_EXPIRY: &str = "lti_nonce_expiry";
 /// Id (u64 big-endian) → [`GradeRequest`](super::GradeRequest).
 pub const GRADE_OUTBOX: &str = "grade_outbox";
 
+/// Visit id (32 random bytes) → (expiry, the visit as the pages encode it).
+pub const LTI_VISITS: &str = "lti_visits";
+/// Expiry (u64 big-endian) || visit id → `()`: which visits to prune, by range scan.
+pub const LTI_VISIT_EXPIRY: &str = "lti_visit_expiry";
+/// LMS learner (consumer key, resource link, user id) → the JIDs they put through the bot,
+/// each with when (`Vec<(String, u64)>`).
+pub const LTI_CLAIMS: &str = "lti_claims";
+
 /// The meta key holding the schema version.
 pub const SCHEMA_KEY: &[u8] = b"schema_version";
 
 /// Every data tree (all but [`META`]), to tell a fresh store from one without a version.
-pub const DATA_TREES: [&str; 9] = [
+pub const DATA_TREES: [&str; 12] = [
     WHITELIST,
     SESSIONS,
     DEADLINES,
@@ -35,6 +43,9 @@ pub const DATA_TREES: [&str; 9] = [
     LTI_NONCES,
     LTI_NONCE_EXPIRY,
     GRADE_OUTBOX,
+    LTI_VISITS,
+    LTI_VISIT_EXPIRY,
+    LTI_CLAIMS,
 ];
 
 /// The open trees.
@@ -50,6 +61,9 @@ pub(crate) struct Trees {
     pub nonces: sled::Tree,
     pub nonce_expiry: sled::Tree,
     pub outbox: sled::Tree,
+    pub visits: sled::Tree,
+    pub visit_expiry: sled::Tree,
+    pub claims: sled::Tree,
 }
 
 impl Trees {
@@ -65,6 +79,9 @@ impl Trees {
             nonces: db.open_tree(LTI_NONCES)?,
             nonce_expiry: db.open_tree(LTI_NONCE_EXPIRY)?,
             outbox: db.open_tree(GRADE_OUTBOX)?,
+            visits: db.open_tree(LTI_VISITS)?,
+            visit_expiry: db.open_tree(LTI_VISIT_EXPIRY)?,
+            claims: db.open_tree(LTI_CLAIMS)?,
         })
     }
 }

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 use otrbot::bot::admin::AdminEvent;
+use otrbot::bot::teach::{Teacher, Teaching};
 use otrbot::i18n::Catalogs;
 use otrbot::lti::{self, App, Pages};
 use otrbot::settings::{Format, Lti};
@@ -135,10 +136,24 @@ pub fn app(public_url: &str, keys: otrbot::store::KeyGenerator) -> (App, Env) {
     );
     let pages = Pages::load(
         Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/templates")),
-        catalogs,
+        catalogs.clone(),
         "en_GB",
     )
     .unwrap();
+    let timeouts = Timeouts {
+        warning: 1500,
+        session: 1800,
+    };
+    // The real lesson decides on what the pages send; with no XMPP connection here, what it
+    // would say in chat is dropped (and logged).
+    let (xmpp, _) = mpsc::channel(1);
+    let teacher = Teacher::new(
+        store.clone(),
+        pool.clone(),
+        catalogs,
+        Teaching::with_defaults(BOT, timeouts),
+        xmpp,
+    );
     let (tx, rx) = mpsc::channel(64);
     let wake = Arc::new(Notify::new());
     let mut consumers = BTreeMap::new();
@@ -147,6 +162,7 @@ pub fn app(public_url: &str, keys: otrbot::store::KeyGenerator) -> (App, Env) {
         store: store.clone(),
         pool: pool.clone(),
         events: tx,
+        teacher,
         grade_wake: wake.clone(),
         pages,
         lti: Lti {
@@ -154,13 +170,11 @@ pub fn app(public_url: &str, keys: otrbot::store::KeyGenerator) -> (App, Env) {
             css_url: "https://lms.example.org/style.css".into(),
             consumers,
             timestamp_window: 300,
+            ..Default::default()
         },
         format: Format::default(),
         bot_jid: BOT.into(),
-        timeouts: Timeouts {
-            warning: 1500,
-            session: 1800,
-        },
+        timeouts,
         visit_max_age: 7200,
         prefix: lti::path_prefix(public_url),
     };
@@ -321,4 +335,22 @@ impl Browser {
         let csrf = csrf_of(&self.get(path).body);
         self.request("POST", path, Some(&format!("csrf={csrf}&{fields}")))
     }
+}
+
+/// Puts the lesson of `jid` where SMP has just succeeded and `code` was given in chat, with
+/// `attempts` left (what the lesson holds; the pages ask it).
+pub fn give_code(store: &Store, jid: &str, code: &str, attempts: u8) {
+    let stage = otrbot::lesson::Stage::Verified(otrbot::lesson::Finished {
+        code: code.into(),
+        attempts_left: attempts,
+        encrypted: false,
+        warned: false,
+    });
+    let bytes = bincode::serde::encode_to_vec(&stage, bincode::config::standard()).unwrap();
+    store
+        .update_session(jid, |s| {
+            s.lesson_state = bytes.clone();
+            s.stage = "verified".into();
+        })
+        .unwrap();
 }

@@ -1,0 +1,357 @@
+//! The course side as real LMSes and learners use it: the roles LMSes really send, launches
+//! without a user id, limits under requests sent at once, one JID per learner, a done page
+//! that says what happened, launch fields of real lengths, and pages that say their language.
+//! Launches are signed by Python's oauthlib; the lesson deciding on the pages is the real one.
+
+mod lti_common;
+
+use lti_common::*;
+use otrbot::bot::admin::AdminEvent;
+use rocket::http::{ContentType, Status};
+use rocket::local::asynchronous::Client;
+use std::collections::BTreeMap;
+
+const PUBLIC: &str = "http://127.0.0.1:8000";
+
+async fn launch(c: &Client, params: &BTreeMap<String, String>) -> (Status, String) {
+    let r = post_launch(c, "/launch", signed(&format!("{PUBLIC}/launch"), params)).await;
+    let to = r.headers().get_one("Location").unwrap_or("").to_owned();
+    (r.status(), to)
+}
+
+async fn post(c: &Client, path: &str, body: String) -> (Status, String) {
+    let r = c
+        .post(path.to_owned())
+        .header(ContentType::Form)
+        .body(body)
+        .dispatch()
+        .await;
+    (r.status(), r.into_string().await.unwrap_or_default())
+}
+
+async fn get(c: &Client, path: &str) -> (Status, String) {
+    let r = c.get(path.to_owned()).dispatch().await;
+    (r.status(), r.into_string().await.unwrap_or_default())
+}
+
+async fn enter_jid(c: &Client, jid: &str) -> (Status, String) {
+    let token = csrf_of(&get(c, "/jid").await.1);
+    post(
+        c,
+        "/jid",
+        format!("csrf={token}&jid={}", jid.replace('@', "%40")),
+    )
+    .await
+}
+
+fn with_roles(user: &str, roles: &str) -> BTreeMap<String, String> {
+    let mut p = learner(user);
+    p.insert("roles".into(), roles.into());
+    p
+}
+
+#[rocket::async_test]
+async fn only_those_who_teach_see_the_learners() {
+    let (c, _env) = client(PUBLIC).await;
+    launch(&c, &learner("u1")).await;
+    assert_eq!(enter_jid(&c, "pupil@example.org").await.0, Status::SeeOther);
+    // Canvas's observers (often parents) and mentors: the learner's way, no one's progress.
+    for roles in [
+        "urn:lti:role:ims/lis/Mentor",
+        "Mentor",
+        "urn:lti:role:ims/lis/Mentor/Advisor",
+        // Moodle appends the site administrator's roles to every launch of an admin.
+        "Learner,urn:lti:sysrole:ims/lis/Administrator,urn:lti:instrole:ims/lis/Administrator",
+        "urn:lti:instrole:ims/lis/Faculty",
+    ] {
+        let (s, to) = launch(&c, &with_roles("watcher", roles)).await;
+        assert_eq!((s, to.as_str()), (Status::SeeOther, "/jid"), "{roles}");
+        let (s, html) = get(&c, "/instructor").await;
+        assert_eq!(s, Status::Forbidden, "{roles}: {html}");
+        assert!(!html.contains("pupil@example.org"), "{roles}");
+    }
+    for roles in [
+        "Instructor",
+        "urn:lti:role:ims/lis/TeachingAssistant",
+        "urn:lti:role:ims/lis/ContentDeveloper",
+        "urn:lti:role:ims/lis/Administrator",
+        "Instructor,urn:lti:sysrole:ims/lis/Administrator",
+    ] {
+        let (s, to) = launch(&c, &with_roles("teacher", roles)).await;
+        assert_eq!(
+            (s, to.as_str()),
+            (Status::SeeOther, "/instructor"),
+            "{roles}"
+        );
+        let (s, html) = get(&c, "/instructor").await;
+        assert_eq!(s, Status::Ok, "{roles}");
+        assert!(html.contains("pupil@example.org"), "{roles}: {html}");
+    }
+}
+
+#[rocket::async_test]
+async fn launches_without_a_user_id_are_learners_of_their_own() {
+    let (c, env) = client(PUBLIC).await;
+    let mut none = learner("x");
+    none.remove("user_id");
+    launch(&c, &none).await;
+    assert_eq!(enter_jid(&c, "first@example.org").await.0, Status::SeeOther);
+    // Another launch without a user id (here empty) must not take that learner's session.
+    let mut empty = learner("x");
+    empty.insert("user_id".into(), String::new());
+    launch(&c, &empty).await;
+    let (s, html) = enter_jid(&c, "first@example.org").await;
+    assert_eq!(s, Status::UnprocessableEntity, "{html}");
+    assert!(html.contains("already taking part"), "{html}");
+    let (s, _) = get(&c, "/code").await;
+    assert_eq!(s, Status::Forbidden, "no session of the first learner's");
+    let bound = env.store.session("first@example.org").unwrap().unwrap();
+    assert!(bound
+        .session
+        .lti
+        .unwrap()
+        .user_id
+        .starts_with("(anonymous launch "));
+}
+
+#[rocket::async_test]
+async fn codes_sent_at_once_are_judged_one_at_a_time() {
+    let (c, env) = client(PUBLIC).await;
+    launch(&c, &learner("u1")).await;
+    enter_jid(&c, "racer@example.org").await;
+    give_code(&env.store, "racer@example.org", "K7QM-3XPA", 5);
+    let token = csrf_of(&get(&c, "/code").await.1);
+    let tries = (0..30).map(|i| post(&c, "/code", format!("csrf={token}&code=WRONG-{i:04}")));
+    let answers = futures::future::join_all(tries).await;
+    let judged = answers
+        .iter()
+        .filter(|(_, html)| html.contains("not the code the bot gave you"))
+        .count();
+    let voided = answers
+        .iter()
+        .filter(|(s, html)| *s == Status::TooManyRequests && html.contains("no longer works"))
+        .count();
+    assert_eq!((judged, voided), (4, 1), "five attempts, no more");
+    // The rest were told there is no code now; the right code no longer works either.
+    let (s, html) = post(&c, "/code", format!("csrf={token}&code=K7QM-3XPA")).await;
+    assert_eq!(s, Status::UnprocessableEntity, "{html}");
+    assert!(env.store.grades().unwrap().is_empty());
+}
+
+#[rocket::async_test]
+async fn a_relaunch_after_the_last_attempt_shows_the_way_on() {
+    let (c, env) = client(PUBLIC).await;
+    launch(&c, &learner("u1")).await;
+    enter_jid(&c, "stuck@example.org").await;
+    give_code(&env.store, "stuck@example.org", "K7QM-3XPA", 1);
+    let token = csrf_of(&get(&c, "/code").await.1);
+    let (s, _) = post(&c, "/code", format!("csrf={token}&code=WRONG-CODE")).await;
+    assert_eq!(s, Status::TooManyRequests);
+    // From the course again: no "0 attempts left", but what to do.
+    launch(&c, &learner("u1")).await;
+    assert_eq!(enter_jid(&c, "stuck@example.org").await.0, Status::SeeOther);
+    let (_, html) = get(&c, "/code").await;
+    assert!(!html.contains("0 attempts"), "{html}");
+    assert!(html.contains("bot gives you a completion code"), "{html}");
+    // The lesson voided the secret too: a new one is asked for, and accepted.
+    let rec = env.store.session("stuck@example.org").unwrap().unwrap();
+    assert!(rec.session.shared_secret.is_none());
+    assert_eq!(rec.session.stage, "plaintext");
+    let token = csrf_of(&get(&c, "/secret").await.1);
+    let (s, _) = post(
+        &c,
+        "/secret",
+        format!("csrf={token}&secret=new+violet+kites"),
+    )
+    .await;
+    assert_eq!(s, Status::SeeOther);
+}
+
+#[rocket::async_test]
+async fn one_learner_puts_few_jids_through_the_bot() {
+    let (c, mut env) = client(PUBLIC).await;
+    launch(&c, &learner("u1")).await;
+    assert_eq!(enter_jid(&c, "one@example.org").await.0, Status::SeeOther);
+    let (s, _) = enter_jid(&c, "two@example.org").await;
+    assert_eq!(s, Status::SeeOther);
+    // The earlier JID's session ended: off the whitelist and the roster.
+    assert!(env.store.session("one@example.org").unwrap().is_none());
+    assert!(env
+        .store
+        .whitelist_get("one@example.org")
+        .unwrap()
+        .is_none());
+    let (_, added) = get(&c, "/added").await;
+    assert!(
+        added.contains("You entered one@example.org before"),
+        "{added}"
+    );
+    let mut seen = Vec::new();
+    while let Ok(ev) = env.events.try_recv() {
+        seen.push(ev);
+    }
+    assert!(seen.contains(&AdminEvent::WhitelistRemoved {
+        jid: "one@example.org".into()
+    }));
+    assert_eq!(enter_jid(&c, "three@example.org").await.0, Status::SeeOther);
+    let (s, html) = enter_jid(&c, "four@example.org").await;
+    assert_eq!(s, Status::TooManyRequests, "{html}");
+    assert!(
+        html.contains("already used 3 different Jabber IDs"),
+        "{html}"
+    );
+    assert!(env.store.session("four@example.org").unwrap().is_none());
+    // A relaunch by the same learner does not reset the count; the current JID still works.
+    launch(&c, &learner("u1")).await;
+    assert_eq!(
+        enter_jid(&c, "five@example.org").await.0,
+        Status::TooManyRequests
+    );
+    assert_eq!(enter_jid(&c, "three@example.org").await.0, Status::SeeOther);
+}
+
+#[rocket::async_test]
+async fn jids_sent_at_once_from_one_launch_are_bounded() {
+    let (c, mut env) = client(PUBLIC).await;
+    launch(&c, &learner("u7")).await;
+    let token = csrf_of(&get(&c, "/jid").await.1);
+    let tries = (0..20).map(|i| {
+        post(
+            &c,
+            "/jid",
+            format!("csrf={token}&jid=spam{i}%40example.org"),
+        )
+    });
+    futures::future::join_all(tries).await;
+    let sessions = env.store.sessions().unwrap();
+    assert!(sessions.len() <= 3, "{} sessions", sessions.len());
+    let mut subscribed = 0;
+    while let Ok(ev) = env.events.try_recv() {
+        if matches!(ev, AdminEvent::WhitelistAdded { .. }) {
+            subscribed += 1;
+        }
+    }
+    assert!(subscribed <= 3, "{subscribed} subscription requests");
+}
+
+#[rocket::async_test]
+async fn the_done_page_says_what_became_of_the_grade() {
+    for (outcome, says) in [
+        (true, "being sent to your course"),
+        (false, "did not ask for a grade"),
+    ] {
+        let (c, env) = client(PUBLIC).await;
+        let mut p = learner("u1");
+        if outcome {
+            p.insert(
+                "lis_outcome_service_url".into(),
+                "https://lms.example.org/o".into(),
+            );
+            p.insert("lis_result_sourcedid".into(), "s-1".into());
+        }
+        launch(&c, &p).await;
+        enter_jid(&c, "done@example.org").await;
+        give_code(&env.store, "done@example.org", "K7QM-3XPA", 5);
+        let token = csrf_of(&get(&c, "/code").await.1);
+        let (s, _) = post(&c, "/code", format!("csrf={token}&code=K7QM-3XPA")).await;
+        assert_eq!(s, Status::SeeOther);
+        let (_, html) = get(&c, "/done").await;
+        assert!(html.contains(says), "{outcome}: {html}");
+        assert!(!html.contains("has been told"), "{html}");
+        assert_eq!(env.store.grades().unwrap().len(), usize::from(outcome));
+    }
+}
+
+#[rocket::async_test]
+async fn long_launch_fields_keep_the_cookie_small() {
+    let (c, _env) = client(PUBLIC).await;
+    let mut p = learner(&"u".repeat(255));
+    let long = |prefix: &str| format!("{prefix}{}", "x".repeat(1000 - prefix.len()));
+    p.insert("lis_result_sourcedid".into(), long("s"));
+    p.insert(
+        "lis_outcome_service_url".into(),
+        long("https://lms.example.org/o?"),
+    );
+    p.insert(
+        "launch_presentation_return_url".into(),
+        long("https://lms.example.org/r?"),
+    );
+    p.insert("context_id".into(), long("c"));
+    p.insert("resource_link_id".into(), "r".repeat(255));
+    let r = post_launch(&c, "/launch", signed(&format!("{PUBLIC}/launch"), &p)).await;
+    assert_eq!(r.status(), Status::SeeOther);
+    let cookie = r.headers().get("Set-Cookie").collect::<Vec<_>>().join("\n");
+    assert!(cookie.len() < 400, "{} bytes: {cookie}", cookie.len());
+    let (s, _) = get(&c, "/jid").await;
+    assert_eq!(s, Status::Ok);
+    assert_eq!(enter_jid(&c, "long@example.org").await.0, Status::SeeOther);
+}
+
+#[rocket::async_test]
+async fn a_bookmarked_launch_address_says_where_to_go() {
+    let (c, _env) = client(PUBLIC).await;
+    let (s, html) = get(&c, "/launch").await;
+    assert_eq!(s, Status::BadRequest);
+    assert!(
+        html.contains("open the exercise from your course"),
+        "{html}"
+    );
+    assert!(!html.contains("There is no such page"), "{html}");
+}
+
+#[rocket::async_test]
+async fn pages_say_their_language() {
+    for (locale, lang) in [("nl-NL", "nl-NL"), ("de", "de-DE"), ("en-GB", "en-GB")] {
+        let (c, _env) = client(PUBLIC).await;
+        let mut p = learner("u1");
+        p.insert("launch_presentation_locale".into(), locale.into());
+        launch(&c, &p).await;
+        let (_, html) = get(&c, "/jid").await;
+        assert!(
+            html.contains(&format!("<html lang=\"{lang}\">")),
+            "{locale}: {html}"
+        );
+    }
+}
+
+#[rocket::async_test]
+async fn the_instructor_sees_stages_in_words() {
+    let (c, env) = client(PUBLIC).await;
+    launch(&c, &learner("u1")).await;
+    enter_jid(&c, "verified@example.org").await;
+    give_code(&env.store, "verified@example.org", "K7QM-3XPA", 5);
+    let mut p = with_roles("t", "Instructor");
+    p.insert("launch_presentation_locale".into(), "nl-NL".into());
+    launch(&c, &p).await;
+    let (_, html) = get(&c, "/instructor").await;
+    assert!(html.contains("verified@example.org"), "{html}");
+    assert!(!html.contains(">verified<"), "an internal name: {html}");
+    assert!(html.contains("Geverifieerd"), "{html}");
+    assert!(
+        html.contains("completiecode") || html.contains("voltooiingscode"),
+        "{html}"
+    );
+}
+
+#[rocket::async_test]
+async fn only_the_named_lms_may_frame_the_pages() {
+    let (mut app, _env) = app(PUBLIC, fake_keys());
+    app.lti.frame_ancestors = vec!["https://canvas.example.edu".into()];
+    let c = Client::tracked(otrbot::lti::rocket(app, figment()))
+        .await
+        .unwrap();
+    let r = c.get("/is_up").dispatch().await;
+    let csp = r
+        .headers()
+        .get_one("Content-Security-Policy")
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("frame-ancestors https://canvas.example.edu"),
+        "{csp}"
+    );
+    assert!(
+        !csp.contains('*') || !csp.contains("frame-ancestors *"),
+        "{csp}"
+    );
+}
