@@ -32,7 +32,6 @@ for d in templates locales; do
     cp -r "$d" "$destdir/usr/share/otrbot/$d"
   fi
 done
-install -m 0644 Rocket.toml "$destdir/usr/share/otrbot/Rocket.toml"
 install -m 0644 README.md "$destdir/usr/share/doc/otrbot/README.md"
 install -d -m 0750 "$destdir/etc/otrbot"
 install -m 0644 settings/sample.toml "$destdir/etc/otrbot/sample.toml"

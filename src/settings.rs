@@ -1,5 +1,6 @@
 //! Settings from `settings/<env>.toml`, validated at start; secrets may come from the environment.
 
+mod paths;
 mod validate;
 
 use serde::Deserialize;
@@ -7,6 +8,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub use paths::Paths;
 pub use validate::validate;
 
 /// The environment variable that picks `settings/<env>.toml`.
@@ -41,6 +43,9 @@ pub struct Settings {
     /// Log output, level and privacy.
     #[serde(default)]
     pub logging: Logging,
+    /// Where the shipped templates and translations are.
+    #[serde(default)]
+    pub paths: Paths,
 }
 
 /// XMPP accounts.
@@ -189,6 +194,10 @@ pub struct Lti {
     pub frame_ancestors: Vec<String>,
     /// Seconds one try to send a grade may take before it counts as failed.
     pub grade_timeout: u64,
+    /// The address the pages listen on (nginx proxies to it).
+    pub address: std::net::IpAddr,
+    /// The port the pages listen on.
+    pub port: u16,
 }
 
 impl Default for Lti {
@@ -200,6 +209,8 @@ impl Default for Lti {
             timestamp_window: 300,
             frame_ancestors: vec!["*".into()],
             grade_timeout: 10,
+            address: std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+            port: 8000,
         }
     }
 }
@@ -305,7 +316,10 @@ pub fn load(path: &Path) -> Result<Settings, LoadError> {
         Err(e) => return Err(LoadError::Unreadable(path.to_owned(), e)),
     };
     let base = path.parent().unwrap_or(Path::new("."));
-    from_toml(&text, base, &|k| std::env::var(k).ok())
+    let names: Vec<String> = std::env::vars_os()
+        .filter_map(|(k, _)| k.into_string().ok())
+        .collect();
+    from_toml_env(&text, base, &|k| std::env::var(k).ok(), &names)
         .map_err(|e| LoadError::Bad(path.to_owned(), e))
 }
 
@@ -314,6 +328,18 @@ pub fn from_toml(
     text: &str,
     base: &Path,
     env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Settings, SettingError> {
+    from_toml_env(text, base, env, &[])
+}
+
+/// [`from_toml`] with the names of the environment's variables: an
+/// `OTRBOT_LTI_SECRET_<KEY>` for a key the file does not list adds consumer `<key>` (in
+/// lower case), so the environment alone can configure a consumer.
+pub fn from_toml_env(
+    text: &str,
+    base: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+    env_names: &[String],
 ) -> Result<Settings, SettingError> {
     let de = toml::Deserializer::new(text);
     let mut s: Settings = serde_path_to_error::deserialize(de).map_err(|e| {
@@ -328,9 +354,10 @@ pub fn from_toml(
             problem: toml_problem(text, &inner),
         }
     })?;
-    apply_env(&mut s, env);
-    resolve_paths(&mut s, base);
+    apply_env(&mut s, env, env_names);
+    let root = resolve_paths(&mut s, base);
     validate(&s)?;
+    paths::resolve(&mut s.paths, &root)?;
     Ok(s)
 }
 
@@ -388,7 +415,10 @@ pub fn env_name(parts: &[&str]) -> String {
         .join("_")
 }
 
-fn apply_env(s: &mut Settings, env: &dyn Fn(&str) -> Option<String>) {
+/// The prefix of the variables that carry LTI consumer secrets.
+const LTI_SECRET_VAR: &str = "OTRBOT_LTI_SECRET_";
+
+fn apply_env(s: &mut Settings, env: &dyn Fn(&str) -> Option<String>, names: &[String]) {
     for (name, acct) in s.xmpp.accounts.iter_mut() {
         if let Some(p) = env(&env_name(&["OTRBOT_XMPP", name, "PASSWORD"])) {
             acct.password = Some(p);
@@ -399,9 +429,27 @@ fn apply_env(s: &mut Settings, env: &dyn Fn(&str) -> Option<String>) {
             *secret = v;
         }
     }
+    let listed: Vec<String> = s
+        .lti
+        .consumers
+        .keys()
+        .map(|k| env_name(&["OTRBOT_LTI_SECRET", k]))
+        .collect();
+    for name in names {
+        let Some(suffix) = name.strip_prefix(LTI_SECRET_VAR) else {
+            continue;
+        };
+        if suffix.is_empty() || listed.contains(name) {
+            continue;
+        }
+        if let Some(v) = env(name) {
+            s.lti.consumers.insert(suffix.to_ascii_lowercase(), v);
+        }
+    }
 }
 
-fn resolve_paths(s: &mut Settings, base: &Path) {
+/// Makes relative paths absolute; returns the directory they are relative to.
+fn resolve_paths(s: &mut Settings, base: &Path) -> PathBuf {
     // Relative paths in a settings file are relative to the directory the program runs in
     // when the file is under `settings/`, else to the file's own directory.
     let root = if base.file_name().is_some_and(|n| n == "settings") {
@@ -423,6 +471,7 @@ fn resolve_paths(s: &mut Settings, base: &Path) {
             fix(p);
         }
     }
+    root.to_path_buf()
 }
 
 impl Settings {

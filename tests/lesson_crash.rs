@@ -115,7 +115,10 @@ async fn a_crash_while_the_code_is_given_leaves_a_code_the_page_accepts() {
             }
             Stage::Verifying(..) => {
                 assert_eq!(n, 0, "only a crash before the first write leaves no code");
-                let verdict = teacher(&store).code_entered(JID, "ABCD-EFGH").await.unwrap();
+                let verdict = teacher(&store)
+                    .code_entered(JID, "ABCD-EFGH")
+                    .await
+                    .unwrap();
                 assert_eq!(verdict, CodeVerdict::NotYet, "n={n}");
             }
             other => panic!("n={n}: {other:?}"),
@@ -152,7 +155,10 @@ async fn a_crash_while_the_code_is_checked_leaves_the_grade_with_the_stage() {
             Stage::Verified(f) => {
                 assert!(grades.is_empty(), "n={n}: a grade without completion");
                 assert_eq!(f.attempts_left, 5, "n={n}");
-                assert!(first.is_err(), "n={n}: the page was told something that is not so");
+                assert!(
+                    first.is_err(),
+                    "n={n}: the page was told something that is not so"
+                );
                 // Entered again after the restart: accepted, one grade.
                 let again = teacher(&store).code_entered(JID, code).await.unwrap();
                 assert_eq!(again, CodeVerdict::Accepted(GradeNote::Queued));

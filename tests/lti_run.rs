@@ -1,6 +1,7 @@
 //! `otrbot run` serves the LTI pages in the same process: `/is_up`, a launch signed by
 //! oauthlib against the settings' consumer, a clean stop on SIGTERM; and no start without
-//! ROCKET_SECRET_KEY in the release profile.
+//! ROCKET_SECRET_KEY in the release profile. Started from another directory, it finds its
+//! templates and translations; an LTI consumer can come from the environment alone.
 
 mod lti_common;
 mod support;
@@ -13,16 +14,10 @@ const BIN: &str = env!("CARGO_BIN_EXE_otrbot");
 /// Settings for the loopback Prosody (a fresh bot account), with the LTI public URL on `port`.
 fn settings(dir: &Path, port: u16) -> PathBuf {
     let (jid, password) = support::prosody::fresh_account("ltibot");
-    let text: String = support::prosody::settings_text(&jid, &password, &dir.join("data"))
-        .lines()
-        .map(|l| {
-            if l.starts_with("public_url") {
-                format!("public_url = \"http://127.0.0.1:{port}\"\n")
-            } else {
-                format!("{l}\n")
-            }
-        })
-        .collect();
+    let text = support::prosody::with_lti_port(
+        &support::prosody::settings_text(&jid, &password, &dir.join("data")),
+        port,
+    );
     let path = dir.join("test.toml");
     std::fs::write(&path, text).unwrap();
     path
@@ -40,7 +35,6 @@ fn run_serves_the_pages_and_stops_cleanly() {
     let mut bot = Command::new(BIN)
         .args(["run", "--settings"])
         .arg(&s)
-        .env("ROCKET_PORT", port.to_string())
         .env_remove("ROCKET_SECRET_KEY")
         .env_remove("ROCKET_PROFILE")
         .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -81,12 +75,11 @@ fn run_serves_the_pages_and_stops_cleanly() {
 #[test]
 fn release_profile_needs_a_secret_key() {
     let dir = tempfile::tempdir().unwrap();
-    let s = settings(dir.path(), 1);
+    let s = settings(dir.path(), 0);
     let out = Command::new(BIN)
         .args(["run", "--settings"])
         .arg(&s)
         .env("ROCKET_PROFILE", "release")
-        .env("ROCKET_PORT", "0")
         .env_remove("ROCKET_SECRET_KEY")
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
@@ -105,12 +98,83 @@ fn a_taken_lti_port_stops_the_bot_naming_it() {
     let out = Command::new(BIN)
         .args(["run", "--settings"])
         .arg(&s)
-        .env("ROCKET_PORT", port.to_string())
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(4), "bad setting: {err}");
     assert!(err.contains(&format!("127.0.0.1:{port}")), "{err}");
-    assert!(err.contains("ROCKET_PORT"), "{err}");
+    assert!(err.contains("lti.port"), "{err}");
+}
+
+/// Started from a directory that holds none of otrbot's files, with the settings elsewhere
+/// naming where they are, the bot serves the pages; a consumer whose secret comes only from
+/// the environment can launch. (Where they are found when not named, and the error that
+/// names `paths.templates`, are unit tests of settings::paths.)
+#[test]
+fn run_from_another_directory_with_a_consumer_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let s = settings(dir.path(), port);
+    // The repository's own settings directory is not where these settings are: point the
+    // paths at the source tree as an install would.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&s).unwrap()
+        + &format!(
+            "\n[paths]\ntemplates = {:?}\nlocales = {:?}\n",
+            root.join("templates"),
+            root.join("locales")
+        );
+    std::fs::write(&s, text).unwrap();
+    let check = Command::new(BIN)
+        .args(["check-config", "--offline", "--settings"])
+        .arg(&s)
+        .env(
+            "OTRBOT_LTI_SECRET_CANVAS",
+            "a canvas secret from the environment",
+        )
+        .current_dir(elsewhere.path())
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&check.stdout);
+    assert!(check.status.success(), "{check:?}");
+    assert!(out.contains("(2 consumers)"), "{out}");
+    let mut bot = Command::new(BIN)
+        .args(["run", "--settings"])
+        .arg(&s)
+        .env(
+            "OTRBOT_LTI_SECRET_CANVAS",
+            "a canvas secret from the environment",
+        )
+        .env_remove("ROCKET_SECRET_KEY")
+        .env_remove("ROCKET_PROFILE")
+        .current_dir(elsewhere.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    support::process::wait_ready(&mut bot, "the LTI port", || {
+        support::process::listening(port)
+    });
+    let mut b = lti_common::Browser::new(port);
+    let body = lti_common::sign(&[lti_common::ToSign {
+        url: format!("http://127.0.0.1:{port}/launch"),
+        key: "canvas".into(),
+        secret: "a canvas secret from the environment".into(),
+        params: lti_common::learner("u1"),
+        timestamp: None,
+        nonce: None,
+    }])
+    .remove(0);
+    let resp = b.request("POST", "/launch", Some(&body));
+    assert_eq!(resp.status, 303, "{}{}", resp.head, resp.body);
+    let page = b.get("/jid");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("name=\"jid\""), "{}", page.body);
+    support::process::stop(bot);
 }

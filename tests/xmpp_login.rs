@@ -135,10 +135,7 @@ fn check_config_logs_in_reaches_the_lti_url_or_names_the_failure() {
     let (jid, pw) = prosody::fresh_account("check");
     let dir = tempfile::tempdir().unwrap();
     let with_url = |port: u16, pw: &str| {
-        prosody::settings_text(&jid, pw, dir.path()).replace(
-            "public_url = \"http://127.0.0.1:8000\"",
-            &format!("public_url = \"http://127.0.0.1:{port}\""),
-        )
+        prosody::with_lti_port(&prosody::settings_text(&jid, pw, dir.path()), port)
     };
     let out = check_config(&with_url(fake_public_url(), &pw));
     assert!(out.status.success(), "{out:?}");

@@ -9,7 +9,7 @@ use std::path::Path;
 use libfuzzer_sys::fuzz_target;
 use otrbot::settings;
 
-const SECTIONS: [&str; 8] = [
+const SECTIONS: [&str; 9] = [
     "xmpp",
     "tls",
     "lesson",
@@ -18,6 +18,7 @@ const SECTIONS: [&str; 8] = [
     "lti",
     "store",
     "logging",
+    "paths",
 ];
 
 fuzz_target!(|data: &[u8]| {

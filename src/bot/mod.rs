@@ -28,9 +28,6 @@ use tokio::sync::{mpsc, watch};
 /// How long the first XMPP login may take before the bot gives up with a clear error.
 pub const LOGIN_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Where the compiled translations are read from (relative to the working directory).
-pub const LOCALES_DIR: &str = "locales";
-
 pub use data_dir::ensure_private_dir;
 
 /// A store failure as a process failure (exit code `Store`).
@@ -101,14 +98,16 @@ async fn serve(settings: Settings, store: Store) -> Result<(), Failure> {
     let pool = KeyPool::start(store.clone(), pool_size, Arc::new(store::default_dsa_key))
         .map_err(|e| Failure::new(ExitCode::Unknown, format!("cannot start the key pool: {e}")))?;
     let pool = Arc::new(pool);
-    let catalogs = Arc::new(
-        crate::i18n::Catalogs::load(std::path::Path::new(LOCALES_DIR)).map_err(|e| {
-            Failure::new(
-                ExitCode::MissingDependency,
-                format!("cannot load the translations in {LOCALES_DIR}/: {e}"),
-            )
-        })?,
-    );
+    let locales = settings.paths.locales();
+    let catalogs = Arc::new(crate::i18n::Catalogs::load(locales).map_err(|e| {
+        Failure::new(
+            ExitCode::MissingDependency,
+            format!(
+                "setting `paths.locales`: cannot load the translations in {}: {e}",
+                locales.display()
+            ),
+        )
+    })?);
     let (stop_tx, stop_rx) = watch::channel(false);
 
     let interval = Duration::from_secs(settings.lesson.timeout_check_interval.max(1));

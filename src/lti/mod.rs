@@ -92,15 +92,27 @@ impl App {
     }
 }
 
-/// The Rocket settings: `Rocket.toml` and `ROCKET_*` variables, with Rocket's own signal
-/// handling off (the bot's shutdown stops it). The secret key for private cookies comes from
-/// `ROCKET_SECRET_KEY` (or `secret_key` in Rocket.toml); it is required in the `release`
-/// profile, and in others a random one is made for this run, with a warning.
-pub fn figment() -> Result<Figment, String> {
-    let mut fig = rocket::Config::figment()
+/// Rocket's settings, from otrbot's: the address and port of `[lti]`, small form limits,
+/// Rocket's own signal handling off (the bot's shutdown stops it), no Rocket.toml. Of the
+/// `ROCKET_*` variables only `ROCKET_PROFILE` and `ROCKET_SECRET_KEY` count: the secret key
+/// for private cookies is required in the `release` profile, and in others a random one is
+/// made for this run, with a warning.
+pub fn figment(lti: &Lti) -> Result<Figment, String> {
+    use rocket::figment::providers::{Env, Serialized};
+    use rocket::figment::Profile;
+    let profile = Profile::from_env_or("ROCKET_PROFILE", rocket::Config::DEFAULT_PROFILE);
+    let mut fig = Figment::from(rocket::Config::default())
+        .merge(Serialized::default("address", lti.address))
+        .merge(Serialized::default("port", lti.port))
+        // Form posts are small: a JID, a shared secret, a code. The launch reads at most
+        // MAX_LAUNCH_BODY itself.
+        .merge(Serialized::default("limits.form", "16 KiB"))
+        .merge(Serialized::default("limits.string", "16 KiB"))
         .merge(("shutdown.ctrlc", false))
         .merge(("shutdown.signals", Vec::<String>::new()))
-        .merge(("cli_colors", false));
+        .merge(("cli_colors", false))
+        .merge(Env::prefixed("ROCKET_").only(&["secret_key"]).global())
+        .select(profile);
     let configured = fig
         .extract_inner::<rocket::config::SecretKey>("secret_key")
         .is_ok_and(|k| !k.is_zero());

@@ -7,7 +7,6 @@ use crate::bot::admin::AdminEvent;
 use crate::i18n::Catalogs;
 use crate::settings::Settings;
 use crate::store::{KeyPool, Store, Timeouts};
-use std::path::Path;
 use std::sync::Arc;
 use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinHandle;
@@ -22,12 +21,6 @@ pub struct Running {
     pub address: String,
 }
 
-/// Where the page templates are: `template_dir` in Rocket.toml, default `templates`.
-fn template_dir(fig: &rocket::figment::Figment) -> String {
-    fig.extract_inner::<String>("template_dir")
-        .unwrap_or_else(|_| "templates".into())
-}
-
 /// Starts Rocket and the grade sender; both stop when `stop` turns true.
 pub async fn start(
     settings: &Settings,
@@ -38,10 +31,13 @@ pub async fn start(
     teacher: crate::bot::teach::Teacher,
     stop: watch::Receiver<bool>,
 ) -> Result<Running, String> {
-    let fig = figment()?;
-    let dir = template_dir(&fig);
-    let pages = Pages::load(Path::new(&dir), catalogs, &settings.lesson.default_locale)
-        .map_err(|e| e.to_string())?;
+    let fig = figment(&settings.lti)?;
+    let pages = Pages::load(
+        settings.paths.templates(),
+        catalogs,
+        &settings.lesson.default_locale,
+    )
+    .map_err(|e| format!("setting `paths.templates`: {e}"))?;
     let timeouts = Timeouts {
         warning: settings.lesson.warning_timeout,
         session: settings.lesson.session_timeout,
@@ -71,7 +67,9 @@ pub async fn start(
     // its pages; a port that is taken or not allowed is found out here, before starting.
     if port != 0 {
         std::net::TcpListener::bind((ip, port)).map_err(|e| {
-            format!("the LTI pages cannot listen on {address} (ROCKET_ADDRESS/ROCKET_PORT or Rocket.toml): {e}")
+            format!(
+                "setting `lti.address`/`lti.port`: the LTI pages cannot listen on {address}: {e}"
+            )
         })?;
     }
     let shutdown = ignited.shutdown();

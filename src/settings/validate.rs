@@ -218,6 +218,18 @@ fn lti(s: &Settings) -> Result<(), SettingError> {
             "must be between 1 and 3600 seconds",
         ));
     }
+    if let Some(port) = direct_port(&s.lti.public_url) {
+        if port != s.lti.port {
+            return Err(bad(
+                "lti.public_url",
+                format!(
+                    "names port {port} on this machine, but the pages listen on port {} \
+                     (lti.port): the LMS would sign its launches for another address",
+                    s.lti.port
+                ),
+            ));
+        }
+    }
     if !(1..=300).contains(&s.lti.grade_timeout) {
         return Err(bad(
             "lti.grade_timeout",
@@ -235,6 +247,17 @@ fn lti(s: &Settings) -> Result<(), SettingError> {
         ));
     }
     Ok(())
+}
+
+/// The port of a public URL that reaches the pages directly: plain http to a loopback host
+/// with the port written out (no proxy in between, so it must be the port they listen on).
+fn direct_port(url: &str) -> Option<u16> {
+    let rest = url.strip_prefix("http://")?;
+    let authority = rest.split('/').next()?;
+    let (host, port) = authority.rsplit_once(':')?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let loopback = host == "localhost" || host.parse::<IpAddr>().is_ok_and(|a| a.is_loopback());
+    loopback.then(|| port.parse().ok()).flatten()
 }
 
 /// `*`, `'self'`, or an origin: `http(s)://host[:port]` (a `*.` wildcard host allowed), as
@@ -327,6 +350,36 @@ host = "127.0.0.1"
         .unwrap();
         assert_eq!(s.account().password.as_deref(), Some("frometc"));
         assert_eq!(s.lti.consumers["moodle-1"], "a long enough secret");
+    }
+
+    #[test]
+    fn a_consumer_from_the_environment_alone() {
+        let names = [
+            "OTRBOT_LTI_SECRET_CANVAS".to_owned(),
+            "OTRBOT_LTI_SECRET_MOODLE_1".to_owned(),
+            "OTRBOT_LTI_SECRET_".to_owned(),
+            "PATH".to_owned(),
+        ];
+        let t = GOOD.to_owned() + "[lti.consumers]\n\"moodle-1\" = \"short\"\n";
+        let env = |k: &str| match k {
+            "OTRBOT_LTI_SECRET_CANVAS" => Some("canvas secret 123".into()),
+            "OTRBOT_LTI_SECRET_MOODLE_1" => Some("a long enough secret".into()),
+            "OTRBOT_LTI_SECRET_" => Some("nobody's".into()),
+            _ => None,
+        };
+        let s = super::super::from_toml_env(&t, Path::new(""), &env, &names).unwrap();
+        assert_eq!(s.lti.consumers.len(), 2, "{:?}", s.lti.consumers.keys());
+        assert_eq!(s.lti.consumers["canvas"], "canvas secret 123");
+        assert_eq!(s.lti.consumers["moodle-1"], "a long enough secret");
+        // A short secret from the environment alone is named by its key too.
+        let short = |k: &str| (k == "OTRBOT_LTI_SECRET_CANVAS").then(|| "short".to_owned());
+        let e = super::super::from_toml_env(GOOD, Path::new(""), &short, &names).unwrap_err();
+        assert_eq!(e.key, "lti.consumers.canvas");
+        assert!(
+            e.problem.contains("OTRBOT_LTI_SECRET_CANVAS"),
+            "{}",
+            e.problem
+        );
     }
 
     #[test]
@@ -469,6 +522,20 @@ host = "127.0.0.1"
                 "{bad}"
             );
         }
+        assert_eq!(
+            key_of(&format!(
+                "{GOOD}[lti]\npublic_url = \"http://127.0.0.1:9000\"\nport = 8000\n"
+            )),
+            "lti.public_url"
+        );
+        assert!(load(&format!(
+            "{GOOD}[lti]\npublic_url = \"http://127.0.0.1:9000\"\nport = 9000\n"
+        ))
+        .is_ok());
+        assert!(load(&format!(
+            "{GOOD}[lti]\npublic_url = \"https://otr.example.org:8443/x\"\nport = 8000\n"
+        ))
+        .is_ok());
         let s = load(&format!(
             "{GOOD}[lti]\nframe_ancestors = [\"https://canvas.example.edu\", \"https://*.moodle.example.org:8443\"]\n"
         ))

@@ -100,10 +100,11 @@ pub fn spawn_bot_on(jid: &str, dir: tempfile::TempDir, lti_port: u16) -> Bot {
 /// Like [`spawn_bot_on`], with the bot's log (stderr) going to `log`.
 pub fn spawn_bot_logging(jid: &str, dir: tempfile::TempDir, lti_port: u16, log: Stdio) -> Bot {
     let file = dir.path().join("bot.toml");
+    let text = std::fs::read_to_string(&file).expect("bot.toml");
+    std::fs::write(&file, super::prosody::with_lti_port(&text, lti_port)).unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_otrbot"))
         .args(["--settings", file.to_str().unwrap(), "run"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("ROCKET_PORT", lti_port.to_string())
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()

@@ -75,6 +75,20 @@ pub fn settings_text(jid: &str, password: &str, data: &Path) -> String {
         )
 }
 
+/// Settings `text` whose LTI pages listen on `port` (0: any free port) on loopback, with the
+/// public URL that reaches them directly.
+pub fn with_lti_port(text: &str, port: u16) -> String {
+    text.lines()
+        .map(|l| {
+            if l.starts_with("public_url = \"http://127.0.0.1:") {
+                format!("public_url = \"http://127.0.0.1:{port}\"\nport = {port}\n")
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect()
+}
+
 /// Parsed settings for [`settings_text`].
 pub fn settings(jid: &str, password: &str, data: &Path) -> Settings {
     from_toml(&settings_text(jid, password, data), Path::new(""), &|_| {
