@@ -19,23 +19,8 @@ async fn launch(c: &Client, params: &BTreeMap<String, String>) -> (Status, Strin
     (r.status(), to)
 }
 
-async fn post(c: &Client, path: &str, body: String) -> (Status, String) {
-    let r = c
-        .post(path.to_owned())
-        .header(ContentType::Form)
-        .body(body)
-        .dispatch()
-        .await;
-    (r.status(), r.into_string().await.unwrap_or_default())
-}
-
-async fn get(c: &Client, path: &str) -> (Status, String) {
-    let r = c.get(path.to_owned()).dispatch().await;
-    (r.status(), r.into_string().await.unwrap_or_default())
-}
-
 async fn enter_jid(c: &Client, jid: &str) -> (Status, String) {
-    let token = csrf_of(&get(c, "/jid").await.1);
+    let token = csrf_of(&get(c, "/jid").await);
     post(
         c,
         "/jid",
@@ -66,7 +51,7 @@ async fn only_those_who_teach_see_the_learners() {
     ] {
         let (s, to) = launch(&c, &with_roles("watcher", roles)).await;
         assert_eq!((s, to.as_str()), (Status::SeeOther, "/jid"), "{roles}");
-        let (s, html) = get(&c, "/instructor").await;
+        let (s, html) = fetch(&c, "/instructor").await;
         assert_eq!(s, Status::Forbidden, "{roles}: {html}");
         assert!(!html.contains("pupil@example.org"), "{roles}");
     }
@@ -83,7 +68,7 @@ async fn only_those_who_teach_see_the_learners() {
             (Status::SeeOther, "/instructor"),
             "{roles}"
         );
-        let (s, html) = get(&c, "/instructor").await;
+        let (s, html) = fetch(&c, "/instructor").await;
         assert_eq!(s, Status::Ok, "{roles}");
         assert!(html.contains("pupil@example.org"), "{roles}: {html}");
     }
@@ -103,7 +88,7 @@ async fn launches_without_a_user_id_are_learners_of_their_own() {
     let (s, html) = enter_jid(&c, "first@example.org").await;
     assert_eq!(s, Status::UnprocessableEntity, "{html}");
     assert!(html.contains("already taking part"), "{html}");
-    let (s, _) = get(&c, "/code").await;
+    let (s, _) = fetch(&c, "/code").await;
     assert_eq!(s, Status::Forbidden, "no session of the first learner's");
     let bound = env.store.session("first@example.org").unwrap().unwrap();
     assert!(bound
@@ -120,7 +105,7 @@ async fn codes_sent_at_once_are_judged_one_at_a_time() {
     launch(&c, &learner("u1")).await;
     enter_jid(&c, "racer@example.org").await;
     give_code(&env.store, "racer@example.org", "K7QM-3XPA", 5);
-    let token = csrf_of(&get(&c, "/code").await.1);
+    let token = csrf_of(&get(&c, "/code").await);
     let tries = (0..30).map(|i| post(&c, "/code", format!("csrf={token}&code=WRONG-{i:04}")));
     let answers = futures::future::join_all(tries).await;
     let judged = answers
@@ -144,20 +129,20 @@ async fn a_relaunch_after_the_last_attempt_shows_the_way_on() {
     launch(&c, &learner("u1")).await;
     enter_jid(&c, "stuck@example.org").await;
     give_code(&env.store, "stuck@example.org", "K7QM-3XPA", 1);
-    let token = csrf_of(&get(&c, "/code").await.1);
+    let token = csrf_of(&get(&c, "/code").await);
     let (s, _) = post(&c, "/code", format!("csrf={token}&code=WRONG-CODE")).await;
     assert_eq!(s, Status::TooManyRequests);
     // From the course again: no "0 attempts left", but what to do.
     launch(&c, &learner("u1")).await;
     assert_eq!(enter_jid(&c, "stuck@example.org").await.0, Status::SeeOther);
-    let (_, html) = get(&c, "/code").await;
+    let (_, html) = fetch(&c, "/code").await;
     assert!(!html.contains("0 attempts"), "{html}");
     assert!(html.contains("bot gives you a completion code"), "{html}");
     // The lesson voided the secret too: a new one is asked for, and accepted.
     let rec = env.store.session("stuck@example.org").unwrap().unwrap();
     assert!(rec.session.shared_secret.is_none());
     assert_eq!(rec.session.stage, "plaintext");
-    let token = csrf_of(&get(&c, "/secret").await.1);
+    let token = csrf_of(&get(&c, "/secret").await);
     let (s, _) = post(
         &c,
         "/secret",
@@ -181,7 +166,7 @@ async fn one_learner_puts_few_jids_through_the_bot() {
         .whitelist_get("one@example.org")
         .unwrap()
         .is_none());
-    let (_, added) = get(&c, "/added").await;
+    let (_, added) = fetch(&c, "/added").await;
     assert!(
         added.contains("You entered one@example.org before"),
         "{added}"
@@ -214,7 +199,7 @@ async fn one_learner_puts_few_jids_through_the_bot() {
 async fn jids_sent_at_once_from_one_launch_are_bounded() {
     let (c, mut env) = client(PUBLIC).await;
     launch(&c, &learner("u7")).await;
-    let token = csrf_of(&get(&c, "/jid").await.1);
+    let token = csrf_of(&get(&c, "/jid").await);
     let tries = (0..20).map(|i| {
         post(
             &c,
@@ -252,10 +237,10 @@ async fn the_done_page_says_what_became_of_the_grade() {
         launch(&c, &p).await;
         enter_jid(&c, "done@example.org").await;
         give_code(&env.store, "done@example.org", "K7QM-3XPA", 5);
-        let token = csrf_of(&get(&c, "/code").await.1);
+        let token = csrf_of(&get(&c, "/code").await);
         let (s, _) = post(&c, "/code", format!("csrf={token}&code=K7QM-3XPA")).await;
         assert_eq!(s, Status::SeeOther);
-        let (_, html) = get(&c, "/done").await;
+        let (_, html) = fetch(&c, "/done").await;
         assert!(html.contains(says), "{outcome}: {html}");
         assert!(!html.contains("has been told"), "{html}");
         assert_eq!(env.store.grades().unwrap().len(), usize::from(outcome));
@@ -282,7 +267,7 @@ async fn long_launch_fields_keep_the_cookie_small() {
     assert_eq!(r.status(), Status::SeeOther);
     let cookie = r.headers().get("Set-Cookie").collect::<Vec<_>>().join("\n");
     assert!(cookie.len() < 400, "{} bytes: {cookie}", cookie.len());
-    let (s, _) = get(&c, "/jid").await;
+    let (s, _) = fetch(&c, "/jid").await;
     assert_eq!(s, Status::Ok);
     assert_eq!(enter_jid(&c, "long@example.org").await.0, Status::SeeOther);
 }
@@ -290,7 +275,7 @@ async fn long_launch_fields_keep_the_cookie_small() {
 #[rocket::async_test]
 async fn a_bookmarked_launch_address_says_where_to_go() {
     let (c, _env) = client(PUBLIC).await;
-    let (s, html) = get(&c, "/launch").await;
+    let (s, html) = fetch(&c, "/launch").await;
     assert_eq!(s, Status::BadRequest);
     assert!(
         html.contains("open the exercise from your course"),
@@ -306,7 +291,7 @@ async fn pages_say_their_language() {
         let mut p = learner("u1");
         p.insert("launch_presentation_locale".into(), locale.into());
         launch(&c, &p).await;
-        let (_, html) = get(&c, "/jid").await;
+        let (_, html) = fetch(&c, "/jid").await;
         assert!(
             html.contains(&format!("<html lang=\"{lang}\">")),
             "{locale}: {html}"
@@ -323,7 +308,7 @@ async fn the_instructor_sees_stages_in_words() {
     let mut p = with_roles("t", "Instructor");
     p.insert("launch_presentation_locale".into(), "nl-NL".into());
     launch(&c, &p).await;
-    let (_, html) = get(&c, "/instructor").await;
+    let (_, html) = fetch(&c, "/instructor").await;
     assert!(html.contains("verified@example.org"), "{html}");
     assert!(!html.contains(">verified<"), "an internal name: {html}");
     assert!(html.contains("Geverifieerd"), "{html}");

@@ -19,25 +19,6 @@ async fn launched(params: std::collections::BTreeMap<String, String>) -> (Client
     (c, env)
 }
 
-async fn post(c: &Client, path: &str, body: String) -> (Status, String) {
-    let r = c
-        .post(path.to_owned())
-        .header(ContentType::Form)
-        .body(body)
-        .dispatch()
-        .await;
-    (r.status(), r.into_string().await.unwrap_or_default())
-}
-
-async fn get(c: &Client, path: &str) -> String {
-    c.get(path.to_owned())
-        .dispatch()
-        .await
-        .into_string()
-        .await
-        .unwrap()
-}
-
 #[rocket::async_test]
 async fn every_form_needs_the_csrf_token() {
     let (c, env) = launched(learner("u1")).await;

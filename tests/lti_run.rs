@@ -23,6 +23,22 @@ fn settings(dir: &Path, port: u16) -> PathBuf {
     path
 }
 
+/// A learner's launch by consumer `key`, signed by oauthlib; it must be accepted (303).
+fn launch(b: &mut lti_common::Browser, port: u16, key: &str, secret: &str) -> lti_common::Page {
+    let body = lti_common::sign(&[lti_common::ToSign {
+        url: format!("http://127.0.0.1:{port}/launch"),
+        key: key.into(),
+        secret: secret.into(),
+        params: lti_common::learner("u1"),
+        timestamp: None,
+        nonce: None,
+    }])
+    .remove(0);
+    let resp = b.request("POST", "/launch", Some(&body));
+    assert_eq!(resp.status, 303, "{}{}", resp.head, resp.body);
+    resp
+}
+
 #[test]
 fn run_serves_the_pages_and_stops_cleanly() {
     let dir = tempfile::tempdir().unwrap();
@@ -48,17 +64,7 @@ fn run_serves_the_pages_and_stops_cleanly() {
     let mut b = lti_common::Browser::new(port);
     let up = b.get("/is_up");
     assert_eq!(up.status, 200, "{}", up.head);
-    let body = lti_common::sign(&[lti_common::ToSign {
-        url: format!("http://127.0.0.1:{port}/launch"),
-        key: "otrbot-test".into(),
-        secret: "otrbot-test-secret".into(),
-        params: lti_common::learner("u1"),
-        timestamp: None,
-        nonce: None,
-    }])
-    .remove(0);
-    let resp = b.request("POST", "/launch", Some(&body));
-    assert_eq!(resp.status, 303, "{}{}", resp.head, resp.body);
+    let resp = launch(&mut b, port, "otrbot-test", "otrbot-test-secret");
     assert!(
         resp.head.contains("set-cookie: otrbot_lti="),
         "{}",
@@ -162,17 +168,12 @@ fn run_from_another_directory_with_a_consumer_from_the_environment() {
         support::process::listening(port)
     });
     let mut b = lti_common::Browser::new(port);
-    let body = lti_common::sign(&[lti_common::ToSign {
-        url: format!("http://127.0.0.1:{port}/launch"),
-        key: "canvas".into(),
-        secret: "a canvas secret from the environment".into(),
-        params: lti_common::learner("u1"),
-        timestamp: None,
-        nonce: None,
-    }])
-    .remove(0);
-    let resp = b.request("POST", "/launch", Some(&body));
-    assert_eq!(resp.status, 303, "{}{}", resp.head, resp.body);
+    launch(
+        &mut b,
+        port,
+        "canvas",
+        "a canvas secret from the environment",
+    );
     let page = b.get("/jid");
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(page.body.contains("name=\"jid\""), "{}", page.body);

@@ -1,7 +1,9 @@
 //! Expiry indexes: keys `expiry (u64 big-endian) || record key`, read by one range scan.
 
 use super::deadline;
-use super::error::{Error, Result};
+use super::error::{from_tx, Error, Result};
+use sled::transaction::ConflictableTransactionError;
+use sled::Transactional;
 
 /// The index key for `record_key` expiring at `at`.
 pub fn key(at: u64, record_key: &[u8]) -> Vec<u8> {
@@ -35,4 +37,34 @@ pub fn expired(
             Ok((k, record, u64::from_be_bytes(at)))
         })
         .collect()
+}
+
+/// Removes every record of `records` whose entry in `index` expired at `now`, unless it was
+/// kept again with another expiry since (`expiry_of` reads a record's); returns how many.
+pub fn prune(
+    records: &sled::Tree,
+    index: &sled::Tree,
+    index_name: &'static str,
+    now: u64,
+    expiry_of: &dyn Fn(&[u8]) -> std::result::Result<u64, ConflictableTransactionError<Error>>,
+) -> Result<usize> {
+    let due = expired(index, index_name, now)?;
+    if due.is_empty() {
+        return Ok(0);
+    }
+    (records, index)
+        .transaction(|(r, ix)| {
+            let mut removed = 0;
+            for (ik, key, at) in &due {
+                ix.remove(ik)?;
+                if let Some(v) = r.get(key)? {
+                    if expiry_of(&v)? == *at {
+                        r.remove(key.as_slice())?;
+                        removed += 1;
+                    }
+                }
+            }
+            Ok(removed)
+        })
+        .map_err(from_tx)
 }

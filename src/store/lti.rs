@@ -55,27 +55,14 @@ impl Store {
 
     /// Removes every nonce expired at `now` (a range scan of the expiry index); returns how many.
     pub fn prune_nonces(&self, now: u64) -> Result<usize> {
-        let due = expiry::expired(&self.t.nonce_expiry, LTI_NONCE_EXPIRY, now)?;
-        if due.is_empty() {
-            return Ok(0);
-        }
-        (&self.t.nonces, &self.t.nonce_expiry)
-            .transaction(|(n, ix)| {
-                let mut removed = 0;
-                for (ik, nk, at) in &due {
-                    ix.remove(ik)?;
-                    // Only if the nonce was not recorded again with a later expiry.
-                    if let Some(v) = n.get(nk)? {
-                        let exp: u64 = dec(LTI_NONCES, &v)?;
-                        if exp == *at {
-                            n.remove(nk.as_slice())?;
-                            removed += 1;
-                        }
-                    }
-                }
-                Ok(removed)
-            })
-            .map_err(from_tx)
+        // Only nonces not recorded again with a later expiry.
+        expiry::prune(
+            &self.t.nonces,
+            &self.t.nonce_expiry,
+            LTI_NONCE_EXPIRY,
+            now,
+            &|v| dec(LTI_NONCES, v),
+        )
     }
 
     /// How many nonces are recorded.

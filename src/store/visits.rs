@@ -61,26 +61,13 @@ impl Store {
 
     /// Removes every visit expired at `now`; returns how many.
     pub fn prune_visits(&self, now: u64) -> Result<usize> {
-        let due = expiry::expired(&self.t.visit_expiry, LTI_VISIT_EXPIRY, now)?;
-        if due.is_empty() {
-            return Ok(0);
-        }
-        (&self.t.visits, &self.t.visit_expiry)
-            .transaction(|(v, ix)| {
-                let mut removed = 0;
-                for (ik, id, at) in &due {
-                    ix.remove(ik)?;
-                    if let Some(old) = v.get(id)? {
-                        let (exp, _): (u64, Vec<u8>) = dec(LTI_VISITS, &old)?;
-                        if exp == *at {
-                            v.remove(id.as_slice())?;
-                            removed += 1;
-                        }
-                    }
-                }
-                Ok(removed)
-            })
-            .map_err(from_tx)
+        expiry::prune(
+            &self.t.visits,
+            &self.t.visit_expiry,
+            LTI_VISIT_EXPIRY,
+            now,
+            &|v| dec::<(u64, Vec<u8>)>(LTI_VISITS, v).map(|(at, _)| at),
+        )
     }
 
     /// How many visits are kept.

@@ -218,6 +218,28 @@ pub async fn post_launch<'c>(
         .await
 }
 
+/// Posts a form body to `path`: the status and the page.
+pub async fn post(c: &Client, path: &str, body: String) -> (rocket::http::Status, String) {
+    let r = c
+        .post(path.to_owned())
+        .header(rocket::http::ContentType::Form)
+        .body(body)
+        .dispatch()
+        .await;
+    (r.status(), r.into_string().await.unwrap_or_default())
+}
+
+/// GETs `path`: the status and the page.
+pub async fn fetch(c: &Client, path: &str) -> (rocket::http::Status, String) {
+    let r = c.get(path.to_owned()).dispatch().await;
+    (r.status(), r.into_string().await.unwrap_or_default())
+}
+
+/// GETs `path`: the page.
+pub async fn get(c: &Client, path: &str) -> String {
+    fetch(c, path).await.1
+}
+
 /// The value of `name="csrf"` in a page.
 pub fn csrf_of(html: &str) -> String {
     let i = html.find("name=\"csrf\" value=\"").expect("a csrf field");
