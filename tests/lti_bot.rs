@@ -10,13 +10,7 @@ use std::time::{Duration, Instant};
 use support::learner::{befriend, go_private, spawn_bot_on, Learner};
 use support::prosody;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use support::process::free_port;
 
 #[tokio::test]
 async fn launch_to_grade_through_the_running_bot() {

@@ -7,7 +7,7 @@ mod lti_common;
 
 use lti_common::*;
 use otrbot::bot::admin::AdminEvent;
-use rocket::http::{ContentType, Status};
+use rocket::http::Status;
 use rocket::local::asynchronous::Client;
 use std::collections::BTreeMap;
 

@@ -5,7 +5,7 @@ mod lti_common;
 
 use lti_common::*;
 use otrbot::bot::admin::AdminEvent;
-use rocket::http::{ContentType, Status};
+use rocket::http::Status;
 use rocket::local::asynchronous::Client;
 
 const PUBLIC: &str = "http://127.0.0.1:8000";

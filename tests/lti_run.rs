@@ -23,6 +23,26 @@ fn settings(dir: &Path, port: u16) -> PathBuf {
     path
 }
 
+/// `otrbot run` on settings `s` in `cwd` with `env`, ROCKET_SECRET_KEY and ROCKET_PROFILE
+/// unset, once its pages listen on `port`.
+fn run(s: &Path, cwd: &Path, env: &[(&str, &str)], port: u16) -> std::process::Child {
+    let mut bot = Command::new(BIN)
+        .args(["run", "--settings"])
+        .arg(s)
+        .envs(env.iter().copied())
+        .env_remove("ROCKET_SECRET_KEY")
+        .env_remove("ROCKET_PROFILE")
+        .current_dir(cwd)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    support::process::wait_ready(&mut bot, "the LTI port", || {
+        support::process::listening(port)
+    });
+    bot
+}
+
 /// A learner's launch by consumer `key`, signed by oauthlib; it must be accepted (303).
 fn launch(b: &mut lti_common::Browser, port: u16, key: &str, secret: &str) -> lti_common::Page {
     let body = lti_common::sign(&[lti_common::ToSign {
@@ -42,25 +62,9 @@ fn launch(b: &mut lti_common::Browser, port: u16, key: &str, secret: &str) -> lt
 #[test]
 fn run_serves_the_pages_and_stops_cleanly() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = support::process::free_port();
     let s = settings(dir.path(), port);
-    let mut bot = Command::new(BIN)
-        .args(["run", "--settings"])
-        .arg(&s)
-        .env_remove("ROCKET_SECRET_KEY")
-        .env_remove("ROCKET_PROFILE")
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    support::process::wait_ready(&mut bot, "the LTI port", || {
-        support::process::listening(port)
-    });
+    let bot = run(&s, Path::new(env!("CARGO_MANIFEST_DIR")), &[], port);
     let mut b = lti_common::Browser::new(port);
     let up = b.get("/is_up");
     assert_eq!(up.status, 200, "{}", up.head);
@@ -121,11 +125,7 @@ fn a_taken_lti_port_stops_the_bot_naming_it() {
 fn run_from_another_directory_with_a_consumer_from_the_environment() {
     let dir = tempfile::tempdir().unwrap();
     let elsewhere = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = support::process::free_port();
     let s = settings(dir.path(), port);
     // The repository's own settings directory is not where these settings are: point the
     // paths at the source tree as an install would.
@@ -150,23 +150,11 @@ fn run_from_another_directory_with_a_consumer_from_the_environment() {
     let out = String::from_utf8_lossy(&check.stdout);
     assert!(check.status.success(), "{check:?}");
     assert!(out.contains("(2 consumers)"), "{out}");
-    let mut bot = Command::new(BIN)
-        .args(["run", "--settings"])
-        .arg(&s)
-        .env(
-            "OTRBOT_LTI_SECRET_CANVAS",
-            "a canvas secret from the environment",
-        )
-        .env_remove("ROCKET_SECRET_KEY")
-        .env_remove("ROCKET_PROFILE")
-        .current_dir(elsewhere.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    support::process::wait_ready(&mut bot, "the LTI port", || {
-        support::process::listening(port)
-    });
+    let canvas = (
+        "OTRBOT_LTI_SECRET_CANVAS",
+        "a canvas secret from the environment",
+    );
+    let bot = run(&s, elsewhere.path(), &[canvas], port);
     let mut b = lti_common::Browser::new(port);
     launch(
         &mut b,

@@ -39,6 +39,10 @@ pub fn expired(
         .collect()
 }
 
+/// Reads the expiry kept in a record, inside a transaction.
+pub type ExpiryOf<'a> =
+    &'a dyn Fn(&[u8]) -> std::result::Result<u64, ConflictableTransactionError<Error>>;
+
 /// Removes every record of `records` whose entry in `index` expired at `now`, unless it was
 /// kept again with another expiry since (`expiry_of` reads a record's); returns how many.
 pub fn prune(
@@ -46,7 +50,7 @@ pub fn prune(
     index: &sled::Tree,
     index_name: &'static str,
     now: u64,
-    expiry_of: &dyn Fn(&[u8]) -> std::result::Result<u64, ConflictableTransactionError<Error>>,
+    expiry_of: ExpiryOf<'_>,
 ) -> Result<usize> {
     let due = expired(index, index_name, now)?;
     if due.is_empty() {

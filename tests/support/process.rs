@@ -19,6 +19,15 @@ pub fn wait_ready(child: &mut Child, what: &str, ready: impl Fn() -> bool) {
     }
 }
 
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// Whether something listens on `127.0.0.1:port`.
 pub fn listening(port: u16) -> bool {
     std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
