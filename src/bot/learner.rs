@@ -92,6 +92,7 @@ pub fn meaning(ev: otr::Event, secret: Option<&str>) -> Meaning {
             }
         }
         E::Smp { event, .. } => smp_meaning(event),
+        E::Problem(otr::Problem::Ake(_)) => Meaning::Lesson(lesson::Event::OtrFailed),
         E::StillSecure { .. }
         | E::UnverifiedFingerprint { .. }
         | E::Tlvs { .. }
