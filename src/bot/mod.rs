@@ -280,7 +280,11 @@ fn on_link(store: &Store, tx: &mpsc::Sender<Command>, teacher: &teach::Teacher, 
                 let refusal = cmds
                     .iter()
                     .all(|c| matches!(c, Command::Send(Outgoing::Unsubscribed(_))));
-                queue(tx, cmds, refusal)
+                queue(tx, cmds, refusal);
+                for jid in roster::now_mutual(store, &i) {
+                    let t = teacher.clone();
+                    tokio::spawn(async move { t.on_subscribed(jid).await });
+                }
             }
             None => match i {
                 Incoming::Chat { from, body } => {

@@ -222,6 +222,25 @@ impl Teacher {
         self.run_lesson(&mut turn, &mut VecDeque::from([ev])).await
     }
 
+    /// A whitelisted learner has added the bot (the subscription is mutual): the lesson greets
+    /// them before they write, starting their session if they have none yet.
+    pub async fn on_subscribed(&self, jid: BareJid) {
+        let to = Jid::from(jid.clone());
+        let jid = jid.to_string();
+        let _guard = self.lock_for(&jid).lock().await;
+        let r = async {
+            let mut turn = match self.load(&jid, to.clone()).await? {
+                Some(t) => t,
+                None => self.create(&jid, to).await?,
+            };
+            let mut queue = VecDeque::from([lesson::Event::Subscribed]);
+            self.run_lesson(&mut turn, &mut queue).await
+        };
+        if let Err(e) = r.await {
+            tracing::error!(%jid, error = %e, "greeting turn failed");
+        }
+    }
+
     /// A due deadline from the scanner: the warning or the expiry, each exactly once, checked
     /// again under the learner's lock (activity may have moved the deadline).
     pub async fn on_due(&self, due: store::Due) {
