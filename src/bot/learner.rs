@@ -101,6 +101,21 @@ pub fn meaning(ev: otr::Event, secret: Option<&str>) -> Meaning {
     }
 }
 
+/// An OTR problem for the log: a received OTR error's text (the peer's words) shows only when
+/// `logging.log_user_msgs` is on.
+pub struct LoggedProblem<'a>(pub &'a otr::Problem);
+
+impl std::fmt::Display for LoggedProblem<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            otr::Problem::ReceivedError(text) => {
+                write!(f, "ReceivedError({})", crate::logging::UserText(text))
+            }
+            other => write!(f, "{other:?}"),
+        }
+    }
+}
+
 /// The lesson's view of an SMP progress event (the learner verifies the bot).
 fn smp_meaning(ev: SmpEvent) -> Meaning {
     let lesson_event = match ev {

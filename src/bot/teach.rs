@@ -417,7 +417,7 @@ impl Teacher {
         let mut sends = Vec::new();
         for ev in events {
             if let crate::otr::Event::Problem(p) = &ev {
-                tracing::info!(jid = %turn.jid, problem = ?p, "otr problem");
+                tracing::info!(jid = %turn.jid, problem = %super::learner::LoggedProblem(p), "otr problem");
             }
             match meaning(ev, secret.as_deref()) {
                 Meaning::Send(m) => sends.push(m),

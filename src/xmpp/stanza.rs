@@ -13,7 +13,7 @@ use tokio_xmpp::Stanza;
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// What the bot hears.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub enum Incoming {
     /// A chat (or normal) message with a body.
     Chat {
@@ -78,7 +78,7 @@ pub enum Incoming {
 }
 
 /// What the bot says.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub enum Outgoing {
     /// A chat message, plain text.
     Chat {
