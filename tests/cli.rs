@@ -105,3 +105,32 @@ fn bad_value_names_key() {
     assert_eq!(out.status.code(), Some(4));
     assert!(String::from_utf8_lossy(&out.stderr).contains("lesson.warning_timeout"));
 }
+
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    // `otrbot sessions list --json | head -0`: the reader is gone before anything is written.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("s.toml");
+    std::fs::write(&file, GOOD).unwrap();
+    for args in [
+        &["sessions", "list", "--json"][..],
+        &["sessions", "list"],
+        &["whitelist", "list", "--json"],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_otrbot"))
+            .args(["--settings", file.to_str().unwrap()])
+            .args(args)
+            .current_dir(dir.path())
+            .env_remove("OTRBOT_ENV")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run otrbot");
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+        assert!(err.is_empty(), "{args:?}: nothing said: {err}");
+    }
+}

@@ -182,20 +182,20 @@ fn print_reply(reply: &Reply, json: bool) {
             Reply::Sessions { entries } => serde_json::to_string_pretty(entries),
             other => serde_json::to_string_pretty(other),
         };
-        println!("{}", text.unwrap_or_default());
+        outln!("{}", text.unwrap_or_default());
         return;
     }
     match reply {
         Reply::Added { jid, locale, new } => {
             let what = if *new { "whitelisted" } else { "updated" };
-            println!("{what} {jid} (locale {locale})");
+            outln!("{what} {jid} (locale {locale})");
         }
-        Reply::Removed { jid } => println!("removed {jid} from the whitelist"),
-        Reply::Killed { jid } => println!("ended the session of {jid} and deleted its data"),
-        Reply::Whitelist { entries } if entries.is_empty() => println!("the whitelist is empty"),
-        Reply::Whitelist { entries } => print!("{}", whitelist_table(entries)),
-        Reply::Sessions { entries } if entries.is_empty() => println!("no sessions"),
-        Reply::Sessions { entries } => print!("{}", sessions_table(entries)),
+        Reply::Removed { jid } => outln!("removed {jid} from the whitelist"),
+        Reply::Killed { jid } => outln!("ended the session of {jid} and deleted its data"),
+        Reply::Whitelist { entries } if entries.is_empty() => outln!("the whitelist is empty"),
+        Reply::Whitelist { entries } => out!("{}", whitelist_table(entries)),
+        Reply::Sessions { entries } if entries.is_empty() => outln!("no sessions"),
+        Reply::Sessions { entries } => out!("{}", sessions_table(entries)),
     }
 }
 
