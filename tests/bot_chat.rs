@@ -182,3 +182,43 @@ async fn a_lesson_logged_at_trace_carries_no_words_secret_code_or_password() {
         assert!(!log.contains(word), "{word:?} is in the log");
     }
 }
+
+/// A learner whitelisted by the operator types the secret into the chat: it is voided. The
+/// operator gives a new one with `otrbot secret set` (standard input) while the bot runs; the
+/// bot says so in chat and the learner verifies it with the new secret.
+#[tokio::test]
+async fn a_voided_secret_is_replaced_by_the_operator_while_the_bot_runs() {
+    use std::io::Write;
+    const NEW: &str = "Seven violet kites fly";
+    let (ljid, lpw) = prosody::fresh_account("voided");
+    let bot = start_bot(&ljid, "");
+    let mut l = Learner::login(&ljid, &lpw, &bot.jid).await;
+    go_private(&mut l).await;
+    l.say(&format!("is it {SECRET}?")).await;
+    l.until("the warning", |l| l.heard("thrown that secret away"))
+        .await;
+    let settings = bot.dir.path().join("bot.toml");
+    let mut cli = std::process::Command::new(env!("CARGO_BIN_EXE_otrbot"))
+        .arg("--settings")
+        .arg(&settings)
+        .args(["secret", "set", &ljid])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run otrbot secret set");
+    cli.stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{NEW}\n").as_bytes())
+        .unwrap();
+    let out = cli.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    l.until("the new secret's arrival", |l| {
+        l.heard("received the shared secret")
+    })
+    .await;
+    let code = l.smp_to_the_code(NEW.as_bytes()).await;
+    assert!(code_in(&code).is_some(), "{code}");
+}

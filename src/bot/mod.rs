@@ -6,6 +6,7 @@
 //! that one learner's crypto never holds up another.
 
 pub mod admin;
+pub mod admin_secret;
 mod data_dir;
 pub mod learner;
 pub mod roster;

@@ -726,7 +726,7 @@ impl Teacher {
 
 /// The learner's lesson stage; a session the course page started and the lesson has not seen
 /// yet (no stage stored) is at the start.
-fn stage_of(session: &Session) -> Result<Stage, TurnError> {
+pub(super) fn stage_of(session: &Session) -> Result<Stage, TurnError> {
     if session.lesson_state.is_empty() {
         return Ok(Stage::start(session.shared_secret.is_some()));
     }

@@ -66,6 +66,9 @@ pub enum Command {
     /// Show or end learners' sessions (works while the bot runs).
     #[command(subcommand)]
     Sessions(admin::SessionsCmd),
+    /// Set a learner's shared secret, read from standard input (works while the bot runs).
+    #[command(subcommand)]
+    Secret(admin::SecretCmd),
     /// Write a template (.pot) of every translatable text in src/ and templates/.
     Extract(i18n::ExtractCmd),
     /// Start a translation catalogue for a new locale from a template.
@@ -106,6 +109,7 @@ pub fn execute(cli: Cli) -> Result<(), Failure> {
         }
         Command::Whitelist(ref c) => admin::whitelist(c, || cli.load_settings()),
         Command::Sessions(ref c) => admin::sessions(c, || cli.load_settings()),
+        Command::Secret(ref c) => admin::secret(c, || cli.load_settings()),
         Command::Extract(ref c) => i18n::extract(c),
         Command::Init(ref c) => i18n::init(c),
         Command::Update(ref c) => i18n::update(c),
