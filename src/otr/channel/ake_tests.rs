@@ -164,3 +164,65 @@ fn a_retransmitted_dh_key_still_ends_in_one_private_conversation() {
     assert!(bot.channel.is_encrypted() && peer.channel.is_encrypted());
     assert_eq!(secure_events(&bot.events), 1, "{:?}", bot.events);
 }
+
+fn smp_events(events: &[Event]) -> Vec<crate::otr::smp::SmpEvent> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Smp { event, .. } => Some(event.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_refresh_ends_a_running_smp_and_one_started_at_once_after_it_succeeds() {
+    use crate::otr::smp::SmpEvent;
+    for policy in [Policy::MANUAL, Policy::ALLOW_V2] {
+        let mut bot = Side::new("bot@x", policy);
+        let mut peer = Side::new("learner@x", policy);
+        let q = peer.channel.init(&peer.account);
+        pump(&mut peer, &mut bot, q, 1);
+        assert!(bot.channel.is_encrypted() && peer.channel.is_encrypted());
+        // The bot starts SMP; its first message is still on the way when the learner's
+        // client refreshes the conversation.
+        let lost = bot.channel.smp_verify(&bot.account, b"secret", None, 2);
+        assert!(!lost.is_empty());
+        assert!(bot.channel.sessions().iter().any(|s| s.smp_in_progress));
+        bot.events.clear();
+        let q = peer.channel.refresh(&peer.account);
+        pump(&mut peer, &mut bot, q, 3);
+        assert!(
+            bot.events
+                .iter()
+                .any(|e| matches!(e, Event::StillSecure { .. })),
+            "{policy:?}: {:?}",
+            bot.events
+        );
+        assert!(
+            !bot.channel.sessions().iter().any(|s| s.smp_in_progress),
+            "{policy:?}: the bot's SMP ended with the old session"
+        );
+        // The learner starts SMP at once; the bot is asked and answers.
+        bot.events.clear();
+        let out = peer.channel.smp_verify(&peer.account, b"secret", None, 4);
+        pump(&mut peer, &mut bot, out, 4);
+        assert_eq!(
+            smp_events(&bot.events),
+            [SmpEvent::AskForSecret],
+            "{policy:?}"
+        );
+        let out = bot.channel.smp_verify(&bot.account, b"secret", None, 5);
+        bot.events.extend(out.clone());
+        pump(&mut bot, &mut peer, out, 5);
+        assert!(
+            smp_events(&bot.events).contains(&SmpEvent::Success),
+            "{policy:?}: {:?}",
+            bot.events
+        );
+        assert!(
+            smp_events(&peer.events).contains(&SmpEvent::Success),
+            "{policy:?}"
+        );
+    }
+}
