@@ -60,9 +60,12 @@ async fn a_failed_handshake_is_explained_and_the_next_one_succeeds_at_once() {
             "{name}: libotr got an OTR error: {:?}",
             l.events.events
         );
-        // No timer has to run out: the retry goes through within the test's patience.
-        l.until("the secure explanation", |l| l.heard("is now encrypted"))
-            .await;
+        // No timer has to run out: the retry goes through within the test's patience. (Started
+        // by the bot on libotr's query, or by libotr itself on the tag of the explanation.)
+        l.until("the secure explanation", |l| {
+            l.heard("is now encrypted") || l.heard("already started OTR")
+        })
+        .await;
         assert!(l.peer.status(&l.contact()).msgstate == support::libotr::MsgState::Encrypted);
         l.say("is this private?").await;
         l.until("the SMP request", |l| l.heard("authenticate me"))
@@ -100,6 +103,38 @@ async fn a_learner_who_starts_again_after_a_failed_handshake_is_answered_at_once
     l.send_wire(&q.inject).await;
     l.until("the secure explanation", |l| l.heard("is now encrypted"))
         .await;
+}
+
+/// Pidgin with "automatically initiate" (libotr's default policy) starts OTR on the whitespace
+/// tag of the greeting: the bot says that the client did it, not "well done".
+#[tokio::test]
+async fn a_client_that_starts_otr_by_itself_is_told_so() {
+    let (ljid, lpw) = prosody::fresh_account("auto");
+    let bot = start_bot(&ljid, "");
+    let mut l = Learner::login(&ljid, &lpw, &bot.jid).await;
+    l.peer.policy(policy::DEFAULT);
+    befriend(&mut l).await;
+    l.until("the explanation", |l| l.heard("already started OTR"))
+        .await;
+    assert!(!l.heard("Well done"), "{:?}", l.said);
+    l.until("the SMP request", |l| l.heard("authenticate me"))
+        .await;
+}
+
+/// The learner refreshes the private conversation and starts SMP at once: the bot says the
+/// conversation is still private, and the authentication goes through.
+#[tokio::test]
+async fn a_refresh_is_explained_and_smp_right_after_it_succeeds() {
+    let (ljid, lpw) = prosody::fresh_account("refresh");
+    let bot = start_bot(&ljid, "");
+    let mut l = Learner::login(&ljid, &lpw, &bot.jid).await;
+    go_private(&mut l).await;
+    let q = l.peer.query(&l.contact());
+    l.send_wire(&q.inject).await;
+    l.until("the refresh explained", |l| l.heard("still encrypted"))
+        .await;
+    let code = l.smp_to_the_code(SECRET.as_bytes()).await;
+    assert!(code_in(&code).is_some(), "{code}");
 }
 
 #[tokio::test]

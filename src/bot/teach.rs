@@ -419,7 +419,7 @@ impl Teacher {
             if let crate::otr::Event::Problem(p) = &ev {
                 tracing::info!(jid = %turn.jid, problem = %super::learner::LoggedProblem(p), "otr problem");
             }
-            match meaning(ev, secret.as_deref()) {
+            match meaning(ev, secret.as_deref(), &turn.otr.channel) {
                 Meaning::Send(m) => sends.push(m),
                 Meaning::Lesson(e) => queue.push_back(e),
                 Meaning::Nothing => {}
