@@ -1,7 +1,9 @@
-//! A failed AKE is reported at once and never blocks the next one (engine to engine).
+//! Engine to engine: a failed AKE is reported and never blocks the next one, a refresh ends a
+//! running SMP, and partial fragments are bounded per channel.
 
 use super::tests::{pump, Side};
 use super::*;
+use crate::otr::fragment;
 use crate::otr::message::{classify, Body, Classified, Message};
 
 /// How the peer spoils its half of the first exchange.
@@ -225,4 +227,41 @@ fn a_refresh_ends_a_running_smp_and_one_started_at_once_after_it_succeeds() {
             "{policy:?}"
         );
     }
+}
+
+#[test]
+fn partial_fragments_of_many_instances_are_bounded_per_channel() {
+    let bot = Side::new("bot@x", Policy::MANUAL);
+    let (account, mut channel) = (bot.account, bot.channel);
+    let piece = "A".repeat(fragment::MAX_REASSEMBLED - 1000);
+    for i in 0..MAX_INSTANCES as u32 {
+        let sender = 0x1000 + i;
+        let text = format!("?OTR|{sender:08x}|00000000,00001,00002,{piece},");
+        channel.read(&account, &text, 10 + u64::from(i));
+        let held: usize = channel
+            .sessions
+            .values()
+            .map(|s| s.fragments.buffered())
+            .sum();
+        assert!(
+            held <= MAX_CHANNEL_FRAGMENTS,
+            "{held} bytes after {} instances",
+            i + 1
+        );
+    }
+    // The newest partial message is the one kept, and it still completes.
+    let last = 0x1000 + MAX_INSTANCES as u32 - 1;
+    let end = format!("?OTR|{last:08x}|00000000,00002,00002,B,");
+    let out = channel.read(&account, &end, 100);
+    assert!(
+        out.iter()
+            .any(|e| matches!(e, Event::Problem(Problem::Malformed(_)))),
+        "the whole (not a valid OTR message) was read: {out:?}"
+    );
+    let encoded = bincode::serde::encode_to_vec(&channel, bincode::config::standard()).unwrap();
+    assert!(
+        encoded.len() < 2 * MAX_CHANNEL_FRAGMENTS,
+        "{} bytes stored",
+        encoded.len()
+    );
 }

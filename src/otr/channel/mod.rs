@@ -22,7 +22,9 @@ mod smp;
 pub use events::{
     Ended, Event, Offer, Problem, SessionInfo, ERR_AKE_FAILED, ERR_NOT_PRIVATE, ERR_UNREADABLE,
 };
-pub use sessions::{AKE_TIMEOUT, FRAGMENT_TIMEOUT, MAX_INSTANCES, MAX_UNTRUSTED_FINGERPRINTS};
+pub use sessions::{
+    AKE_TIMEOUT, FRAGMENT_TIMEOUT, MAX_CHANNEL_FRAGMENTS, MAX_INSTANCES, MAX_UNTRUSTED_FINGERPRINTS,
+};
 
 /// All OTR state for one contact; plain data that serialises exactly (serde).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -72,6 +72,7 @@ impl Channel {
             }
             None => 0,
         };
+        self.make_room_for_fragment(instance, f.piece.len());
         let session = self.session_for(instance);
         session.fragment_at = now;
         let whole = session.fragments.add(&f);
