@@ -6,6 +6,8 @@ use std::fmt;
 use std::io::{self, IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::EnvFilter;
 
 /// Log records longer than this many bytes are cut (stanzas with avatar data).
@@ -29,6 +31,42 @@ impl fmt::Display for UserText<'_> {
             write!(f, "<{} bytes hidden>", self.0.len())
         }
     }
+}
+
+impl fmt::Debug for UserText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// Any value whose `Debug` may carry learners' words (a raw stanza): shown only when
+/// `log_user_msgs` is on.
+pub struct IfAllowed<'a, T>(pub &'a T);
+
+impl<T: fmt::Debug> fmt::Debug for IfAllowed<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if user_msgs_allowed() {
+            self.0.fmt(f)
+        } else {
+            f.write_str("<hidden>")
+        }
+    }
+}
+
+/// Crates that log raw XML (message bodies, and the SASL exchange) at debug and trace.
+const WIRE_LOGGERS: &[&str] = &["tokio_xmpp", "xmpp_parsers", "minidom", "rxml"];
+
+/// Whether a record may be logged whatever the level filter says: the XMPP libraries'
+/// records below `info` only when `log_user_msgs` is on (they print stanzas verbatim).
+fn wire_record_allowed(target: &str, level: tracing::Level) -> bool {
+    if level <= tracing::Level::INFO || user_msgs_allowed() {
+        return true;
+    }
+    !WIRE_LOGGERS.iter().any(|c| {
+        target
+            .strip_prefix(c)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
+    })
 }
 
 /// Cuts a record to `max` bytes (on a character boundary), saying how much was cut.
@@ -123,6 +161,8 @@ pub fn init(cfg: &Logging) -> Result<(), String> {
     LOG_USER_MSGS.store(cfg.log_user_msgs, Ordering::Relaxed);
     let filter = filter(&cfg.level).map_err(|e| format!("setting `logging.level`: {e}"))?;
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let wire =
+        tracing_subscriber::filter::filter_fn(|m| wire_record_allowed(m.target(), *m.level()));
     let result = match cfg.output.as_str() {
         "syslog" => {
             let ident = c"otrbot";
@@ -140,6 +180,8 @@ pub fn init(cfg: &Logging) -> Result<(), String> {
                     inner: syslog,
                     journald: false,
                 })
+                .finish()
+                .with(wire)
                 .try_init()
         }
         "journald" => builder
@@ -150,6 +192,8 @@ pub fn init(cfg: &Logging) -> Result<(), String> {
                 inner: io::stderr,
                 journald: true,
             })
+            .finish()
+            .with(wire)
             .try_init(),
         _ => builder
             .with_ansi(io::stderr().is_terminal())
@@ -157,6 +201,8 @@ pub fn init(cfg: &Logging) -> Result<(), String> {
                 inner: io::stderr,
                 journald: false,
             })
+            .finish()
+            .with(wire)
             .try_init(),
     };
     result.map_err(|e| format!("cannot install the logger: {e}"))
@@ -185,6 +231,19 @@ mod tests {
         }
         let err = filter("info, lߗx").expect_err("non-ASCII");
         assert!(err.contains("'ߗ'"), "{err}");
+    }
+
+    #[test]
+    fn xmpp_libraries_below_info_are_dropped_unless_allowed() {
+        LOG_USER_MSGS.store(false, Ordering::Relaxed);
+        use tracing::Level;
+        let raw = "tokio_xmpp::xmlstream::capture";
+        assert!(!wire_record_allowed(raw, Level::TRACE));
+        assert!(!wire_record_allowed("rxml", Level::DEBUG));
+        assert!(wire_record_allowed("tokio_xmpp", Level::INFO));
+        assert!(wire_record_allowed("otrbot::xmpp::conn", Level::TRACE));
+        assert!(wire_record_allowed("rxmlish", Level::TRACE));
+        assert_eq!(format!("{:?}", IfAllowed(&"a body")), "<hidden>");
     }
 
     #[test]

@@ -263,18 +263,21 @@ async fn scheduled_replies_come_with_composing_paused_and_active() {
     let bot = start_bot(&ljid, "scheduled_say = true\ntype_speed = 400\n");
     let mut l = Learner::login(&ljid, &lpw, &bot.jid).await;
     befriend(&mut l).await;
+    // The greeting, typed, in a turn of its own.
+    l.until("the greeting", |l| l.heard("Say hello")).await;
+    assert_eq!(states(&l.trail), "cA", "{:#?}", l.trail);
     // One turn, two replies (the explanation, then the client hints): the bot types the first,
     // sends it, starts on the second, pauses while the learner reads, and types on.
     l.say("hello").await;
     l.until("the client hints", |l| l.heard("How to start OTR"))
         .await;
-    assert_eq!(states(&l.trail), "cAcpcA", "{:#?}", l.trail);
+    assert_eq!(states(&l.trail), "cAcAcpcA", "{:#?}", l.trail);
     // Going private: two more replies in one turn; protocol messages carry no typing.
     let q = l.peer.query(&l.contact());
     l.send_wire(&q.inject).await;
     l.until("the SMP request", |l| l.heard("authenticate me"))
         .await;
-    assert_eq!(states(&l.trail), "cAcpcAcAcpcA", "{:#?}", l.trail);
+    assert_eq!(states(&l.trail), "cAcAcpcAcAcpcA", "{:#?}", l.trail);
     // A reply's protocol messages (the AKE) carry active too, never composing.
     assert!(l.trail.iter().all(|h| match h {
         Heard::Message { state, .. } => *state == Some(ChatState::Active),
@@ -288,10 +291,11 @@ async fn without_scheduled_say_there_are_no_typing_notifications() {
     let bot = start_bot(&ljid, "");
     let mut l = Learner::login(&ljid, &lpw, &bot.jid).await;
     befriend(&mut l).await;
+    l.until("the greeting", |l| l.heard("Say hello")).await;
     l.say("hello").await;
     l.until("the client hints", |l| l.heard("How to start OTR"))
         .await;
-    assert_eq!(states(&l.trail), "AA", "{:#?}", l.trail);
+    assert_eq!(states(&l.trail), "AAA", "{:#?}", l.trail);
 }
 
 #[tokio::test]

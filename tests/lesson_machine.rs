@@ -53,6 +53,7 @@ fn all_events() -> Vec<Event> {
         Event::OtrEnabled,
         Event::OtrDisabled,
         Event::OtrAlreadySetup,
+        Event::OtrFailed,
         Event::SmpStarted,
         Event::SmpQuestionUsed,
         Event::SmpAborted,
@@ -336,4 +337,19 @@ fn weak_secret_is_refused_in_chat_and_on_the_page() {
         }
     )));
     assert!(!actions.iter().any(|a| matches!(a, Action::StoreSecret(_))));
+}
+
+#[test]
+fn a_failed_handshake_is_explained_until_the_bot_is_verified() {
+    let env = Env::default();
+    for stage in all_stages() {
+        let Ok((after, actions)) = step(&stage, &Event::OtrFailed, &env) else {
+            assert!(matches!(stage, Stage::Ended(_)), "{stage:?}");
+            continue;
+        };
+        assert_eq!(after.name(), stage.name(), "a failed AKE changes no stage");
+        let explained = actions.contains(&Action::say(Msg::OtrFailed));
+        let learning = !matches!(stage, Stage::Verified(_) | Stage::Completed(_));
+        assert_eq!(explained, learning, "{stage:?}: {actions:?}");
+    }
 }

@@ -52,6 +52,13 @@ pub enum Request {
         /// The learner's bare JID.
         jid: String,
     },
+    /// Give a learner with a session a new shared secret.
+    SecretSet {
+        /// The learner's bare JID.
+        jid: String,
+        /// The secret (never logged).
+        secret: super::admin_secret::SecretText,
+    },
 }
 
 /// A whitelist entry as listed.
@@ -138,6 +145,11 @@ pub enum Reply {
     },
     /// The session was ended and its data deleted.
     Killed {
+        /// The JID.
+        jid: String,
+    },
+    /// The learner's shared secret was replaced.
+    SecretSet {
         /// The JID.
         jid: String,
     },
@@ -333,6 +345,10 @@ pub fn handle(store: &Store, req: &Request, now: u64) -> (Response, Option<Admin
             let ev = AdminEvent::SessionKilled { jid: jid.clone() };
             Ok((Reply::Killed { jid }, Some(ev)))
         })(),
+        Request::SecretSet { jid, secret } => match jid_of(jid) {
+            Ok(jid) => return super::admin_secret::set(store, &jid, secret),
+            Err(resp) => Err(resp),
+        },
     };
     match r {
         Ok((reply, ev)) => (Response::Ok { reply }, ev),

@@ -71,12 +71,29 @@ pub enum Meaning {
     Nothing,
 }
 
-/// Translates an OTR event; `secret` is the learner's shared secret, to catch it in chat.
-pub fn meaning(ev: otr::Event, secret: Option<&str>) -> Meaning {
+/// Translates an OTR event of `channel`; `secret` is the learner's shared secret, to catch it
+/// in chat.
+pub fn meaning(ev: otr::Event, secret: Option<&str>, channel: &Channel) -> Meaning {
     use otr::Event as E;
     match ev {
         E::Inject(m) => Meaning::Send(m),
-        E::GoneSecure { .. } => Meaning::Lesson(lesson::Event::OtrEnabled),
+        // The learner's client sent the DH-Commit: it started OTR by itself, on the whitespace
+        // tag of the bot's plain text (starting by hand sends a query, and the bot commits).
+        E::GoneSecure { instance, .. } => Meaning::Lesson(
+            if channel
+                .sessions
+                .get(&instance)
+                .and_then(|s| s.secure())
+                .is_some_and(|s| !s.we_committed)
+            {
+                lesson::Event::OtrAlreadySetup
+            } else {
+                lesson::Event::OtrEnabled
+            },
+        ),
+        // A new AKE in a private conversation (a refresh): the lesson says it is still private,
+        // and that a running authentication ended with the old session.
+        E::StillSecure { .. } => Meaning::Lesson(lesson::Event::OtrEnabled),
         E::GoneInsecure { .. } => Meaning::Lesson(lesson::Event::OtrDisabled),
         E::Message {
             text, encrypted, ..
@@ -92,11 +109,25 @@ pub fn meaning(ev: otr::Event, secret: Option<&str>) -> Meaning {
             }
         }
         E::Smp { event, .. } => smp_meaning(event),
-        E::StillSecure { .. }
-        | E::UnverifiedFingerprint { .. }
-        | E::Tlvs { .. }
-        | E::Symkey { .. }
-        | E::Problem(_) => Meaning::Nothing,
+        E::Problem(otr::Problem::Ake(_)) => Meaning::Lesson(lesson::Event::OtrFailed),
+        E::UnverifiedFingerprint { .. } | E::Tlvs { .. } | E::Symkey { .. } | E::Problem(_) => {
+            Meaning::Nothing
+        }
+    }
+}
+
+/// An OTR problem for the log: a received OTR error's text (the peer's words) shows only when
+/// `logging.log_user_msgs` is on.
+pub struct LoggedProblem<'a>(pub &'a otr::Problem);
+
+impl std::fmt::Display for LoggedProblem<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            otr::Problem::ReceivedError(text) => {
+                write!(f, "ReceivedError({})", crate::logging::UserText(text))
+            }
+            other => write!(f, "{other:?}"),
+        }
     }
 }
 
@@ -126,7 +157,7 @@ mod tests {
             encrypted: true,
         };
         assert_eq!(
-            meaning(ev, Some("correct horse")),
+            meaning(ev, Some("correct horse"), &Channel::new()),
             Meaning::Lesson(lesson::Event::UnsafeSecretReceived)
         );
         let ev = otr::Event::Message {
@@ -135,12 +166,21 @@ mod tests {
             encrypted: false,
         };
         assert!(matches!(
-            meaning(ev, Some("correct horse")),
+            meaning(ev, Some("correct horse"), &Channel::new()),
             Meaning::Lesson(lesson::Event::MessageReceived {
                 encrypted: false,
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn a_refresh_reaches_the_lesson() {
+        let ch = Channel::new();
+        assert_eq!(
+            meaning(otr::Event::StillSecure { instance: 0 }, None, &ch),
+            Meaning::Lesson(lesson::Event::OtrEnabled)
+        );
     }
 
     #[test]

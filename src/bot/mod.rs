@@ -6,6 +6,7 @@
 //! that one learner's crypto never holds up another.
 
 pub mod admin;
+pub mod admin_secret;
 pub mod course;
 mod data_dir;
 pub mod learner;
@@ -280,7 +281,11 @@ fn on_link(store: &Store, tx: &mpsc::Sender<Command>, teacher: &teach::Teacher, 
                 let refusal = cmds
                     .iter()
                     .all(|c| matches!(c, Command::Send(Outgoing::Unsubscribed(_))));
-                queue(tx, cmds, refusal)
+                queue(tx, cmds, refusal);
+                for jid in roster::now_mutual(store, &i) {
+                    let t = teacher.clone();
+                    tokio::spawn(async move { t.on_subscribed(jid).await });
+                }
             }
             None => match i {
                 Incoming::Chat { from, body } => {

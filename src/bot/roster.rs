@@ -66,6 +66,21 @@ pub fn on_incoming(store: &Store, i: &Incoming) -> Option<Vec<Command>> {
     }
 }
 
+/// The whitelisted learners whose subscription this roster push shows mutual ("both"): they
+/// have just added the bot (a push comes only when an item changes).
+pub fn now_mutual(store: &Store, i: &Incoming) -> Vec<BareJid> {
+    let Incoming::RosterPush { items, .. } = i else {
+        return Vec::new();
+    };
+    items
+        .iter()
+        .filter(|(jid, sub)| {
+            *sub == Subscription::Both && matches!(store.whitelist_get(jid.as_str()), Ok(Some(_)))
+        })
+        .map(|(jid, _)| jid.clone())
+        .collect()
+}
+
 /// Commands after the whitelist gained or lost a JID.
 pub fn on_whitelist_change(jid: &str, added: bool) -> Vec<Command> {
     let Ok(jid) = jid.parse::<BareJid>() else {

@@ -246,6 +246,25 @@ impl Teacher {
         self.run_lesson(&mut turn, &mut VecDeque::from([ev])).await
     }
 
+    /// A whitelisted learner has added the bot (the subscription is mutual): the lesson greets
+    /// them before they write, starting their session if they have none yet.
+    pub async fn on_subscribed(&self, jid: BareJid) {
+        let to = Jid::from(jid.clone());
+        let jid = jid.to_string();
+        let _guard = self.lock_for(&jid).lock().await;
+        let r = async {
+            let mut turn = match self.load(&jid, to.clone()).await? {
+                Some(t) => t,
+                None => self.create(&jid, to).await?,
+            };
+            let mut queue = VecDeque::from([lesson::Event::Subscribed]);
+            self.run_lesson(&mut turn, &mut queue).await
+        };
+        if let Err(e) = r.await {
+            tracing::error!(%jid, error = %e, "greeting turn failed");
+        }
+    }
+
     /// A due deadline from the scanner: the warning or the expiry, each exactly once, checked
     /// again under the learner's lock (activity may have moved the deadline).
     pub async fn on_due(&self, due: store::Due) {
@@ -389,9 +408,9 @@ impl Teacher {
         let mut sends = Vec::new();
         for ev in events {
             if let crate::otr::Event::Problem(p) = &ev {
-                tracing::info!(jid = %turn.jid, problem = ?p, "otr problem");
+                tracing::info!(jid = %turn.jid, problem = %super::learner::LoggedProblem(p), "otr problem");
             }
-            match meaning(ev, secret.as_deref()) {
+            match meaning(ev, secret.as_deref(), &turn.otr.channel) {
                 Meaning::Send(m) => sends.push(m),
                 Meaning::Lesson(e) => queue.push_back(e),
                 Meaning::Nothing => {}

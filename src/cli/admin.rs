@@ -2,8 +2,10 @@
 //! on the store directly when the bot is not running.
 
 use crate::bot::admin::{
-    self, check_jid, check_locale, ErrorKind, Reply, Request, Response, SessionRow, WhitelistRow,
+    self, check_jid, check_locale, AdminEvent, ErrorKind, Reply, Request, Response, SessionRow,
+    WhitelistRow,
 };
+use crate::bot::admin_secret::{lesson_takes_secret, SecretText};
 use crate::exit::{ExitCode, Failure};
 use crate::settings::Settings;
 use crate::store::scanner::unix_now;
@@ -64,6 +66,20 @@ pub enum SessionsCmd {
     },
 }
 
+/// `otrbot secret …`
+#[derive(Debug, Subcommand)]
+pub enum SecretCmd {
+    /// Give a learner's session a new shared secret, read from standard input (one line), e.g.
+    /// after they typed theirs into the chat and have no course page to choose another on.
+    Set {
+        /// The learner's bare Jabber ID.
+        jid: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
 fn invalid(m: String) -> Failure {
     Failure::new(ExitCode::InvalidArgument, m)
 }
@@ -113,6 +129,32 @@ pub fn sessions(
     Ok(())
 }
 
+/// Runs a secret subcommand: the secret is the first line of standard input.
+pub fn secret(
+    cmd: &SecretCmd,
+    settings: impl FnOnce() -> Result<Settings, Failure>,
+) -> Result<(), Failure> {
+    let SecretCmd::Set { jid, json } = cmd;
+    let jid = check_jid(jid).map_err(invalid)?;
+    let mut line = zeroize::Zeroizing::new(String::new());
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| invalid(format!("cannot read the secret from standard input: {e}")))?;
+    let secret = line.trim_end_matches(['\n', '\r']);
+    if secret.is_empty() {
+        return Err(invalid(
+            "no secret on standard input (give it as one line)".to_owned(),
+        ));
+    }
+    let req = Request::SecretSet {
+        jid,
+        secret: SecretText(secret.to_owned()),
+    };
+    let reply = send(&settings()?, &req)?;
+    print_reply(&reply, *json);
+    Ok(())
+}
+
 /// Sends `req` to the running bot, or carries it out on the store when no bot is running.
 pub fn send(settings: &Settings, req: &Request) -> Result<Reply, Failure> {
     let sock = admin::socket_path(&settings.store.data_dir);
@@ -137,7 +179,10 @@ pub fn send(settings: &Settings, req: &Request) -> Result<Reply, Failure> {
                 ),
                 _ => f,
             })?;
-            let (resp, _) = admin::handle(&store, req, unix_now());
+            let (resp, ev) = admin::handle(&store, req, unix_now());
+            if let Some(AdminEvent::SecretSet { jid }) = &ev {
+                lesson_takes_secret(&store, jid).map_err(|e| Failure::new(ExitCode::Store, e))?;
+            }
             store.flush().map_err(crate::bot::store_failure)?;
             resp
         }
@@ -182,20 +227,21 @@ fn print_reply(reply: &Reply, json: bool) {
             Reply::Sessions { entries } => serde_json::to_string_pretty(entries),
             other => serde_json::to_string_pretty(other),
         };
-        println!("{}", text.unwrap_or_default());
+        outln!("{}", text.unwrap_or_default());
         return;
     }
     match reply {
         Reply::Added { jid, locale, new } => {
             let what = if *new { "whitelisted" } else { "updated" };
-            println!("{what} {jid} (locale {locale})");
+            outln!("{what} {jid} (locale {locale})");
         }
-        Reply::Removed { jid } => println!("removed {jid} from the whitelist"),
-        Reply::Killed { jid } => println!("ended the session of {jid} and deleted its data"),
-        Reply::Whitelist { entries } if entries.is_empty() => println!("the whitelist is empty"),
-        Reply::Whitelist { entries } => print!("{}", whitelist_table(entries)),
-        Reply::Sessions { entries } if entries.is_empty() => println!("no sessions"),
-        Reply::Sessions { entries } => print!("{}", sessions_table(entries)),
+        Reply::Removed { jid } => outln!("removed {jid} from the whitelist"),
+        Reply::Killed { jid } => outln!("ended the session of {jid} and deleted its data"),
+        Reply::SecretSet { jid } => outln!("set a new shared secret for {jid}"),
+        Reply::Whitelist { entries } if entries.is_empty() => outln!("the whitelist is empty"),
+        Reply::Whitelist { entries } => out!("{}", whitelist_table(entries)),
+        Reply::Sessions { entries } if entries.is_empty() => outln!("no sessions"),
+        Reply::Sessions { entries } => out!("{}", sessions_table(entries)),
     }
 }
 

@@ -23,9 +23,9 @@ pub struct CheckArgs {
 /// and asks the LTI public URL for `/is_up`.
 pub fn check_config(path: &Path, s: &Settings, args: &CheckArgs) -> Result<(), Failure> {
     let acct = s.account();
-    println!("{}: valid", path.display());
-    println!("  account   {} ({})", acct.jid, s.xmpp.default_account);
-    println!(
+    outln!("{}: valid", path.display());
+    outln!("  account   {} ({})", acct.jid, s.xmpp.default_account);
+    outln!(
         "  server    {}:{}",
         acct.host.as_deref().unwrap_or("(from DNS)"),
         acct.port
@@ -35,9 +35,9 @@ pub fn check_config(path: &Path, s: &Settings, args: &CheckArgs) -> Result<(), F
     } else {
         "OFF (loopback test server)".into()
     };
-    println!("  tls       {tls}");
-    println!("  data      {}", s.store.data_dir.display());
-    println!(
+    outln!("  tls       {tls}");
+    outln!("  data      {}", s.store.data_dir.display());
+    outln!(
         "  lti       {} ({} consumers)",
         s.lti.public_url,
         s.lti.consumers.len()
@@ -54,7 +54,7 @@ pub fn check_config(path: &Path, s: &Settings, args: &CheckArgs) -> Result<(), F
     let how = info.negotiated.map_or("plain text".to_string(), |n| {
         format!("{} {}", n.version, n.suite)
     });
-    println!("  xmpp      logged in as {} ({how})", login.jid());
+    outln!("  xmpp      logged in as {} ({how})", login.jid());
     let url = format!("{}/is_up", s.lti.public_url.trim_end_matches('/'));
     let tls = crate::xmpp::tls::client_config(&s.tls)
         .map_err(|e| Failure::new(ExitCode::BadSetting, e.to_string()))?;
@@ -69,10 +69,10 @@ pub fn check_config(path: &Path, s: &Settings, args: &CheckArgs) -> Result<(), F
     match answer {
         // Any HTTP answer means the public URL (nginx, or Rocket itself) is reachable.
         Ok((status, _)) if (200..300).contains(&status) => {
-            println!("  lti url   {url}: HTTP {status}")
+            outln!("  lti url   {url}: HTTP {status}")
         }
         Ok((status, _)) => {
-            println!("  lti url   {url}: HTTP {status} (reachable; is otrbot running behind it?)")
+            outln!("  lti url   {url}: HTTP {status} (reachable; is otrbot running behind it?)")
         }
         Err(e) => {
             return Err(Failure::new(

@@ -117,7 +117,7 @@ pub fn extract(c: &ExtractCmd) -> Result<(), Failure> {
     let found = extract::extract_tree(&c.root).map_err(|e| invalid(e.to_string()))?;
     let pot = extract::to_pot(&found, &now());
     write(&c.output, pot.write().as_bytes())?;
-    println!(
+    outln!(
         "{}: {} messages",
         c.output.display(),
         pot.messages().count()
@@ -137,7 +137,7 @@ pub fn init(c: &InitCmd) -> Result<(), Failure> {
     }
     let po = ops::init(&parse(&c.pot)?, &c.locale, &now());
     write(&path, po.write().as_bytes())?;
-    println!("{}: {} messages", path.display(), po.messages().count());
+    outln!("{}: {} messages", path.display(), po.messages().count());
     Ok(())
 }
 
@@ -150,7 +150,7 @@ pub fn update(c: &UpdateCmd) -> Result<(), Failure> {
     let msgs: Vec<_> = merged.messages().collect();
     let fuzzy = msgs.iter().filter(|e| e.is_fuzzy()).count();
     let missing = msgs.iter().filter(|e| !e.is_translated()).count();
-    println!(
+    outln!(
         "{}: {} messages, {fuzzy} fuzzy, {missing} untranslated",
         path.display(),
         msgs.len()
@@ -181,7 +181,7 @@ pub fn compile(c: &CompileCmd) -> Result<(), Failure> {
         let cat = parse(&po_file)?;
         let mo_file = po_file.with_extension("mo");
         write(&mo_file, &mo::compile(&cat))?;
-        println!("{}", mo_file.display());
+        outln!("{}", mo_file.display());
     }
     Ok(())
 }

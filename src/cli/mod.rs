@@ -1,8 +1,37 @@
 //! The command line (clap): one subcommand per capability that exists.
 
+/// `println!` for the commands' output, through [`write_stdout`].
+macro_rules! outln {
+    ($($t:tt)*) => {
+        $crate::cli::write_stdout(format_args!("{}\n", format_args!($($t)*)))
+    };
+}
+
+/// `print!` for the commands' output, through [`write_stdout`].
+macro_rules! out {
+    ($($t:tt)*) => {
+        $crate::cli::write_stdout(format_args!($($t)*))
+    };
+}
+
 pub mod admin;
 pub mod check;
 pub mod i18n;
+
+/// Writes a command's output. A reader that has gone (`otrbot sessions list | head`) ends the
+/// command quietly (exit 0, as the output was all it had left to do) instead of a panic;
+/// another write error ends it with a message.
+pub fn write_stdout(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout.write_fmt(args).and_then(|()| stdout.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("otrbot: cannot write to standard output: {e}");
+        std::process::exit(i32::from(ExitCode::Unknown.code()));
+    }
+}
 
 use crate::exit::{ExitCode, Failure};
 use crate::settings::{self, Settings};
@@ -37,6 +66,9 @@ pub enum Command {
     /// Show or end learners' sessions (works while the bot runs).
     #[command(subcommand)]
     Sessions(admin::SessionsCmd),
+    /// Set a learner's shared secret, read from standard input (works while the bot runs).
+    #[command(subcommand)]
+    Secret(admin::SecretCmd),
     /// Write a template (.pot) of every translatable text in src/ and templates/.
     Extract(i18n::ExtractCmd),
     /// Start a translation catalogue for a new locale from a template.
@@ -77,6 +109,7 @@ pub fn execute(cli: Cli) -> Result<(), Failure> {
         }
         Command::Whitelist(ref c) => admin::whitelist(c, || cli.load_settings()),
         Command::Sessions(ref c) => admin::sessions(c, || cli.load_settings()),
+        Command::Secret(ref c) => admin::secret(c, || cli.load_settings()),
         Command::Extract(ref c) => i18n::extract(c),
         Command::Init(ref c) => i18n::init(c),
         Command::Update(ref c) => i18n::update(c),

@@ -165,6 +165,10 @@ fn learning(stage: &Stage, mut p: Progress, event: &Event, env: &Env) -> Option<
             let (s, a) = ask_for_smp(p, env, acts);
             ok(s, a)
         }
+        Event::OtrFailed => {
+            acts.push(Action::say(Msg::OtrFailed));
+            ok(with(stage, p), acts)
+        }
         Event::OtrDisabled => {
             if !private {
                 return ok(with(stage, p), acts);
@@ -338,7 +342,7 @@ fn verified(f: &Finished, event: &Event) -> Step {
             }
             acts.extend([Action::AbortSmp, done_reply(&f)]);
         }
-        Event::SmpAborted => {}
+        Event::SmpAborted | Event::OtrFailed => {}
         Event::CorrectSecretReceived | Event::IncorrectSecretReceived => {
             return Err(LessonError::Impossible {
                 stage: "verified",

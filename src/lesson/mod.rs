@@ -123,6 +123,8 @@ pub enum Event {
     OtrDisabled,
     /// OTR was found already secure (the client started it by itself).
     OtrAlreadySetup,
+    /// Starting OTR failed: an AKE message from the learner's client did not verify.
+    OtrFailed,
     /// The learner started SMP without a question.
     SmpStarted,
     /// The learner started SMP with a question.
@@ -169,6 +171,7 @@ impl Event {
             Event::OtrEnabled => "otr_enabled",
             Event::OtrDisabled => "otr_disabled",
             Event::OtrAlreadySetup => "otr_already_setup",
+            Event::OtrFailed => "otr_failed",
             Event::SmpStarted => "smp_started",
             Event::SmpQuestionUsed => "smp_question_used",
             Event::SmpAborted => "smp_aborted",

@@ -54,10 +54,12 @@ messages! {
     OtrSecure => Text::One(tr!("Well done: our conversation is now encrypted with OTR. But it is not verified yet: you cannot be sure that you are really talking to me, and not to someone in between who pretends to be me.")),
     /// OTR was already secure when the lesson met it (the client started it by itself).
     OtrAutomatic => Text::One(tr!("Your chat client has already started OTR, so our conversation is encrypted. But it is not verified yet: you cannot be sure that you are really talking to me, and not to someone in between who pretends to be me.")),
+    /// Starting OTR failed (an AKE message did not verify); the learner's client may retry.
+    OtrFailed => Text::One(tr!("Starting our private conversation failed: a message of the OTR handshake between your chat client and me did not check out, so nothing is encrypted yet. This happens now and then. Your chat client may already be trying again; if not, please start OTR again.")),
     /// OTR was refreshed while already secure.
     OtrStillSecure => Text::One(tr!("Our conversation is still encrypted with OTR.")),
     /// How to authenticate the bot with the shared secret (SMP).
-    AskSmp => Text::One(tr!("To verify me, authenticate me with the shared secret you chose on the course page:\n- Pidgin: OTR > \"Authenticate buddy\", then \"Shared secret\"\n- Profanity: type /otr secret followed by the secret\n- mcabber: type /otr smpreq followed by the secret\nType the secret exactly as you chose it, and never in this chat.")),
+    AskSmp => Text::One(tr!("To verify me, authenticate me with the shared secret you chose on the course page:\n- Pidgin: OTR > \"Authenticate buddy\", then \"Shared secret\"\n- Profanity: type /otr secret \"your secret\" (in quotes, or a secret with spaces is refused)\n- mcabber: type /otr smpq . \"your secret\" (the dot stands for this chat)\nType the secret exactly as you chose it, and never in this chat.")),
     /// No shared secret yet: set one on the page first.
     AskSecretFirst => Text::One(tr!("To verify me, we need a secret that only you and I know. Please choose a shared secret on the course page first; I will tell you here when I have received it.")),
     /// The bot starts SMP itself (`may_start_smp`).

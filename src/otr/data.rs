@@ -205,6 +205,13 @@ impl DataState {
         if ctr <= sess.recv_ctr {
             return Err(OtrError::Replay);
         }
+        // Their next key must be new: one we hold again would be paired with our key again,
+        // its sending counter starting at 0, and an AES-CTR key and counter used twice.
+        let reannounced = next_dh == self.their_y || self.their_old_y.as_ref() == Some(&next_dh);
+        if s == self.their_keyid && reannounced {
+            return Err(OtrError::Malformed("next DH key re-announced"));
+        }
+        let sess = self.keys(oi, ti)?;
         sess.recv_ctr = ctr;
         sess.recv_mac_used = true;
         let mut plaintext = Zeroizing::new(msg.encrypted.clone());
@@ -328,6 +335,69 @@ pub(crate) mod tests {
         let m = send(&mut a, b"x");
         assert!(!m.old_mac_keys.is_empty(), "old MAC keys revealed");
         assert_eq!(m.old_mac_keys.len() % 20, 0);
+    }
+
+    /// `m` (from `from`, sent with its keys (1, 0)) announcing `next` as the sender's next key.
+    fn announcing(from: &mut DataState, mut m: DataMessage, next: &Element) -> DataMessage {
+        let h = Header {
+            version: Version::V3,
+            sender: 1,
+            receiver: 2,
+        };
+        m.next_dh = next.to_be_bytes();
+        m.authenticated = data_authenticated(
+            &h,
+            m.flags,
+            m.sender_keyid,
+            m.recipient_keyid,
+            &m.next_dh,
+            &m.ctr,
+            &m.encrypted,
+        );
+        m.mac = hmac_sha1(&from.keys(1, 0).unwrap().send_mac, &m.authenticated);
+        m
+    }
+
+    #[test]
+    fn a_re_announced_dh_key_is_refused_and_no_key_and_counter_is_used_twice() {
+        // At the start: a has sent with (its key 1, b's key 1); b announces its key 1 again as
+        // its next key, in a message that does not move a's own keys on. Taken, a would pair
+        // the same two keys again with its counter back at 0.
+        let (mut a, mut b) = pair();
+        let mut used = std::collections::HashSet::new();
+        let mut sent = |a: &mut DataState| {
+            let k = a.keys(1, 0).unwrap();
+            assert!(
+                used.insert((k.send_aes, k.send_ctr + 1)),
+                "key and counter reused"
+            );
+            send(a, b"a")
+        };
+        sent(&mut a);
+        let current = a.their_y.clone();
+        let m = send(&mut b, b"evil");
+        let m = announcing(&mut b, m, &current);
+        a.keys(1, 0).unwrap();
+        let before = a.clone();
+        let refused = Some(OtrError::Malformed("next DH key re-announced"));
+        assert_eq!(a.decrypt(&m).err(), refused);
+        assert_eq!(a, before, "nothing changed");
+        for _ in 0..3 {
+            sent(&mut a);
+        }
+        // Later: b announces the key before its current one.
+        for _ in 0..3 {
+            let m = sent(&mut a);
+            b.decrypt(&m).unwrap();
+            let m = send(&mut b, b"b");
+            a.decrypt(&m).unwrap();
+        }
+        let m = sent(&mut a);
+        b.decrypt(&m).unwrap();
+        let previous = a.their_old_y.clone().unwrap();
+        let m = send(&mut b, b"evil");
+        let m = announcing(&mut b, m, &previous);
+        assert_eq!(a.decrypt(&m).err(), refused);
     }
 
     #[test]

@@ -78,7 +78,7 @@ pub async fn run(
             }
             ev = client.next() => {
                 let Some(ev) = ev else { break };
-                tracing::trace!(?ev, "raw xmpp event");
+                tracing::trace!(event = ?crate::logging::IfAllowed(&ev), "raw xmpp event");
                 let link = match ev {
                     Event::Online { bound_jid, .. } => {
                         send(&mut client, Outgoing::RosterGet).await;

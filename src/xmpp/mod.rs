@@ -6,5 +6,6 @@ pub mod connection;
 pub mod connector;
 pub mod jid;
 pub mod login;
+mod redact;
 pub mod stanza;
 pub mod tls;

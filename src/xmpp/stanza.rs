@@ -2,6 +2,8 @@
 //! presence and roster pushes. Pure conversions, bounded sizes.
 
 use tokio_xmpp::jid::{BareJid, Jid};
+use tokio_xmpp::minidom::Element;
+use tokio_xmpp::parsers::carbons::Private;
 use tokio_xmpp::parsers::chatstates::ChatState;
 use tokio_xmpp::parsers::iq::Iq;
 use tokio_xmpp::parsers::message::{Lang, Message, MessageType};
@@ -13,7 +15,7 @@ use tokio_xmpp::Stanza;
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// What the bot hears.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub enum Incoming {
     /// A chat (or normal) message with a body.
     Chat {
@@ -78,7 +80,7 @@ pub enum Incoming {
 }
 
 /// What the bot says.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub enum Outgoing {
     /// A chat message, plain text.
     Chat {
@@ -129,6 +131,22 @@ pub enum Outgoing {
 
 fn bare_from(p: &Presence) -> Option<BareJid> {
     p.from.as_ref().map(|j| j.to_bare())
+}
+
+/// XEP-0334 processing hints.
+const HINTS: &str = "urn:xmpp:hints";
+/// The hints on an OTR protocol message, as libotr clients send them (Profanity): no copies to
+/// the learner's other resources, which cannot read it, and no archive.
+const OTR_HINTS: &[&str] = &["no-copy", "no-store"];
+
+/// Whether `body` is an OTR protocol message (encoded, fragment, query or error) rather than
+/// text a person can read; those also carry `<private xmlns='urn:xmpp:carbons:2'/>`.
+fn is_otr_protocol(body: &str) -> bool {
+    use crate::otr::message::{classify, Classified};
+    !matches!(
+        classify(body),
+        Ok(Classified::Plain(_) | Classified::Tagged { .. })
+    )
 }
 
 /// Turns a received stanza into what the bot cares about.
@@ -224,10 +242,21 @@ fn roster_push(iq: Iq) -> Incoming {
 /// Builds the stanza for something the bot says.
 pub fn outgoing(o: Outgoing) -> Stanza {
     match o {
-        Outgoing::Chat { to, body } => Message::chat(Some(to))
-            .with_body(Lang::new(), body)
-            .with_payload(ChatState::Active)
-            .into(),
+        Outgoing::Chat { to, body } => {
+            let otr = is_otr_protocol(&body);
+            let mut m = Message::chat(Some(to))
+                .with_body(Lang::new(), body)
+                .with_payload(ChatState::Active);
+            if otr {
+                m = m.with_payload(Private);
+                m.payloads.extend(
+                    OTR_HINTS
+                        .iter()
+                        .map(|h| Element::builder(*h, HINTS).build()),
+                );
+            }
+            m.into()
+        }
         Outgoing::ChatState { to, state } => Message::chat(Some(to)).with_payload(state).into(),
         Outgoing::Subscribe(to) => Presence::subscribe().with_to(to).into(),
         Outgoing::Subscribed(to) => Presence::subscribed().with_to(to).into(),
@@ -375,6 +404,39 @@ mod tests {
                 id: "p1".into(),
                 items: vec![("a@b.org".parse().unwrap(), Subscription::Both)]
             }
+        );
+    }
+
+    #[test]
+    fn otr_messages_carry_no_copy_hints_and_text_does_not() {
+        let to: Jid = "a@b.org/r".parse().unwrap();
+        let xml = |body: &str| {
+            let el: Element = outgoing(Outgoing::Chat {
+                to: to.clone(),
+                body: body.into(),
+            })
+            .into();
+            String::from(&el)
+        };
+        for otr in [
+            "?OTR:AAMDabc.",
+            "?OTR|1|2,00001,00002,abc,",
+            "?OTRv23?",
+            "?OTR Error: x",
+        ] {
+            let x = xml(otr);
+            for want in [
+                "<private xmlns='urn:xmpp:carbons:2'",
+                "<no-copy xmlns='urn:xmpp:hints'",
+                "<no-store xmlns='urn:xmpp:hints'",
+            ] {
+                assert!(x.replace('"', "'").contains(want), "{otr}: {x}");
+            }
+        }
+        let plain = xml("hello \t  \t\t \t ");
+        assert!(
+            !plain.contains("carbons") && !plain.contains("hints"),
+            "{plain}"
         );
     }
 

@@ -184,7 +184,12 @@ pub struct Learner {
     pub presences: Vec<Presence>,
     /// The bot has ended the learner's subscription (unsubscribe or unsubscribed).
     pub unsubscribed: bool,
+    /// Spoils the next outgoing message it returns `Some` for (then it is dropped).
+    pub spoil_next: Option<Spoiler>,
 }
+
+/// Makes a spoiled copy of an outgoing OTR message, or `None` to leave it alone.
+pub type Spoiler = fn(&[u8]) -> Option<Vec<u8>>;
 
 /// One message stanza from the bot, as the learner saw it.
 #[derive(Debug, Clone, PartialEq)]
@@ -221,6 +226,7 @@ impl Learner {
             trail: Vec::new(),
             presences: Vec::new(),
             unsubscribed: false,
+            spoil_next: None,
         }
     }
 
@@ -236,7 +242,11 @@ impl Learner {
             .clone()
             .unwrap_or_else(|| self.bot.clone().into());
         for m in msgs {
-            let body = String::from_utf8(m.clone()).unwrap();
+            let spoiled = self.spoil_next.and_then(|f| f(m));
+            if spoiled.is_some() {
+                self.spoil_next = None;
+            }
+            let body = String::from_utf8(spoiled.unwrap_or_else(|| m.clone())).unwrap();
             self.client
                 .send_stanza(outgoing(Outgoing::Chat {
                     to: to.clone(),

@@ -16,6 +16,21 @@ use otrbot::otr::message::TYPE_DATA;
 use otrbot::otr::wire::{base64_decode, Reader};
 use std::collections::HashMap;
 
+/// `wire` with one bit of its MAC flipped when it is a Reveal Signature or Signature message
+/// (one that then fails to verify, as otr.js's sometimes do); `None` for any other message.
+pub fn spoil_ake_mac(wire: &[u8]) -> Option<Vec<u8>> {
+    use otrbot::otr::message::{armor, classify, Body, Classified, Message};
+    let Ok(Classified::Encoded(bytes)) = classify(std::str::from_utf8(wire).ok()?) else {
+        return None;
+    };
+    let mut msg = Message::parse(&bytes).ok()?;
+    match &mut msg.body {
+        Body::RevealSig { mac, .. } | Body::Signature { mac, .. } => mac[0] ^= 1,
+        _ => return None,
+    }
+    Some(armor(&msg.encode()).into_bytes())
+}
+
 /// Which AES key and counter a Data message used.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct KeyUse {

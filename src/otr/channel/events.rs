@@ -139,6 +139,10 @@ pub const ERR_UNREADABLE: &str = "?OTR Error: You transmitted an unreadable encr
 pub const ERR_NOT_PRIVATE: &str =
     "?OTR Error: You sent encrypted data to a peer who wasn't expecting it.";
 
+/// Text of the error we send when a received AKE message does not verify.
+pub const ERR_AKE_FAILED: &str =
+    "?OTR Error: Setting up the private conversation failed (the authenticated key exchange did not verify). Please try again.";
+
 /// What `Channel::sessions` lists about one session (one peer instance).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionInfo {

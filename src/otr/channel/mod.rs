@@ -19,8 +19,12 @@ mod receive;
 mod sessions;
 mod smp;
 
-pub use events::{Ended, Event, Offer, Problem, SessionInfo, ERR_NOT_PRIVATE, ERR_UNREADABLE};
-pub use sessions::{AKE_TIMEOUT, FRAGMENT_TIMEOUT, MAX_INSTANCES, MAX_UNTRUSTED_FINGERPRINTS};
+pub use events::{
+    Ended, Event, Offer, Problem, SessionInfo, ERR_AKE_FAILED, ERR_NOT_PRIVATE, ERR_UNREADABLE,
+};
+pub use sessions::{
+    AKE_TIMEOUT, FRAGMENT_TIMEOUT, MAX_CHANNEL_FRAGMENTS, MAX_INSTANCES, MAX_UNTRUSTED_FINGERPRINTS,
+};
 
 /// All OTR state for one contact; plain data that serialises exactly (serde).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -244,5 +248,7 @@ impl Channel {
     }
 }
 
+#[cfg(test)]
+mod ake_tests;
 #[cfg(test)]
 mod tests;

@@ -1,6 +1,8 @@
 //! The receiving side of a channel: classification, fragments, AKE and data messages.
 
-use super::{Channel, Ended, Event, Offer, Out, Problem, ERR_NOT_PRIVATE, ERR_UNREADABLE};
+use super::{
+    Channel, Ended, Event, Offer, Out, Problem, ERR_AKE_FAILED, ERR_NOT_PRIVATE, ERR_UNREADABLE,
+};
 use crate::otr::account::{Account, MIN_INSTANCE_TAG};
 use crate::otr::ake::{AkeOutput, AkeState, Tags};
 use crate::otr::error::OtrError;
@@ -70,6 +72,7 @@ impl Channel {
             }
             None => 0,
         };
+        self.make_room_for_fragment(instance, f.piece.len());
         let session = self.session_for(instance);
         session.fragment_at = now;
         let whole = session.fragments.add(&f);
@@ -133,9 +136,15 @@ impl Channel {
             _ => None,
         };
         let session = self.session_for(instance);
-        let inherits = matches!(msg.body, Body::DhKey { .. } | Body::DhCommit { .. });
-        if let (Some(master), AkeState::None, true) = (master_waiting, &session.ake, inherits) {
-            // libotr copies the master's AKE to the child that answers our DH-Commit.
+        let inherits = match &msg.body {
+            // libotr (otrl_auth_copy_on_key): a DH-Key answers the master's DH-Commit, whatever
+            // the child kept from an earlier exchange (one that failed, say). A retransmitted
+            // DH-Key is answered from the same commit again, so nothing is lost.
+            Body::DhKey { .. } => true,
+            Body::DhCommit { .. } => session.ake == AkeState::None,
+            _ => false,
+        };
+        if let (Some(master), true) = (master_waiting, inherits) {
             session.ake = master;
         }
         let tags = Tags {
@@ -145,7 +154,12 @@ impl Channel {
         let version = msg.header.version;
         session.ake_at = now;
         match session.ake.handle(msg, &account.key, tags) {
-            Err(e) => out.push(Event::Problem(Problem::Ake(e))),
+            Err(e) => {
+                // Said at once, so that the peer's client (libotr's ERROR_START_AKE) and its
+                // user know to start again; the next DH-Commit or DH-Key restarts the exchange.
+                out.push(Event::Problem(Problem::Ake(e)));
+                out.push(Event::Inject(ERR_AKE_FAILED.to_owned()));
+            }
             Ok(AkeOutput::Nothing) => {}
             Ok(AkeOutput::Send(bytes)) => {
                 Self::inject_encoded(account, version, instance, &bytes, out)

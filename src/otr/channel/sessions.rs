@@ -13,6 +13,10 @@ pub const AKE_TIMEOUT: u64 = 60;
 pub const FRAGMENT_TIMEOUT: u64 = 60;
 /// Most peer instances one channel keeps; a new one then replaces the least useful.
 pub const MAX_INSTANCES: usize = 16;
+/// Most bytes of partial fragmented messages one channel holds, all instances together (one
+/// reassembly buffer's worth): the state is stored after every message, so made-up instance
+/// tags must not multiply it.
+pub const MAX_CHANNEL_FRAGMENTS: usize = crate::otr::fragment::MAX_REASSEMBLED;
 /// Most untrusted fingerprints one channel remembers (trusted ones are always kept).
 pub const MAX_UNTRUSTED_FINGERPRINTS: usize = 32;
 
@@ -78,6 +82,27 @@ impl Channel {
             }
         }
         self.sessions.entry(instance).or_default()
+    }
+
+    /// Before `bytes` more of a fragmented message from `instance`: the partial messages of
+    /// other instances are dropped, stalest first, while all of them together would hold more
+    /// than [`MAX_CHANNEL_FRAGMENTS`].
+    pub(super) fn make_room_for_fragment(&mut self, instance: u32, bytes: usize) {
+        let total =
+            |c: &Channel| -> usize { c.sessions.values().map(|s| s.fragments.buffered()).sum() };
+        while total(self).saturating_add(bytes) > MAX_CHANNEL_FRAGMENTS {
+            let stalest = self
+                .sessions
+                .iter()
+                .filter(|(tag, s)| **tag != instance && !s.fragments.is_empty())
+                .min_by_key(|(_, s)| s.fragment_at)
+                .map(|(tag, _)| *tag);
+            match stalest.and_then(|tag| self.sessions.get_mut(&tag)) {
+                Some(s) => s.fragments.clear(),
+                // Only this instance's own partial message is left: its own bound applies.
+                None => return,
+            }
+        }
     }
 
     /// Records a fingerprint seen in an AKE as untrusted; beyond

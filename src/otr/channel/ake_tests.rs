@@ -1,0 +1,267 @@
+//! Engine to engine: a failed AKE is reported and never blocks the next one, a refresh ends a
+//! running SMP, and partial fragments are bounded per channel.
+
+use super::tests::{pump, Side};
+use super::*;
+use crate::otr::fragment;
+use crate::otr::message::{classify, Body, Classified, Message};
+
+/// How the peer spoils its half of the first exchange.
+#[derive(Clone, Copy, Debug)]
+enum Fault {
+    /// The peer commits, and its Reveal Signature's MAC is wrong.
+    RevealSigMac,
+    /// The peer commits, and its revealed key lost a leading zero byte (otr.js 0.2.16).
+    RevealedKeyShort,
+    /// The bot commits, and the peer's Signature's MAC is wrong.
+    SignatureMac,
+}
+
+/// `wire` spoiled as `fault` says, if it is the message that fault applies to.
+fn spoil(wire: &str, fault: Fault) -> Option<String> {
+    let Ok(Classified::Encoded(bytes)) = classify(wire) else {
+        return None;
+    };
+    let mut msg = Message::parse(&bytes).ok()?;
+    match (&mut msg.body, fault) {
+        (Body::RevealSig { mac, .. }, Fault::RevealSigMac)
+        | (Body::Signature { mac, .. }, Fault::SignatureMac) => mac[0] ^= 1,
+        (Body::RevealSig { revealed_key, .. }, Fault::RevealedKeyShort) => {
+            revealed_key.remove(0);
+        }
+        _ => return None,
+    }
+    Some(message::armor(&msg.encode()))
+}
+
+/// Relays between `peer` and `bot` from `first` (sent by `from_peer` or not), spoiling the one
+/// message `fault` names; returns the bot's events.
+fn failed_exchange(bot: &mut Side, peer: &mut Side, fault: Fault, now: u64) -> Vec<Event> {
+    let mut to_bot = Vec::new();
+    let mut to_peer = Vec::new();
+    match fault {
+        Fault::RevealSigMac | Fault::RevealedKeyShort => {
+            to_peer.extend(bot.channel.init(&bot.account))
+        }
+        Fault::SignatureMac => to_bot.extend(peer.channel.init(&peer.account)),
+    }
+    let mut bot_events = Vec::new();
+    let mut spoiled = false;
+    for _ in 0..10 {
+        for ev in core::mem::take(&mut to_peer) {
+            if let Event::Inject(m) = ev {
+                to_bot.extend(peer.channel.read(&peer.account, &m, now));
+            }
+        }
+        for ev in core::mem::take(&mut to_bot) {
+            if let Event::Inject(m) = ev {
+                let m = match spoil(&m, fault).filter(|_| !spoiled) {
+                    Some(bad) => {
+                        spoiled = true;
+                        bad
+                    }
+                    None => m,
+                };
+                let out = bot.channel.read(&bot.account, &m, now);
+                bot_events.extend(out.clone());
+                to_peer.extend(out);
+            }
+        }
+    }
+    assert!(
+        spoiled,
+        "{fault:?}: the exchange never reached the spoiled message"
+    );
+    bot_events
+}
+
+fn secure_events(events: &[Event]) -> usize {
+    events
+        .iter()
+        .filter(|e| matches!(e, Event::GoneSecure { .. }))
+        .count()
+}
+
+#[test]
+fn a_failed_ake_is_reported_and_the_next_one_succeeds_at_once() {
+    let faults = [
+        Fault::RevealSigMac,
+        Fault::RevealedKeyShort,
+        Fault::SignatureMac,
+    ];
+    for policy in [Policy::MANUAL, Policy::ALLOW_V2] {
+        for fault in faults {
+            for bot_commits in [true, false] {
+                let case = format!("{policy:?} {fault:?}, retry with bot_commits={bot_commits}");
+                let mut bot = Side::new("bot@x", policy);
+                let mut peer = Side::new("learner@x", policy);
+                let failed = failed_exchange(&mut bot, &mut peer, fault, 10);
+                assert!(
+                    failed
+                        .iter()
+                        .any(|e| matches!(e, Event::Problem(Problem::Ake(_)))),
+                    "{case}: {failed:?}"
+                );
+                assert!(
+                    failed.contains(&Event::Inject(ERR_AKE_FAILED.to_owned())),
+                    "{case}: the learner is told with an OTR error: {failed:?}"
+                );
+                assert!(!bot.channel.is_encrypted(), "{case}");
+                // The learner (or the bot) starts again at once: no timer has run.
+                let first = if bot_commits {
+                    peer.channel.init(&peer.account)
+                } else {
+                    bot.channel.init(&bot.account)
+                };
+                bot.events.clear();
+                if bot_commits {
+                    pump(&mut peer, &mut bot, first, 11);
+                } else {
+                    pump(&mut bot, &mut peer, first, 11);
+                }
+                assert_eq!(secure_events(&bot.events), 1, "{case}: {:?}", bot.events);
+                assert!(
+                    bot.channel.is_encrypted() && peer.channel.is_encrypted(),
+                    "{case}"
+                );
+                let out = peer.channel.write(&peer.account, "private now", 12);
+                pump(&mut peer, &mut bot, out, 12);
+                assert!(
+                    bot.events.iter().any(|e| matches!(
+                        e,
+                        Event::Message { text, encrypted: true, .. } if text == "private now"
+                    )),
+                    "{case}: {:?}",
+                    bot.events
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_retransmitted_dh_key_still_ends_in_one_private_conversation() {
+    let mut bot = Side::new("bot@x", Policy::MANUAL);
+    let mut peer = Side::new("learner@x", Policy::MANUAL);
+    let query = peer.channel.init(&peer.account);
+    let Event::Inject(q) = &query[0] else {
+        panic!("{query:?}")
+    };
+    let commit = bot.channel.read(&bot.account, q, 1);
+    let Event::Inject(c) = &commit[0] else {
+        panic!("{commit:?}")
+    };
+    let key = peer.channel.read(&peer.account, c, 1);
+    let Event::Inject(k) = &key[0] else {
+        panic!("{key:?}")
+    };
+    let reveal = bot.channel.read(&bot.account, k, 1);
+    let again = bot.channel.read(&bot.account, k, 1);
+    assert!(
+        !again.iter().any(|e| matches!(e, Event::Problem(_))),
+        "{again:?}"
+    );
+    pump(&mut bot, &mut peer, reveal, 1);
+    pump(&mut bot, &mut peer, again, 1);
+    assert!(bot.channel.is_encrypted() && peer.channel.is_encrypted());
+    assert_eq!(secure_events(&bot.events), 1, "{:?}", bot.events);
+}
+
+fn smp_events(events: &[Event]) -> Vec<crate::otr::smp::SmpEvent> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Smp { event, .. } => Some(event.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_refresh_ends_a_running_smp_and_one_started_at_once_after_it_succeeds() {
+    use crate::otr::smp::SmpEvent;
+    for policy in [Policy::MANUAL, Policy::ALLOW_V2] {
+        let mut bot = Side::new("bot@x", policy);
+        let mut peer = Side::new("learner@x", policy);
+        let q = peer.channel.init(&peer.account);
+        pump(&mut peer, &mut bot, q, 1);
+        assert!(bot.channel.is_encrypted() && peer.channel.is_encrypted());
+        // The bot starts SMP; its first message is still on the way when the learner's
+        // client refreshes the conversation.
+        let lost = bot.channel.smp_verify(&bot.account, b"secret", None, 2);
+        assert!(!lost.is_empty());
+        assert!(bot.channel.sessions().iter().any(|s| s.smp_in_progress));
+        bot.events.clear();
+        let q = peer.channel.refresh(&peer.account);
+        pump(&mut peer, &mut bot, q, 3);
+        assert!(
+            bot.events
+                .iter()
+                .any(|e| matches!(e, Event::StillSecure { .. })),
+            "{policy:?}: {:?}",
+            bot.events
+        );
+        assert!(
+            !bot.channel.sessions().iter().any(|s| s.smp_in_progress),
+            "{policy:?}: the bot's SMP ended with the old session"
+        );
+        // The learner starts SMP at once; the bot is asked and answers.
+        bot.events.clear();
+        let out = peer.channel.smp_verify(&peer.account, b"secret", None, 4);
+        pump(&mut peer, &mut bot, out, 4);
+        assert_eq!(
+            smp_events(&bot.events),
+            [SmpEvent::AskForSecret],
+            "{policy:?}"
+        );
+        let out = bot.channel.smp_verify(&bot.account, b"secret", None, 5);
+        bot.events.extend(out.clone());
+        pump(&mut bot, &mut peer, out, 5);
+        assert!(
+            smp_events(&bot.events).contains(&SmpEvent::Success),
+            "{policy:?}: {:?}",
+            bot.events
+        );
+        assert!(
+            smp_events(&peer.events).contains(&SmpEvent::Success),
+            "{policy:?}"
+        );
+    }
+}
+
+#[test]
+fn partial_fragments_of_many_instances_are_bounded_per_channel() {
+    let bot = Side::new("bot@x", Policy::MANUAL);
+    let (account, mut channel) = (bot.account, bot.channel);
+    let piece = "A".repeat(fragment::MAX_REASSEMBLED - 1000);
+    for i in 0..MAX_INSTANCES as u32 {
+        let sender = 0x1000 + i;
+        let text = format!("?OTR|{sender:08x}|00000000,00001,00002,{piece},");
+        channel.read(&account, &text, 10 + u64::from(i));
+        let held: usize = channel
+            .sessions
+            .values()
+            .map(|s| s.fragments.buffered())
+            .sum();
+        assert!(
+            held <= MAX_CHANNEL_FRAGMENTS,
+            "{held} bytes after {} instances",
+            i + 1
+        );
+    }
+    // The newest partial message is the one kept, and it still completes.
+    let last = 0x1000 + MAX_INSTANCES as u32 - 1;
+    let end = format!("?OTR|{last:08x}|00000000,00002,00002,B,");
+    let out = channel.read(&account, &end, 100);
+    assert!(
+        out.iter()
+            .any(|e| matches!(e, Event::Problem(Problem::Malformed(_)))),
+        "the whole (not a valid OTR message) was read: {out:?}"
+    );
+    let encoded = bincode::serde::encode_to_vec(&channel, bincode::config::standard()).unwrap();
+    assert!(
+        encoded.len() < 2 * MAX_CHANNEL_FRAGMENTS,
+        "{} bytes stored",
+        encoded.len()
+    );
+}
