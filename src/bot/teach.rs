@@ -405,12 +405,16 @@ impl Teacher {
             .shared_secret
             .as_ref()
             .and_then(|s| std::str::from_utf8(s.expose()).ok().map(str::to_owned));
+        // OTR's events come from OTR's state, which the turn has therefore read.
+        let Some(otr) = &turn.otr else {
+            return Ok(());
+        };
         let mut sends = Vec::new();
         for ev in events {
             if let crate::otr::Event::Problem(p) = &ev {
                 tracing::info!(jid = %turn.jid, problem = %super::learner::LoggedProblem(p), "otr problem");
             }
-            match meaning(ev, secret.as_deref(), &turn.otr.channel) {
+            match meaning(ev, secret.as_deref(), &otr.channel) {
                 Meaning::Send(m) => sends.push(m),
                 Meaning::Lesson(e) => queue.push_back(e),
                 Meaning::Nothing => {}
@@ -419,9 +423,6 @@ impl Teacher {
         // Kept even when nothing is sent: a read changes the state too (a fragment held for
         // reassembly, a new key of the peer's); on the disk before anything made from it is
         // sent, so that no AES-CTR counter is ever used twice.
-        let Some(otr) = &turn.otr else {
-            return Ok(());
-        };
         let state = otr.encode()?;
         if sends.is_empty() {
             self.store.keep_channel_state(&turn.jid, state.expose())?;
