@@ -345,10 +345,11 @@ pub fn handle(store: &Store, req: &Request, now: u64) -> (Response, Option<Admin
             let ev = AdminEvent::SessionKilled { jid: jid.clone() };
             Ok((Reply::Killed { jid }, Some(ev)))
         })(),
-        Request::SecretSet { jid, secret } => match jid_of(jid) {
-            Ok(jid) => return super::admin_secret::set(store, &jid, secret),
-            Err(resp) => Err(resp),
-        },
+        // The lesson answers this one: `admin_secret::set` (running) or `set_offline`.
+        Request::SecretSet { .. } => Err(error(
+            ErrorKind::Protocol,
+            "a shared secret goes to the lesson, not to the store",
+        )),
     };
     match r {
         Ok((reply, ev)) => (Response::Ok { reply }, ev),
@@ -394,6 +395,7 @@ pub fn bind(path: &Path) -> io::Result<UnixListener> {
 pub async fn serve(
     listener: UnixListener,
     store: Store,
+    teacher: super::teach::Teacher,
     events: mpsc::Sender<AdminEvent>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -404,9 +406,9 @@ pub async fn serve(
         };
         match conn {
             Ok((stream, _)) => {
-                let (store, events) = (store.clone(), events.clone());
+                let (store, events, teacher) = (store.clone(), events.clone(), teacher.clone());
                 tokio::spawn(async move {
-                    if let Err(e) = connection(stream, store, events).await {
+                    if let Err(e) = connection(stream, store, teacher, events).await {
                         tracing::warn!(error = %e, "admin connection failed");
                     }
                 });
@@ -422,6 +424,7 @@ pub async fn serve(
 async fn connection(
     stream: UnixStream,
     store: Store,
+    teacher: super::teach::Teacher,
     events: mpsc::Sender<AdminEvent>,
 ) -> io::Result<()> {
     let (rd, mut wr) = stream.into_split();
@@ -445,6 +448,13 @@ async fn connection(
                     error(ErrorKind::Protocol, format!("bad request: {e}")),
                     None,
                 ),
+                Ok(Request::SecretSet { jid, secret }) => {
+                    tracing::info!(%jid, "admin request: a shared secret");
+                    (
+                        super::admin_secret::set(&teacher, &jid, &secret).await,
+                        None,
+                    )
+                }
                 Ok(req) => {
                     tracing::info!(request = ?req, "admin request");
                     let store = store.clone();

@@ -1,12 +1,18 @@
 //! `otrbot secret set JID`: the operator gives a learner a new shared secret (read from
 //! standard input), for a learner whitelisted from the command line whose secret was voided
-//! (typed into the chat) and who has no course page to choose another on.
+//! (typed into the chat) and who has no course page to choose another on. The lesson decides
+//! on it, as on a secret from the course page ([`Teacher::secret_entered`]).
 
-use super::admin::{AdminEvent, ErrorKind, Reply, Response};
-use crate::lesson::{self, secret::check_secret, Env, Event};
-use crate::store::{self, SecretBytes, Store};
+use super::admin::{check_jid, ErrorKind, Reply, Response};
+use super::course::SecretVerdict;
+use super::teach::{Teacher, Teaching};
+use crate::i18n::Catalogs;
+use crate::settings::Settings;
+use crate::store::{KeyPool, Store};
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::sync::Arc;
+use tokio::sync::mpsc;
 use zeroize::Zeroize;
 
 /// A shared secret inside an admin request: never shown by `Debug` (requests are logged),
@@ -27,31 +33,32 @@ impl Drop for SecretText {
     }
 }
 
-fn refused(kind: ErrorKind, message: String) -> (Response, Option<AdminEvent>) {
-    (Response::Error { kind, message }, None)
+fn refused(kind: ErrorKind, message: String) -> Response {
+    Response::Error { kind, message }
 }
 
-/// Stores `secret` as `jid`'s shared secret (checked as the course page checks it). The
-/// running bot then tells the lesson, which says so in chat (the event returned).
-pub fn set(store: &Store, jid: &str, secret: &SecretText) -> (Response, Option<AdminEvent>) {
-    if let Err(weak) = check_secret(&secret.0) {
-        let params = weak.params();
-        let refs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let why = crate::i18n::format(weak.msgid(), &refs);
-        return refused(ErrorKind::InvalidArgument, format!("secret refused: {why}"));
-    }
-    let bytes = SecretBytes::from(secret.0.as_bytes());
-    match store.update_session(jid, |s| s.shared_secret = Some(bytes.clone())) {
-        Ok(_) => {
-            let reply = Reply::SecretSet {
-                jid: jid.to_owned(),
-            };
-            let ev = AdminEvent::SecretSet {
-                jid: jid.to_owned(),
-            };
-            (Response::Ok { reply }, Some(ev))
+/// Gives `secret` to the lesson of `jid`, which decides on it as on one chosen on the course
+/// page (and says so in chat when the bot runs); the answer for the operator.
+pub async fn set(teacher: &Teacher, jid: &str, secret: &SecretText) -> Response {
+    let jid = match check_jid(jid) {
+        Ok(j) => j,
+        Err(m) => return refused(ErrorKind::InvalidArgument, m),
+    };
+    match teacher.secret_entered(&jid, &secret.0).await {
+        Ok(SecretVerdict::Stored) => Response::Ok {
+            reply: Reply::SecretSet { jid },
+        },
+        Ok(SecretVerdict::Refused(weak)) => {
+            let params = weak.params();
+            let refs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let why = crate::i18n::format(weak.msgid(), &refs);
+            refused(ErrorKind::InvalidArgument, format!("secret refused: {why}"))
         }
-        Err(store::Error::NoSession(_)) => refused(
+        Ok(SecretVerdict::AlreadyVerified) => refused(
+            ErrorKind::InvalidArgument,
+            format!("{jid} has verified the bot already: no secret is needed any more"),
+        ),
+        Ok(SecretVerdict::NoSession) => refused(
             ErrorKind::NotFound,
             format!("{jid} has no session (it starts when they write, with lesson.default_secret)"),
         ),
@@ -59,36 +66,35 @@ pub fn set(store: &Store, jid: &str, secret: &SecretText) -> (Response, Option<A
     }
 }
 
-/// With the bot stopped, nobody runs the lesson for [`AdminEvent::SecretSet`]: its stage takes
-/// the stored secret here as if the course page had sent it (nothing can be said in chat
-/// now), so that the learner's next SMP is answered.
-pub fn lesson_takes_secret(store: &Store, jid: &str) -> Result<(), String> {
-    let Some(stored) = store.session(jid).map_err(|e| e.to_string())? else {
-        return Ok(());
+/// [`set`] with the bot stopped: a teacher on the store alone, whose chat goes nowhere.
+pub fn set_offline(store: &Store, settings: &Settings, jid: &str, secret: &SecretText) -> Response {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return refused(ErrorKind::Store, format!("cannot start a runtime: {e}")),
     };
-    let Some(secret) = stored.session.shared_secret.as_ref() else {
-        return Ok(());
-    };
-    let secret = zeroize::Zeroizing::new(String::from_utf8_lossy(secret.expose()).into_owned());
-    let stage = super::teach::stage_of(&stored.session).map_err(|e| e.to_string())?;
-    let event = Event::SecretReceived {
-        secret: secret.to_string(),
-    };
-    let (next, _) = match lesson::step(&stage, &event, &Env::default()) {
-        Ok(r) => r,
-        // A verified or finished lesson has no use for a secret.
-        Err(_) => return Ok(()),
-    };
-    let bytes = bincode::serde::encode_to_vec(&next, bincode::config::standard())
-        .map_err(|e| e.to_string())?;
-    let name = next.name().to_owned();
-    store
-        .update_session(jid, |s| {
-            s.lesson_state = bytes.clone();
-            s.stage = name.clone();
-        })
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    rt.block_on(async {
+        // No keys are made here: a session has its key already.
+        let pool = match KeyPool::start(store.clone(), 0, Arc::new(Vec::new)) {
+            Ok(p) => Arc::new(p),
+            Err(e) => return refused(ErrorKind::Store, format!("key pool: {e}")),
+        };
+        let (xmpp, _) = mpsc::channel(1);
+        let teaching = Teaching {
+            per_char: None,
+            ..Teaching::from_settings(settings)
+        };
+        let teacher = Teacher::new(
+            store.clone(),
+            pool,
+            Arc::new(Catalogs::empty()),
+            teaching,
+            xmpp,
+        );
+        set(&teacher, jid, secret).await
+    })
 }
 
 #[cfg(test)]

@@ -127,13 +127,6 @@ async fn serve(settings: Settings, store: Store) -> Result<(), Failure> {
             format!("cannot listen on {}: {e}", sock.display()),
         )
     })?;
-    let (admin_tx, mut admin_rx) = mpsc::channel(64);
-    let admin_task = tokio::spawn(admin::serve(
-        listener,
-        store.clone(),
-        admin_tx.clone(),
-        stop_rx.clone(),
-    ));
     let (cmd_tx, cmd_rx) = mpsc::channel::<Command>(256);
     let (link_tx, mut link_rx) = mpsc::channel::<Link>(256);
     let status = Some(settings.format.project_name.clone());
@@ -144,6 +137,14 @@ async fn serve(settings: Settings, store: Store) -> Result<(), Failure> {
         teach::Teaching::from_settings(&settings),
         cmd_tx.clone(),
     );
+    let (admin_tx, mut admin_rx) = mpsc::channel(64);
+    let admin_task = tokio::spawn(admin::serve(
+        listener,
+        store.clone(),
+        teacher.clone(),
+        admin_tx.clone(),
+        stop_rx.clone(),
+    ));
     // The LTI pages and the grade sender: same process, same runtime, same commands.
     let lti = crate::lti::run::start(
         &settings,

@@ -2,10 +2,9 @@
 //! on the store directly when the bot is not running.
 
 use crate::bot::admin::{
-    self, check_jid, check_locale, AdminEvent, ErrorKind, Reply, Request, Response, SessionRow,
-    WhitelistRow,
+    self, check_jid, check_locale, ErrorKind, Reply, Request, Response, SessionRow, WhitelistRow,
 };
-use crate::bot::admin_secret::{lesson_takes_secret, SecretText};
+use crate::bot::admin_secret::{set_offline, SecretText};
 use crate::exit::{ExitCode, Failure};
 use crate::settings::Settings;
 use crate::store::scanner::unix_now;
@@ -179,10 +178,10 @@ pub fn send(settings: &Settings, req: &Request) -> Result<Reply, Failure> {
                 ),
                 _ => f,
             })?;
-            let (resp, ev) = admin::handle(&store, req, unix_now());
-            if let Some(AdminEvent::SecretSet { jid }) = &ev {
-                lesson_takes_secret(&store, jid).map_err(|e| Failure::new(ExitCode::Store, e))?;
-            }
+            let resp = match req {
+                Request::SecretSet { jid, secret } => set_offline(&store, settings, jid, secret),
+                _ => admin::handle(&store, req, unix_now()).0,
+            };
             store.flush().map_err(crate::bot::store_failure)?;
             resp
         }
