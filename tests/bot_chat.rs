@@ -147,14 +147,29 @@ async fn otr_messages_are_not_copied_to_the_learners_other_clients() {
     other.send_stanza(Stanza::Iq(enable)).await.unwrap();
     let seen = Arc::new(Mutex::new(Vec::<String>::new()));
     let log = seen.clone();
+    let (enabled_tx, enabled) = tokio::sync::oneshot::channel();
     let watcher = tokio::spawn(async move {
+        let mut enabled_tx = Some(enabled_tx);
         while let Some(ev) = other.next().await {
-            if let Event::Stanza(Stanza::Message(m)) = ev {
-                let el: tokio_xmpp::minidom::Element = m.into();
-                log.lock().unwrap().push(String::from(&el));
+            match ev {
+                Event::Stanza(Stanza::Iq(iq)) if iq.id() == "carbons-on" => {
+                    if let Some(tx) = enabled_tx.take() {
+                        let _ = tx.send(());
+                    }
+                }
+                Event::Stanza(Stanza::Message(m)) => {
+                    let el: tokio_xmpp::minidom::Element = m.into();
+                    log.lock().unwrap().push(String::from(&el));
+                }
+                _ => {}
             }
         }
     });
+    // The server has switched carbons on before the learner's main client logs in.
+    tokio::time::timeout(support::learner::T, enabled)
+        .await
+        .expect("the server answers the carbons request")
+        .unwrap();
     let mut l = Learner::login(&ljid, &lpw, &bot.jid).await;
     go_private(&mut l).await;
     let before = l.said.len();
