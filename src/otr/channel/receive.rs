@@ -144,6 +144,7 @@ impl Channel {
             Body::DhCommit { .. } => session.ake == AkeState::None,
             _ => false,
         };
+        let inherited = master_waiting.is_some() && inherits;
         if let (Some(master), true) = (master_waiting, inherits) {
             session.ake = master;
         }
@@ -162,6 +163,16 @@ impl Channel {
             }
             Ok(AkeOutput::Nothing) => {}
             Ok(AkeOutput::Send(bytes)) => {
+                let gave_up = matches!(session.ake, AkeState::AwaitingRevealSig(_));
+                if inherited && gave_up && matches!(msg.body, Body::DhCommit { .. }) {
+                    // Both sides committed at once and the peer's commit won: the master's
+                    // commit is given up too, or a DH-Key the peer's client sends to it (libotr
+                    // answers every commit) would restart this exchange, and both sides would
+                    // wait for each other's Signature.
+                    if let Some(master) = self.sessions.get_mut(&0) {
+                        master.ake = AkeState::None;
+                    }
+                }
                 Self::inject_encoded(account, version, instance, &bytes, out)
             }
             Ok(AkeOutput::Done(est, send)) => {
