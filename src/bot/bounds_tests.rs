@@ -15,15 +15,15 @@ fn pool_key() -> Vec<u8> {
     KEY.get_or_init(default_dsa_key).clone()
 }
 
-struct Rig {
-    teacher: Teacher,
-    store: Store,
-    said: mpsc::Receiver<Command>,
+pub(super) struct Rig {
+    pub teacher: Teacher,
+    pub store: Store,
+    pub said: mpsc::Receiver<Command>,
     _pool: Arc<KeyPool>,
     _dir: tempfile::TempDir,
 }
 
-fn rig() -> Rig {
+pub(super) fn rig() -> Rig {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let key = pool_key();

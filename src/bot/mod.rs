@@ -15,6 +15,8 @@ pub mod teach;
 pub mod turns;
 
 #[cfg(test)]
+mod blocking_tests;
+#[cfg(test)]
 mod bounds_tests;
 
 use crate::exit::{ExitCode, Failure};

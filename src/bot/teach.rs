@@ -7,6 +7,7 @@ use super::roster;
 use super::turns::{self, Ticket, TurnLocks};
 use crate::i18n::Catalogs;
 use crate::lesson::{self, render, step, Action, Env, LessonError, Stage};
+use crate::otr::{Account, Channel};
 use crate::settings::Settings;
 use crate::store::{
     self, GradeNote, GradeRequest, KeyPool, LessonCommit, SecretBytes, Session, Store, Timeouts,
@@ -372,21 +373,14 @@ impl Teacher {
         turn.to = from;
         let now = unix_now();
         self.ensure_otr(&mut turn)?;
-        let Some(mut otr) = turn.otr.take() else {
-            return Err(TurnError::Lesson("OTR state not loaded".into()));
-        };
-        let (otr, events) = tokio::task::spawn_blocking(move || {
-            let account = otr.account.clone();
-            // OTR's timer, as libotr's applications run it: an AKE or a fragmented message
-            // left unfinished for a minute is forgotten (its DH secret with it) before the
-            // next message is read. Expiry removes whatever a silent learner left.
-            otr.channel.ping(now);
-            let ev = otr.channel.read(&account, &body, now);
-            (otr, ev)
+        // OTR's timer, as libotr's applications run it: an AKE or a fragmented message left
+        // unfinished for a minute is forgotten (its DH secret with it) before the next message
+        // is read. Expiry removes whatever a silent learner left.
+        let events = otr_blocking(&mut turn, move |c, a| {
+            c.ping(now);
+            c.read(a, &body, now)
         })
-        .await
-        .map_err(|e| TurnError::Task(e.to_string()))?;
-        turn.otr = Some(otr);
+        .await?;
         let mut queue = VecDeque::new();
         self.apply_otr(&mut turn, events, &mut queue).await?;
         self.run_lesson(&mut turn, &mut queue).await?;
@@ -582,30 +576,22 @@ impl Teacher {
                 let text = self.text(&turn.session.locale, *msg, params);
                 self.typing(turn, &text).await;
                 turn.last_reply = Some(text.chars().count());
-                let otr = otr_of(turn)?;
-                otr.channel.write(&otr.account.clone(), &text, now)
+                otr_blocking(turn, move |c, a| c.write(a, &text, now)).await?
             }
             Action::StartSmp { question } => {
                 let q = question.map(|m| self.text(&turn.session.locale, m, &[]));
                 let answer = secret(&turn.session);
-                let otr = otr_of(turn)?;
-                let account = otr.account.clone();
-                otr.channel.smp_verify(&account, &answer, q.as_deref(), now)
+                let ask =
+                    move |c: &mut Channel, a: &Account| c.smp_verify(a, &answer, q.as_deref(), now);
+                otr_blocking(turn, ask).await?
             }
             Action::RespondSmp => {
                 let answer = secret(&turn.session);
-                let otr = otr_of(turn)?;
-                let account = otr.account.clone();
-                otr.channel.smp_verify(&account, &answer, None, now)
+                otr_blocking(turn, move |c, a| c.smp_verify(a, &answer, None, now)).await?
             }
-            Action::AbortSmp => {
-                let otr = otr_of(turn)?;
-                otr.channel.smp_abort(&otr.account.clone(), now)
+            Action::AbortSmp => otr_blocking(turn, move |c, a| c.smp_abort(a, now)).await?,
             }
-            Action::EndOtr => {
-                let otr = otr_of(turn)?;
-                otr.channel.finish(&otr.account.clone(), now)
-            }
+            Action::EndOtr => otr_blocking(turn, move |c, a| c.finish(a, now)).await?,
             Action::ShowStatus(msg) => {
                 turn.farewell = Some(self.text(&turn.session.locale, *msg, &[]));
                 Vec::new()
@@ -778,6 +764,27 @@ fn grade_for(session: &Session, score: f64, now: u64) -> (Option<GradeRequest>, 
         last_error: None,
     };
     (Some(g), GradeNote::Queued)
+}
+
+/// Runs an OTR call (1536-bit arithmetic: reading, new data-message keys, SMP steps, ending OTR)
+/// on the blocking pool, so that the async workers never wait for it.
+async fn otr_blocking(
+    turn: &mut Turn,
+    call: impl FnOnce(&mut Channel, &Account) -> Vec<crate::otr::Event> + Send + 'static,
+) -> Result<Vec<crate::otr::Event>, TurnError> {
+    let mut otr = turn
+        .otr
+        .take()
+        .ok_or_else(|| TurnError::Lesson("OTR state not loaded".into()))?;
+    let (otr, events) = tokio::task::spawn_blocking(move || {
+        let account = otr.account.clone();
+        let events = call(&mut otr.channel, &account);
+        (otr, events)
+    })
+    .await
+    .map_err(|e| TurnError::Task(e.to_string()))?;
+    turn.otr = Some(otr);
+    Ok(events)
 }
 
 /// The learner's lesson stage; a session the course page started and the lesson has not seen

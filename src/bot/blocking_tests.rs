@@ -1,0 +1,113 @@
+//! The 1536-bit arithmetic of a learner's turn (OTR writes, SMP steps, ending OTR) runs on the
+//! blocking pool: the async workers that carry every other learner's turn never wait for it.
+
+use super::bounds_tests::rig;
+use crate::otr::channel::tests::Side;
+use crate::otr::{Event, Policy};
+use crate::store::{WhitelistEntry, WhitelistSource};
+use crate::xmpp::conn::Command;
+use crate::xmpp::stanza::Outgoing;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_xmpp::jid::Jid;
+
+const LEARNER: &str = "learner@example.org";
+
+/// The bot's chat messages to the learner said since the last call.
+fn bot_said(said: &mut tokio::sync::mpsc::Receiver<Command>) -> Vec<String> {
+    let mut out = Vec::new();
+    while let Ok(c) = said.try_recv() {
+        if let Command::Send(Outgoing::Chat { body, .. }) = c {
+            out.push(body);
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn smp_arithmetic_does_not_hold_up_the_async_worker() {
+    let mut r = rig();
+    let entry = WhitelistEntry {
+        locale: "en_GB".into(),
+        source: WhitelistSource::Cli,
+        added_at: 0,
+    };
+    r.store.whitelist_add(LEARNER, &entry).unwrap();
+    let from: Jid = format!("{LEARNER}/r").parse().unwrap();
+    let mut learner = Side::new(LEARNER, Policy::MANUAL);
+    // Relays until quiet: the learner's messages through the teacher, the bot's back.
+    let mut to_bot: Vec<String> = learner
+        .channel
+        .init(&learner.account)
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Inject(m) => Some(m),
+            _ => None,
+        })
+        .collect();
+    let relay = |learner: &mut Side, channel_out: Vec<Event>| -> Vec<String> {
+        learner.events.extend(channel_out.clone());
+        channel_out
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::Inject(m) => Some(m),
+                _ => None,
+            })
+            .collect()
+    };
+    for _ in 0..10 {
+        for m in std::mem::take(&mut to_bot) {
+            r.teacher.on_chat(from.clone(), m).await;
+        }
+        for m in bot_said(&mut r.said) {
+            let out = learner.channel.read(&learner.account, &m, 1);
+            to_bot.extend(relay(&mut learner, out));
+        }
+        if to_bot.is_empty() {
+            break;
+        }
+    }
+    assert!(learner.channel.is_encrypted(), "{:?}", learner.events);
+    // The learner starts SMP; the bot answers it (SMP step 2: several 1536-bit powers) while
+    // a ticker on the same (only) async worker measures how long it is kept waiting.
+    let smp1 = learner
+        .channel
+        .smp_verify(&learner.account, b"correct horse battery", None, 2);
+    let smp1 = relay(&mut learner, smp1);
+    let stop = Arc::new(AtomicBool::new(false));
+    let worst = Arc::new(AtomicU64::new(0));
+    let ticker = {
+        let (stop, worst) = (stop.clone(), worst.clone());
+        tokio::spawn(async move {
+            let mut last = Instant::now();
+            while !stop.load(Ordering::Relaxed) {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                let gap = last.elapsed().as_millis() as u64;
+                worst.fetch_max(gap, Ordering::Relaxed);
+                last = Instant::now();
+            }
+        })
+    };
+    tokio::task::yield_now().await;
+    let started = Instant::now();
+    for m in smp1 {
+        r.teacher.on_chat(from.clone(), m).await;
+    }
+    let took = started.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    ticker.await.unwrap();
+    let replies = bot_said(&mut r.said);
+    let mut answered = false;
+    for m in replies {
+        let out = learner.channel.read(&learner.account, &m, 3);
+        answered |= out.iter().any(|e| matches!(e, Event::Inject(_)));
+        relay(&mut learner, out);
+    }
+    assert!(answered, "the bot answered SMP: {:?}", learner.events);
+    let worst = Duration::from_millis(worst.load(Ordering::Relaxed));
+    assert!(
+        worst * 5 < took * 2,
+        "the async worker waited {worst:?} of the turn's {took:?}"
+    );
+}
