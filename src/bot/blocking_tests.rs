@@ -1,5 +1,6 @@
-//! The 1536-bit arithmetic of a learner's turn (OTR writes, SMP steps, ending OTR) runs on the
-//! blocking pool: the async workers that carry every other learner's turn never wait for it.
+//! The cost of a learner's turn: its 1536-bit arithmetic (OTR writes, SMP steps, ending OTR)
+//! runs on the blocking pool, so the async workers that carry every other learner's turn never
+//! wait for it; and an OTR state that did not change is not written again.
 
 use super::bounds_tests::rig;
 use crate::otr::channel::tests::Side;
@@ -109,5 +110,32 @@ async fn smp_arithmetic_does_not_hold_up_the_async_worker() {
     assert!(
         worst * 5 < took * 2,
         "the async worker waited {worst:?} of the turn's {took:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_unchanged_otr_state_is_not_written_again() {
+    let mut r = rig();
+    let entry = WhitelistEntry {
+        locale: "en_GB".into(),
+        source: WhitelistSource::Cli,
+        added_at: 0,
+    };
+    r.store.whitelist_add(LEARNER, &entry).unwrap();
+    let from: Jid = format!("{LEARNER}/r").parse().unwrap();
+    // The first plain-text messages change the state (the whitespace-tag offer is refused).
+    for _ in 0..3 {
+        r.teacher.on_chat(from.clone(), "hello".into()).await;
+    }
+    let before = r.store.channel_writes();
+    for _ in 0..5 {
+        r.teacher.on_chat(from.clone(), "hello again".into()).await;
+    }
+    let replies = bot_said(&mut r.said);
+    assert!(replies.len() >= 5, "the learner was answered: {replies:?}");
+    assert_eq!(
+        r.store.channel_writes() - before,
+        0,
+        "plain text changes nothing in the OTR state"
     );
 }

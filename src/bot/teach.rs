@@ -417,9 +417,17 @@ impl Teacher {
         // Kept even when nothing is sent: a read changes the state too (a fragment held for
         // reassembly, a new key of the peer's); on the disk before anything made from it is
         // sent, so that no AES-CTR counter is ever used twice.
+        // A state that did not change (plain text, an ignored message) is not written again;
+        // it is still made durable before anything is sent.
         let state = otr.encode()?;
+        let stored = self.store.channel_state(&turn.jid)?;
+        let unchanged = stored.is_some_and(|s| s.expose() == state.expose());
         if sends.is_empty() {
-            self.store.keep_channel_state(&turn.jid, state.expose())?;
+            if !unchanged {
+                self.store.keep_channel_state(&turn.jid, state.expose())?;
+            }
+        } else if unchanged {
+            self.store.flush_async().await?;
         } else {
             self.store
                 .save_channel_state_async(&turn.jid, state.expose())

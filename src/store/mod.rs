@@ -66,6 +66,9 @@ pub struct Store {
     opts: Options,
     /// Writes left before the simulated crash ([`Store::crash_after_writes`]).
     writes_left: Arc<AtomicI64>,
+    /// OTR channel states written so far (for tests that count them).
+    #[cfg(test)]
+    channel_writes: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Store {
@@ -93,6 +96,8 @@ impl Store {
             path,
             opts,
             writes_left: Arc::new(AtomicI64::new(i64::MAX)),
+            #[cfg(test)]
+            channel_writes: Default::default(),
         };
         store.check_schema()?;
         Ok(store)
@@ -140,6 +145,13 @@ impl Store {
     pub fn flush(&self) -> Result<()> {
         self.db.flush()?;
         Ok(())
+    }
+
+    /// How many OTR channel states were written through this store (all its clones).
+    #[cfg(test)]
+    pub(crate) fn channel_writes(&self) -> usize {
+        self.channel_writes
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Like [`flush`](Self::flush), without blocking the async runtime.

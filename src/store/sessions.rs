@@ -244,6 +244,9 @@ impl Store {
 
     fn put_channel_state(&self, jid: &str, state: &[u8], flush: bool) -> Result<()> {
         self.write_gate()?;
+        #[cfg(test)]
+        self.channel_writes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let value = codec::encode(&SecretBytes::from(state))?;
         (&self.t.sessions, &self.t.otr_channels)
             .transaction(|(s, chans)| {
