@@ -142,13 +142,6 @@ impl Turn {
     }
 }
 
-/// The turn's OTR state, once [`Teacher::ensure_otr`] has read it.
-fn otr_of(turn: &mut Turn) -> Result<&mut OtrState, TurnError> {
-    turn.otr
-        .as_mut()
-        .ok_or_else(|| TurnError::Lesson("OTR state not loaded".into()))
-}
-
 fn unix_now() -> u64 {
     store::scanner::unix_now()
 }
@@ -598,7 +591,6 @@ impl Teacher {
                 otr_blocking(turn, move |c, a| c.smp_verify(a, &answer, None, now)).await?
             }
             Action::AbortSmp => otr_blocking(turn, move |c, a| c.smp_abort(a, now)).await?,
-            }
             Action::EndOtr => otr_blocking(turn, move |c, a| c.finish(a, now)).await?,
             Action::ShowStatus(msg) => {
                 turn.farewell = Some(self.text(&turn.session.locale, *msg, &[]));
