@@ -639,13 +639,14 @@ fn main() {
         "bot RSS       peak (VmHWM) {hwm:.1} MB, at the end {rss:.1} MB      goal < {GOAL_RSS_MB} MB: {}",
         met(hwm < GOAL_RSS_MB)
     );
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
-        "key pool      {} keys made before the start (target 1, so the filler stayed idle); one key \
-         takes {per_key:.0?} on one thread, so the bot's single filler thread sustains at most \
+        "key pool      {} keys made before the start (target 1, so the fillers stayed idle); one key \
+         takes {per_key:.0?} on one thread, so one filler thread per core ({cores}) sustains about \
          {:.1} new sessions/s: {}",
         keys.len(),
-        1.0 / per_key.as_secs_f64().max(1e-9),
-        if 1.0 / per_key.as_secs_f64().max(1e-9) < done as f64 / elapsed.as_secs_f64() {
+        cores as f64 / per_key.as_secs_f64().max(1e-9),
+        if cores as f64 / per_key.as_secs_f64().max(1e-9) < done as f64 / elapsed.as_secs_f64() {
             "key generation, not the lessons, bounds sustained throughput unless the pool is \
              pre-filled"
         } else {

@@ -223,6 +223,20 @@ pub struct Store {
     pub data_dir: PathBuf,
     /// How many OTR keys the pool keeps ready.
     pub key_pool_size: usize,
+    /// Threads that make keys for the pool; 0: one per core.
+    pub key_threads: usize,
+    /// The key threads' niceness (0 to 19): learners' turns go first.
+    pub key_nice: i32,
+}
+
+impl Store {
+    /// The key threads to run: `key_threads`, or one per core.
+    pub fn key_threads(&self) -> usize {
+        match self.key_threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
+    }
 }
 
 impl Default for Store {
@@ -230,6 +244,8 @@ impl Default for Store {
         Store {
             data_dir: "data".into(),
             key_pool_size: 8,
+            key_threads: 0,
+            key_nice: 10,
         }
     }
 }

@@ -142,6 +142,7 @@ fn check_config_logs_in_reaches_the_lti_url_or_names_the_failure() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains(&format!("logged in as {jid}")), "{stdout}");
     assert!(stdout.contains("HTTP 502"), "{stdout}");
+    assert!(stdout.contains("new OTR keys per second"), "{stdout}");
 
     let out = check_config(&with_url(fake_public_url(), "wrong"));
     assert_eq!(out.status.code(), Some(7), "{out:?}");

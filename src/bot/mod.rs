@@ -98,7 +98,12 @@ async fn serve(settings: Settings, store: Store) -> Result<(), Failure> {
         "xmpp online"
     );
     let pool_size = settings.store.key_pool_size;
-    let pool = KeyPool::start(store.clone(), pool_size, Arc::new(store::default_dsa_key))
+    let refill = store::keypool::Refill {
+        target: pool_size,
+        threads: settings.store.key_threads(),
+        nice: settings.store.key_nice,
+    };
+    let pool = KeyPool::start_with(store.clone(), refill, Arc::new(store::default_dsa_key))
         .map_err(|e| Failure::new(ExitCode::Unknown, format!("cannot start the key pool: {e}")))?;
     let pool = Arc::new(pool);
     let locales = settings.paths.locales();
@@ -174,7 +179,12 @@ async fn serve(settings: Settings, store: Store) -> Result<(), Failure> {
         data = %settings.store.data_dir.display(),
         "otrbot started"
     );
-    tracing::info!(target_keys = pool_size, "running: key pool filler");
+    tracing::info!(
+        target_keys = pool_size,
+        threads = refill.threads,
+        nice = refill.nice,
+        "running: key pool fillers"
+    );
     tracing::info!(every_s = interval.as_secs(), "running: deadline scanner");
     tracing::info!(socket = %sock.display(), "running: admin socket");
     tracing::info!(address = %lti.address, public_url = %settings.lti.public_url, "running: LTI pages and grade sender");

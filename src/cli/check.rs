@@ -45,6 +45,15 @@ pub fn check_config(path: &Path, s: &Settings, args: &CheckArgs) -> Result<(), F
     if args.offline {
         return Ok(());
     }
+    // A new learner takes a fresh key: once the ready ones are gone, the key threads set the pace.
+    let threads = s.store.key_threads();
+    let rate =
+        crate::store::keypool::measure_rate(threads, s.store.key_nice, Duration::from_secs(2));
+    println!(
+        "  keys      {rate:.1} new OTR keys per second with {threads} thread(s): after the {} \
+         ready keys, about {rate:.0} new learners per second",
+        s.store.key_pool_size
+    );
     let login = Login::from_settings(s)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -9,6 +9,7 @@ pub mod error;
 pub mod fragment;
 pub mod group;
 pub mod keyfile;
+pub mod keygen;
 pub mod keys;
 pub mod message;
 pub mod policy;

@@ -33,6 +33,15 @@ pub fn validate(s: &Settings) -> Result<(), SettingError> {
     if !(1..=1000).contains(&s.store.key_pool_size) {
         return Err(bad("store.key_pool_size", "must be between 1 and 1000"));
     }
+    if s.store.key_threads > 256 {
+        return Err(bad(
+            "store.key_threads",
+            "must be between 0 (one per core) and 256",
+        ));
+    }
+    if !(0..=19).contains(&s.store.key_nice) {
+        return Err(bad("store.key_nice", "must be between 0 and 19"));
+    }
     logging(s)
 }
 
@@ -567,6 +576,18 @@ host = "127.0.0.1"
             key_of(&format!("{GOOD}[store]\nkey_pool_size = 0\n")),
             "store.key_pool_size"
         );
+        assert_eq!(
+            key_of(&format!("{GOOD}[store]\nkey_threads = 1000\n")),
+            "store.key_threads"
+        );
+        for nice in ["-1", "20"] {
+            assert_eq!(
+                key_of(&format!("{GOOD}[store]\nkey_nice = {nice}\n")),
+                "store.key_nice"
+            );
+        }
+        let ok = load(&format!("{GOOD}[store]\nkey_threads = 3\nkey_nice = 0\n")).unwrap();
+        assert_eq!((ok.store.key_threads(), ok.store.key_nice), (3, 0));
     }
 
     #[test]

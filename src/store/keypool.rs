@@ -10,9 +10,8 @@
 use super::error::{Error, Result};
 use super::model::{SecretBytes, Session, StoredSession, Timeouts};
 use super::Store;
-use crypto_bigint::modular::{BoxedMontyForm, BoxedMontyParams};
-use crypto_bigint::{BoxedUint, NonZero, RandomMod};
-use std::sync::atomic::{AtomicBool, Ordering};
+use crypto_bigint::BoxedUint;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -34,29 +33,14 @@ fn put_mpi(out: &mut Vec<u8>, v: &BoxedUint) {
     bytes.zeroize();
 }
 
-/// Generates a DSA-1024/160 key with the system RNG; encoded as described in the module docs.
+/// Generates a DSA-1024/160 key with the system RNG ([`crate::otr::keygen`]); encoded as
+/// described in the module docs.
 pub fn default_dsa_key() -> Vec<u8> {
-    let mut rng = rand::rng();
-    #[allow(deprecated)] // DSA-1024 is what OTR v2/v3 specify.
-    let size = dsa::KeySize::DSA_1024_160;
-    let Ok(c) = dsa::Components::try_generate_from_rng_with_key_size(&mut rng, size);
-    let q: &NonZero<BoxedUint> = c.q();
-    let mut x = loop {
-        let Ok(x) = BoxedUint::try_random_mod_vartime(&mut rng, q);
-        if !bool::from(x.is_zero()) {
-            break x;
-        }
-    };
-    let params = BoxedMontyParams::new_vartime(c.p().clone());
-    let y = BoxedMontyForm::new((**c.g()).clone(), &params)
-        .pow(&x)
-        .retrieve();
+    let k = crate::otr::keygen::generate(&mut rand::rng());
     let mut out = Vec::with_capacity(5 * 4 + 3 * 128 + 2 * 20);
-    for v in [&**c.p(), &**c.q(), &**c.g(), &y] {
+    for v in [&k.p, &k.q, &k.g, &k.y, &k.x] {
         put_mpi(&mut out, v);
     }
-    put_mpi(&mut out, &x);
-    x.zeroize();
     out
 }
 
@@ -85,33 +69,90 @@ pub fn decode_dsa_key(bytes: &[u8]) -> Result<[Zeroizing<Vec<u8>>; 5]> {
     Ok(parts)
 }
 
-/// The key pool: a filler thread keeps `target` keys ready, off the async runtime.
+/// How the pool is refilled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refill {
+    /// How many keys to keep ready.
+    pub target: usize,
+    /// Filler threads (each makes one key at a time).
+    pub threads: usize,
+    /// The fillers' scheduling niceness (0 to 19): learners' turns go first.
+    pub nice: i32,
+}
+
+impl Refill {
+    /// One filler at normal priority (tests).
+    pub fn single(target: usize) -> Refill {
+        Refill {
+            target,
+            threads: 1,
+            nice: 0,
+        }
+    }
+}
+
+/// The key pool: filler threads keep `target` keys ready, off the async runtime.
 pub struct KeyPool {
     store: Store,
-    wake: mpsc::Sender<()>,
+    wakes: Vec<mpsc::Sender<()>>,
     added: watch::Receiver<u64>,
     stop: Arc<AtomicBool>,
-    thread: Mutex<Option<JoinHandle<()>>>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// What the fillers share.
+struct Filler {
+    store: Store,
+    target: usize,
+    generate: KeyGenerator,
+    added: watch::Sender<u64>,
+    stop: Arc<AtomicBool>,
+    /// Keys being made right now, so that the fillers together stop at `target`.
+    making: AtomicUsize,
 }
 
 impl KeyPool {
-    /// Starts the filler thread, which makes keys with `generate` until `target` are ready.
+    /// Starts one filler thread, which makes keys with `generate` until `target` are ready.
     pub fn start(store: Store, target: usize, generate: KeyGenerator) -> std::io::Result<KeyPool> {
-        let (wake, woken) = mpsc::channel();
+        Self::start_with(store, Refill::single(target), generate)
+    }
+
+    /// Starts `refill.threads` filler threads at niceness `refill.nice`.
+    pub fn start_with(
+        store: Store,
+        refill: Refill,
+        generate: KeyGenerator,
+    ) -> std::io::Result<KeyPool> {
         let (added_tx, added) = watch::channel(0u64);
         let stop = Arc::new(AtomicBool::new(false));
-        let thread = {
-            let (store, stop) = (store.clone(), stop.clone());
-            std::thread::Builder::new()
-                .name("otrbot-keypool".into())
-                .spawn(move || fill(store, target, generate, woken, added_tx, stop))?
-        };
+        let shared = Arc::new(Filler {
+            store: store.clone(),
+            target: refill.target,
+            generate,
+            added: added_tx,
+            stop: stop.clone(),
+            making: AtomicUsize::new(0),
+        });
+        let mut wakes = Vec::new();
+        let mut threads = Vec::new();
+        for i in 0..refill.threads.max(1) {
+            let (wake, woken) = mpsc::channel();
+            let (f, nice) = (shared.clone(), refill.nice);
+            let t = std::thread::Builder::new()
+                .name(format!("otrbot-keypool-{i}"))
+                .spawn(move || {
+                    lower_priority(nice);
+                    fill(&f, &woken)
+                })?;
+            wakes.push(wake);
+            threads.push(t);
+        }
         Ok(KeyPool {
             store,
-            wake,
+            wakes,
             added,
             stop,
-            thread: Mutex::new(Some(thread)),
+            threads: Mutex::new(threads),
         })
     }
 
@@ -120,9 +161,11 @@ impl KeyPool {
         self.store.pool_len()
     }
 
-    /// Asks the filler to top the pool up.
+    /// Asks the fillers to top the pool up.
     pub fn wake(&self) {
-        let _ = self.wake.send(());
+        for w in &self.wakes {
+            let _ = w.send(());
+        }
     }
 
     /// Creates a session with a pooled key (see [`Store::create_session`]); if none is
@@ -151,12 +194,16 @@ impl KeyPool {
         }
     }
 
-    /// Stops the filler and waits for it (at most one key generation).
+    /// Stops the fillers and waits for them (at most one key generation each).
     pub fn stop(&self) {
         self.stop.store(true, Ordering::SeqCst);
-        let _ = self.wake.send(());
-        let handle = self.thread.lock().ok().and_then(|mut t| t.take());
-        if let Some(h) = handle {
+        self.wake();
+        let handles = self
+            .threads
+            .lock()
+            .map(|mut t| std::mem::take(&mut *t))
+            .unwrap_or_default();
+        for h in handles {
             let _ = h.join();
         }
     }
@@ -168,28 +215,41 @@ impl Drop for KeyPool {
     }
 }
 
-/// The filler thread's loop.
-fn fill(
-    store: Store,
-    target: usize,
-    generate: KeyGenerator,
-    woken: mpsc::Receiver<()>,
-    added: watch::Sender<u64>,
-    stop: Arc<AtomicBool>,
-) {
-    while !stop.load(Ordering::SeqCst) {
-        if store.pool_len() >= target {
+/// Makes this thread yield to others: niceness `nice` (Linux threads have their own).
+fn lower_priority(nice: i32) {
+    if nice <= 0 {
+        return;
+    }
+    // SAFETY: gettid and setpriority take plain integers and touch no memory of ours.
+    let r = unsafe {
+        let tid = libc::gettid();
+        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, nice)
+    };
+    if r != 0 {
+        tracing::warn!(nice, error = %std::io::Error::last_os_error(), "key pool: cannot lower the filler's priority");
+    }
+}
+
+/// One filler thread's loop.
+fn fill(f: &Filler, woken: &mpsc::Receiver<()>) {
+    while !f.stop.load(Ordering::SeqCst) {
+        // Claim one key to make, unless the pool and the keys being made reach the target.
+        let making = f.making.fetch_add(1, Ordering::SeqCst);
+        if f.store.pool_len() + making >= f.target {
+            f.making.fetch_sub(1, Ordering::SeqCst);
             match woken.recv_timeout(Duration::from_secs(30)) {
                 Ok(()) | Err(mpsc::RecvTimeoutError::Timeout) => continue,
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
             }
         }
-        let key = SecretBytes::new(generate());
-        match store.pool_add(&key) {
+        let key = SecretBytes::new((f.generate)());
+        let stored = f.store.pool_add(&key);
+        f.making.fetch_sub(1, Ordering::SeqCst);
+        match stored {
             Ok(()) => {
-                added.send_modify(|n| *n += 1);
-                let ready = store.pool_len();
-                if ready == target {
+                f.added.send_modify(|n| *n += 1);
+                let ready = f.store.pool_len();
+                if ready == f.target {
                     tracing::info!(ready, "key pool: full");
                 } else {
                     tracing::debug!(ready, "key pool: added a key");
@@ -203,9 +263,33 @@ fn fill(
     }
 }
 
+/// How many keys per second `threads` fillers make on this machine, measured for about
+/// `for_how_long` (check-config's estimate of how many new learners per second it serves).
+pub fn measure_rate(threads: usize, nice: i32, for_how_long: Duration) -> f64 {
+    let start = std::time::Instant::now();
+    let made = Arc::new(AtomicUsize::new(0));
+    let workers: Vec<_> = (0..threads.max(1))
+        .map(|_| {
+            let made = made.clone();
+            std::thread::spawn(move || {
+                lower_priority(nice);
+                while start.elapsed() < for_how_long {
+                    drop(default_dsa_key());
+                    made.fetch_add(1, Ordering::SeqCst);
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        let _ = w.join();
+    }
+    made.load(Ordering::SeqCst) as f64 / start.elapsed().as_secs_f64()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crypto_bigint::modular::{BoxedMontyForm, BoxedMontyParams};
     use dsa::{Components, VerifyingKey};
 
     #[test]
