@@ -126,66 +126,31 @@ pub fn mpi(v: &[u8]) -> Vec<u8> {
     out
 }
 
-const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+/// Standard base64 that decodes as libotr does: padding optional, stray bits after the last
+/// whole byte ignored.
+const LENIENT_B64: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    base64::engine::GeneralPurposeConfig::new()
+        .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(true),
+);
 
 /// Standard base64 with padding.
 pub fn base64_encode(data: &[u8]) -> String {
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        let chars = [18, 12, 6, 0].map(|s| B64[((n >> s) & 63) as usize] as char);
-        out.push(chars[0]);
-        out.push(chars[1]);
-        out.push(if chunk.len() > 1 { chars[2] } else { '=' });
-        out.push(if chunk.len() > 2 { chars[3] } else { '=' });
-    }
-    out
-}
-
-fn b64_value(c: u8) -> Option<u32> {
-    match c {
-        b'A'..=b'Z' => Some(u32::from(c - b'A')),
-        b'a'..=b'z' => Some(u32::from(c - b'a') + 26),
-        b'0'..=b'9' => Some(u32::from(c - b'0') + 52),
-        b'+' => Some(62),
-        b'/' => Some(63),
-        _ => None,
-    }
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(data)
 }
 
 /// Decodes base64, skipping whitespace; padding is optional, like libotr's decoder.
 pub fn base64_decode(text: &str) -> Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(text.len() / 4 * 3);
-    let (mut acc, mut bits, mut padded) = (0u32, 0u32, false);
-    for &c in text.as_bytes() {
-        if c.is_ascii_whitespace() {
-            continue;
-        }
-        if c == b'=' {
-            padded = true;
-            continue;
-        }
-        if padded {
-            return Err(OtrError::Base64);
-        }
-        let v = b64_value(c).ok_or(OtrError::Base64)?;
-        acc = (acc << 6) | v;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
+    use base64::Engine;
+    let decode = |t: &[u8]| LENIENT_B64.decode(t).map_err(|_| OtrError::Base64);
+    if text.bytes().any(|c| c.is_ascii_whitespace()) {
+        let packed: Vec<u8> = text.bytes().filter(|c| !c.is_ascii_whitespace()).collect();
+        decode(&packed)
+    } else {
+        decode(text.as_bytes())
     }
-    if bits >= 6 {
-        return Err(OtrError::Base64);
-    }
-    Ok(out)
 }
 
 #[cfg(test)]
@@ -203,6 +168,8 @@ mod tests {
         assert_eq!(base64_decode("Zm8").unwrap(), b"fo");
         assert!(base64_decode("Zm9v!").is_err());
         assert!(base64_decode("Z").is_err());
+        assert_eq!(base64_decode("Zm9v\r\nYmFy").unwrap(), b"foobar");
+        assert!(base64_decode("Zm=9v").is_err(), "text after padding");
     }
 
     #[test]
