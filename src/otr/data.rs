@@ -88,6 +88,25 @@ pub struct Received {
     pub extra_key: [u8; 32],
 }
 
+/// Our newest DH public key as every Data message carries it, kept so that it is not taken
+/// out of Montgomery form for each message. Not stored, and not part of the state's equality.
+#[derive(Clone, Default)]
+struct PublicBytes(Option<Vec<u8>>);
+
+impl PartialEq for PublicBytes {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for PublicBytes {}
+
+impl core::fmt::Debug for PublicBytes {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("PublicBytes")
+    }
+}
+
 /// The encrypted state of a session (libotr's our/their keys and sesskeys[2][2]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DataState {
@@ -100,6 +119,8 @@ pub struct DataState {
     /// sess[our index][their index]; index 0 = most recent, 1 = previous.
     sess: [[Option<SessionKeys>; 2]; 2],
     saved_mac_keys: Vec<u8>,
+    #[serde(skip)]
+    our_public: PublicBytes,
 }
 
 impl Drop for DataState {
@@ -120,6 +141,7 @@ impl DataState {
             their_old_y: None,
             sess: Default::default(),
             saved_mac_keys: Vec::new(),
+            our_public: PublicBytes::default(),
         }
     }
 
@@ -145,7 +167,14 @@ impl DataState {
     pub fn encrypt(&mut self, header: Header, flags: u8, plaintext: &[u8]) -> Result<DataMessage> {
         let sender_keyid = self.our_keyid - 1;
         let recipient_keyid = self.their_keyid;
-        let next_dh = self.our_dh.public.to_be_bytes();
+        let next_dh = match &self.our_public.0 {
+            Some(b) => b.clone(),
+            None => {
+                let b = self.our_dh.public.to_be_bytes();
+                self.our_public.0 = Some(b.clone());
+                b
+            }
+        };
         let sess = self.keys(1, 0)?;
         sess.send_ctr = sess.send_ctr.checked_add(1).ok_or(OtrError::TooLarge)?;
         let ctr = sess.send_ctr.to_be_bytes();
@@ -196,7 +225,6 @@ impl DataState {
         } else {
             return Err(OtrError::UnknownKeys);
         };
-        let next_dh = Element::from_be_bytes(&msg.next_dh).map_err(|_| OtrError::Range)?;
         let sess = self.keys(oi, ti)?;
         if !ct_eq(&hmac_sha1(&sess.recv_mac, &msg.authenticated), &msg.mac) {
             return Err(OtrError::Mac);
@@ -205,12 +233,20 @@ impl DataState {
         if ctr <= sess.recv_ctr {
             return Err(OtrError::Replay);
         }
-        // Their next key must be new: one we hold again would be paired with our key again,
-        // its sending counter starting at 0, and an AES-CTR key and counter used twice.
-        let reannounced = next_dh == self.their_y || self.their_old_y.as_ref() == Some(&next_dh);
-        if s == self.their_keyid && reannounced {
-            return Err(OtrError::Malformed("next DH key re-announced"));
-        }
+        // Their next key is read only when it is new to us (the message uses their newest
+        // key), so that a run of messages under one key does not parse it again each time.
+        let next_dh = if s == self.their_keyid {
+            let next = Element::from_be_bytes(&msg.next_dh).map_err(|_| OtrError::Range)?;
+            // Their next key must be new: one we hold again would be paired with our key
+            // again, its sending counter starting at 0, and an AES-CTR key and counter used
+            // twice.
+            if next == self.their_y || self.their_old_y.as_ref() == Some(&next) {
+                return Err(OtrError::Malformed("next DH key re-announced"));
+            }
+            Some(next)
+        } else {
+            None
+        };
         let sess = self.keys(oi, ti)?;
         sess.recv_ctr = ctr;
         sess.recv_mac_used = true;
@@ -220,8 +256,8 @@ impl DataState {
         if r == self.our_keyid {
             self.rotate_ours();
         }
-        if s == self.their_keyid {
-            self.rotate_theirs(next_dh);
+        if let Some(next) = next_dh {
+            self.rotate_theirs(next);
         }
         Ok(Received {
             plaintext,
@@ -236,6 +272,7 @@ impl DataState {
         }
         self.sess[1] = core::mem::take(&mut self.sess[0]);
         self.our_old_dh = core::mem::replace(&mut self.our_dh, DhKeyPair::generate());
+        self.our_public = PublicBytes::default();
         self.our_keyid = self.our_keyid.wrapping_add(1);
     }
 

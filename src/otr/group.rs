@@ -41,12 +41,14 @@ type Fq = ConstMontyForm<ModQ, { U1536::LIMBS }>;
 
 /// The modulus p as an integer.
 pub fn modulus() -> U1536 {
-    U1536::from_be_hex(P_HEX)
+    const P: U1536 = U1536::from_be_hex(P_HEX);
+    P
 }
 
 /// The group order q = (p - 1) / 2 as an integer.
 pub fn order() -> U1536 {
-    U1536::from_be_hex(Q_HEX)
+    const Q: U1536 = U1536::from_be_hex(Q_HEX);
+    Q
 }
 
 /// Errors decoding group values received from the network.

@@ -144,13 +144,11 @@ pub fn base64_encode(data: &[u8]) -> String {
 /// Decodes base64, skipping whitespace; padding is optional, like libotr's decoder.
 pub fn base64_decode(text: &str) -> Result<Vec<u8>> {
     use base64::Engine;
-    let decode = |t: &[u8]| LENIENT_B64.decode(t).map_err(|_| OtrError::Base64);
-    if text.bytes().any(|c| c.is_ascii_whitespace()) {
+    // Whitespace is rare (a client that wraps lines): only then is the text packed first.
+    LENIENT_B64.decode(text).or_else(|_| {
         let packed: Vec<u8> = text.bytes().filter(|c| !c.is_ascii_whitespace()).collect();
-        decode(&packed)
-    } else {
-        decode(text.as_bytes())
-    }
+        LENIENT_B64.decode(packed).map_err(|_| OtrError::Base64)
+    })
 }
 
 #[cfg(test)]
