@@ -8,7 +8,8 @@ use futures::StreamExt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use support::learner::{
-    befriend, bot_settings, code_in, go_private, spawn_bot_logging, start_bot, Learner, SECRET,
+    befriend, bot_settings, code_in, go_private, hello_in_plain_text, spawn_bot_logging, start_bot,
+    Learner, SECRET,
 };
 use support::libotr::policy;
 use support::otrwire::spoil_ake_mac;
@@ -81,10 +82,7 @@ async fn a_learner_who_starts_again_after_a_failed_handshake_is_answered_at_once
     let (ljid, lpw) = prosody::fresh_account("akeagain");
     let bot = start_bot(&ljid, "");
     let mut l = Learner::login(&ljid, &lpw, &bot.jid).await;
-    befriend(&mut l).await;
-    l.say("hello").await;
-    l.until("the plain-text explanation", |l| l.heard("plain text"))
-        .await;
+    hello_in_plain_text(&mut l).await;
     l.spoil_next = Some(spoil_ake_mac);
     let q = l.peer.query(&l.contact());
     l.send_wire(&q.inject).await;

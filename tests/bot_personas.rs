@@ -11,8 +11,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 use support::avatar::{self, PNG};
 use support::learner::{
-    befriend, bot_settings, code_in, go_private, spawn_bot_logging, start_bot, start_bot_full,
-    Heard, Learner, SECRET, T,
+    befriend, bot_settings, code_in, go_private, hello_in_plain_text, spawn_bot_logging, start_bot,
+    start_bot_full, Heard, Learner, SECRET, T,
 };
 use support::prosody;
 use tokio_xmpp::minidom::Element;
@@ -34,10 +34,7 @@ async fn plain_text_only_gets_reminders_with_hints_and_no_code() {
     let (ljid, lpw) = prosody::fresh_account("plainonly");
     let bot = start_bot(&ljid, "");
     let mut l = Learner::login(&ljid, &lpw, &bot.jid).await;
-    befriend(&mut l).await;
-    l.say("hello").await;
-    l.until("the plain-text explanation", |l| l.heard("plain text"))
-        .await;
+    hello_in_plain_text(&mut l).await;
     assert!(l.heard("start an Off-the-Record (OTR) conversation"));
     for n in 1..=2 {
         let before = l.said.len();
@@ -303,10 +300,7 @@ async fn bot_starts_smp_itself_when_allowed() {
     let (ljid, lpw) = prosody::fresh_account("smpbybot");
     let bot = start_bot(&ljid, "may_start_smp = true\n");
     let mut l = Learner::login(&ljid, &lpw, &bot.jid).await;
-    befriend(&mut l).await;
-    l.say("hello").await;
-    l.until("the plain-text explanation", |l| l.heard("plain text"))
-        .await;
+    hello_in_plain_text(&mut l).await;
     let q = l.peer.query(&l.contact());
     l.send_wire(&q.inject).await;
     // The bot starts SMP: the learner's libotr asks its user for the secret.

@@ -15,6 +15,18 @@ use tokio_xmpp::jid::Jid;
 
 const LEARNER: &str = "learner@example.org";
 
+/// A rig with the learner whitelisted from the command line, and the learner's full JID.
+fn rig_with_learner() -> (super::bounds_tests::Rig, Jid) {
+    let r = rig();
+    let entry = WhitelistEntry {
+        locale: "en_GB".into(),
+        source: WhitelistSource::Cli,
+        added_at: 0,
+    };
+    r.store.whitelist_add(LEARNER, &entry).unwrap();
+    (r, format!("{LEARNER}/r").parse().unwrap())
+}
+
 /// The bot's chat messages to the learner said since the last call.
 fn bot_said(said: &mut tokio::sync::mpsc::Receiver<Command>) -> Vec<String> {
     let mut out = Vec::new();
@@ -29,14 +41,7 @@ fn bot_said(said: &mut tokio::sync::mpsc::Receiver<Command>) -> Vec<String> {
 /// One SMP answer by the bot: the longest the (only) async worker was kept from a ticker
 /// beside it, and how long the turn took.
 async fn one_smp_answer() -> (Duration, Duration) {
-    let mut r = rig();
-    let entry = WhitelistEntry {
-        locale: "en_GB".into(),
-        source: WhitelistSource::Cli,
-        added_at: 0,
-    };
-    r.store.whitelist_add(LEARNER, &entry).unwrap();
-    let from: Jid = format!("{LEARNER}/r").parse().unwrap();
+    let (mut r, from) = rig_with_learner();
     let mut learner = Side::new(LEARNER, Policy::MANUAL);
     // Relays until quiet: the learner's messages through the teacher, the bot's back.
     let mut to_bot: Vec<String> = learner
@@ -127,14 +132,7 @@ async fn smp_arithmetic_does_not_hold_up_the_async_worker() {
 
 #[tokio::test]
 async fn an_unchanged_otr_state_is_not_written_again() {
-    let mut r = rig();
-    let entry = WhitelistEntry {
-        locale: "en_GB".into(),
-        source: WhitelistSource::Cli,
-        added_at: 0,
-    };
-    r.store.whitelist_add(LEARNER, &entry).unwrap();
-    let from: Jid = format!("{LEARNER}/r").parse().unwrap();
+    let (mut r, from) = rig_with_learner();
     // The first plain-text messages change the state (the whitespace-tag offer is refused).
     for _ in 0..3 {
         r.teacher.on_chat(from.clone(), "hello".into()).await;

@@ -148,12 +148,17 @@ pub async fn befriend(l: &mut Learner) {
         .await;
 }
 
-/// Brings the learner to a private (OTR) conversation with the bot.
-pub async fn go_private(l: &mut Learner) {
+/// The learner, once befriended, says hello in plain text and hears why that is not private.
+pub async fn hello_in_plain_text(l: &mut Learner) {
     befriend(l).await;
     l.say("hello").await;
     l.until("the plain-text explanation", |l| l.heard("plain text"))
         .await;
+}
+
+/// Brings the learner to a private (OTR) conversation with the bot.
+pub async fn go_private(l: &mut Learner) {
+    hello_in_plain_text(l).await;
     let q = l.peer.query(&l.contact());
     l.send_wire(&q.inject).await;
     l.until("the SMP request", |l| l.heard("authenticate me"))
