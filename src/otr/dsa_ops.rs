@@ -94,6 +94,11 @@ impl DsaPublic {
         acc
     }
 
+    /// Whether `x` is this key's secret: g^x = y (constant time in x).
+    pub fn is_secret(&self, x: &DsaSecret) -> bool {
+        self.g.pow_bounded_exp(&x.0, self.q_bits) == self.y
+    }
+
     /// Bytes of q (the length of r and of s in an OTR signature).
     pub fn q_len(&self) -> usize {
         self.q_bits.div_ceil(8) as usize
