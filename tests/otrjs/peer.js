@@ -2,8 +2,10 @@
 // Commands on stdin, one per line: `query`, `recv <base64 wire>`, `send <base64 text>`,
 // `secret <base64>`. Everything otr.js does comes out on stdout as it happens:
 // `io <base64 wire>` (to send to the bot), `ui <base64 text> <0|1 encrypted>`,
-// `status <n>` (2: AKE succeeded), `error <base64> <severity>`, `smp <event> [...]`; `ready` once the
-// DSA key is made.
+// `status <n>` (2: AKE succeeded), `error <base64> <severity>`, `smp <event> [...]`,
+// `debug <base64>` (otr.js's debug log); `ready` once the DSA key is made. otr.js runs with its
+// `debug` option, so its errors name their cause (to the bot too) instead of 'An OTR error has
+// occurred.'
 'use strict'
 const { DSA, OTR } = require('otr')
 const readline = require('readline')
@@ -16,7 +18,10 @@ const out = (line) => {
   process.stdout.write(line + '\n')
 }
 
-const otr = new OTR({ priv: new DSA() })
+// otr.js's debug log goes to console.log: onto the protocol, not loose on stdout.
+console.log = (...args) => { out('debug ' + b64(args.join(' '))) }
+
+const otr = new OTR({ priv: new DSA(), debug: true })
 otr.on('io', (msg) => { out('io ' + b64(msg)) })
 otr.on('ui', (msg, encrypted) => { out('ui ' + b64(msg) + ' ' + (encrypted ? 1 : 0)) })
 otr.on('status', (s) => { out('status ' + s) })
