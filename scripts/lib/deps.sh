@@ -9,6 +9,10 @@ otrbot_install_deps() {
   for p in "${OTRBOT_APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
+  # node and npm run otr.js for tests/otrjs_interop.rs. Look for the commands, not the packages:
+  # NodeSource's nodejs brings its own npm and conflicts with Debian's npm package.
+  command -v node >/dev/null || missing+=(nodejs)
+  command -v npm >/dev/null || missing+=(npm)
   if ! command -v cargo >/dev/null; then
     echo "otrbot: cargo is missing; install Rust with rustup (https://rustup.rs) first" >&2
     return 5
