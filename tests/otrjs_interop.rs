@@ -113,7 +113,7 @@ impl Peer {
         });
         ready
             .recv_timeout(Duration::from_secs(60))
-            .expect("otr.js made its DSA key");
+            .expect("otr.js started and made its DSA key (npm ci --prefix tests/otrjs?)");
         Peer {
             child,
             stdin,
