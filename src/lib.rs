@@ -9,7 +9,7 @@ pub mod i18n;
 pub mod lesson;
 pub mod logging;
 pub mod lti;
-pub mod otr;
+pub use otr;
 pub mod settings;
 pub mod store;
 pub mod xmpp;

@@ -3,7 +3,6 @@
 //! wait for it; and an OTR state that did not change is not written again.
 
 use super::bounds_tests::rig;
-use crate::otr::channel::tests::Side;
 use crate::otr::{Event, Policy};
 use crate::store::{WhitelistEntry, WhitelistSource};
 use crate::xmpp::conn::Command;
@@ -14,6 +13,26 @@ use std::time::{Duration, Instant};
 use tokio_xmpp::jid::Jid;
 
 const LEARNER: &str = "learner@example.org";
+
+/// The learner's side of the conversation: an OTR account and channel, and what they saw.
+struct Side {
+    account: crate::otr::Account,
+    channel: crate::otr::Channel,
+    events: Vec<Event>,
+}
+
+impl Side {
+    fn new(name: &str, policy: Policy) -> Side {
+        let key = crate::otr::PrivateKey::generate().unwrap();
+        let mut account = crate::otr::Account::new(name, key).unwrap();
+        account.policy = policy;
+        Side {
+            account,
+            channel: crate::otr::Channel::new(),
+            events: Vec::new(),
+        }
+    }
+}
 
 /// A rig with the learner whitelisted from the command line, and the learner's full JID.
 fn rig_with_learner() -> (super::bounds_tests::Rig, Jid) {

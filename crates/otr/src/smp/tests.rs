@@ -2,7 +2,7 @@
 
 use super::tlv::{decode_mpis, encode_mpis};
 use super::*;
-use crate::otr::group::{g_pow, Element};
+use crate::group::{g_pow, Element};
 
 const ALICE_FP: [u8; 20] = [0xa1; 20];
 const BOB_FP: [u8; 20] = [0xb0; 20];

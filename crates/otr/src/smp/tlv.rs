@@ -1,6 +1,6 @@
 //! The TLV records of SMP (types 2 to 7) and their MPI-array payloads.
 
-use crate::otr::group::{Element, Exponent, GroupError};
+use crate::group::{Element, Exponent, GroupError};
 
 /// A TLV record carried in an OTR data message.
 #[derive(Clone, PartialEq, Eq, Debug, serde::Serialize, serde::Deserialize)]

@@ -3,14 +3,12 @@
 use super::{
     Channel, Ended, Event, Offer, Out, Problem, ERR_AKE_FAILED, ERR_NOT_PRIVATE, ERR_UNREADABLE,
 };
-use crate::otr::account::{Account, MIN_INSTANCE_TAG};
-use crate::otr::ake::{AkeOutput, AkeState, Tags};
-use crate::otr::error::OtrError;
-use crate::otr::fragment;
-use crate::otr::message::{
-    self, classify, Body, Classified, Message, Version, FLAG_IGNORE_UNREADABLE,
-};
-use crate::otr::policy::Policy;
+use crate::account::{Account, MIN_INSTANCE_TAG};
+use crate::ake::{AkeOutput, AkeState, Tags};
+use crate::error::OtrError;
+use crate::fragment;
+use crate::message::{self, classify, Body, Classified, Message, Version, FLAG_IGNORE_UNREADABLE};
+use crate::policy::Policy;
 
 impl Channel {
     /// Processes one received chat message; `now` is the current time in seconds.

@@ -3,8 +3,8 @@
 
 use super::tests::{pump, Side};
 use super::*;
-use crate::otr::fragment;
-use crate::otr::message::{classify, Body, Classified, Message};
+use crate::fragment;
+use crate::message::{classify, Body, Classified, Message};
 
 /// How the peer spoils its half of the first exchange.
 #[derive(Clone, Copy, Debug)]
@@ -167,7 +167,7 @@ fn a_retransmitted_dh_key_still_ends_in_one_private_conversation() {
     assert_eq!(secure_events(&bot.events), 1, "{:?}", bot.events);
 }
 
-fn smp_events(events: &[Event]) -> Vec<crate::otr::smp::SmpEvent> {
+fn smp_events(events: &[Event]) -> Vec<crate::smp::SmpEvent> {
     events
         .iter()
         .filter_map(|e| match e {
@@ -179,7 +179,7 @@ fn smp_events(events: &[Event]) -> Vec<crate::otr::smp::SmpEvent> {
 
 #[test]
 fn a_refresh_ends_a_running_smp_and_one_started_at_once_after_it_succeeds() {
-    use crate::otr::smp::SmpEvent;
+    use crate::smp::SmpEvent;
     for policy in [Policy::MANUAL, Policy::ALLOW_V2] {
         let mut bot = Side::new("bot@x", policy);
         let mut peer = Side::new("learner@x", policy);

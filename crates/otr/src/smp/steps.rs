@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::tlv::{challenge, decode_mpis, element, encode_mpis, response, PayloadError};
-use crate::otr::group::{g_pow, multi_pow_vartime, pow, Element, Exponent};
+use crate::group::{g_pow, multi_pow_vartime, pow, Element, Exponent};
 
 /// Bits of the random exponents, as libotr (SM_MOD_LEN_BITS).
 const RANDOM_BITS: usize = 1536;
@@ -307,7 +307,7 @@ pub fn step5(s: &SentMsg3, payload: &[u8]) -> Result<bool, CheckError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::otr::smp::tlv::encode_mpis;
+    use crate::smp::tlv::encode_mpis;
 
     #[test]
     fn hash_input_is_version_then_mpis() {

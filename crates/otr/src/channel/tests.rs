@@ -1,7 +1,7 @@
 //! Engine-to-engine tests of the channel API.
 
 use super::*;
-use crate::otr::keys::tests::test_key;
+use crate::keys::tests::test_key;
 
 pub(crate) fn account(name: &str, policy: Policy) -> Account {
     let mut a = Account::new(name, test_key()).unwrap();
@@ -252,7 +252,7 @@ fn instance_tag_rules() {
     let (mut a, mut b) = secure_pair(Policy::MANUAL, Policy::MANUAL);
     let out = a.channel.write(&a.account, "for b", 1);
     let wire = injects(&out)[0].clone();
-    let mut bytes = crate::otr::wire::base64_decode(&wire[5..wire.len() - 1]).unwrap();
+    let mut bytes = crate::wire::base64_decode(&wire[5..wire.len() - 1]).unwrap();
     // Receiver tag changed: for another instance of b.
     bytes[10] ^= 0x01;
     let ev = b.channel.read(&b.account, &armor(&bytes), 1);
@@ -305,7 +305,7 @@ fn random_and_mutated_input_never_panics_in_any_state() {
     for i in 0..3000 {
         let seed = &seeds[(next() as usize) % seeds.len()];
         let text = if seed.starts_with("?OTR:") && seed.ends_with('.') {
-            let mut bytes = crate::otr::wire::base64_decode(&seed[5..seed.len() - 1]).unwrap();
+            let mut bytes = crate::wire::base64_decode(&seed[5..seed.len() - 1]).unwrap();
             for _ in 0..(next() % 3 + 1) {
                 let pos = (next() as usize) % bytes.len();
                 bytes[pos] = next() as u8;
@@ -370,8 +370,10 @@ fn smp_between_engines_with_and_without_question() {
     let (mut a, mut b) = secure_pair(Policy::MANUAL, Policy::MANUAL);
     let ev = a.channel.smp_verify(&a.account, b"pw", Some("q?"), 5);
     pump(&mut a, &mut b, ev, 5);
-    assert!(b.events.iter().any(|e| matches!(e,
-        Event::Smp { event: crate::otr::smp::SmpEvent::AskForAnswer(q), percent: 25, .. } if q == "q?")));
+    assert!(
+        b.events.iter().any(|e| matches!(e,
+        Event::Smp { event: crate::smp::SmpEvent::AskForAnswer(q), percent: 25, .. } if q == "q?"))
+    );
     let ev = b.channel.smp_verify(&b.account, b"pw", None, 6);
     pump(&mut b, &mut a, ev, 6);
     let done = |events: &[Event]| {
@@ -380,8 +382,8 @@ fn smp_between_engines_with_and_without_question() {
             _ => None,
         })
     };
-    assert_eq!(done(&a.events), Some(crate::otr::smp::SmpOutcome::Verified));
-    assert_eq!(done(&b.events), Some(crate::otr::smp::SmpOutcome::Verified));
+    assert_eq!(done(&a.events), Some(crate::smp::SmpOutcome::Verified));
+    assert_eq!(done(&b.events), Some(crate::smp::SmpOutcome::Verified));
     assert!(a.channel.sessions().iter().any(|s| s.current && s.trusted));
     // SMP needs an encrypted session, and is reset when it ends.
     let ev = a.channel.smp_verify(&a.account, b"pw", None, 7);
@@ -435,11 +437,11 @@ fn made_up_instance_tags_cannot_grow_the_channel() {
 #[test]
 fn untrusted_fingerprints_are_bounded_and_trusted_ones_kept() {
     let mut a = Side::new("a@x", Policy::MANUAL);
-    let trusted = crate::otr::keys::Fingerprint([0xee; 20]);
+    let trusted = crate::keys::Fingerprint([0xee; 20]);
     a.channel.trust(trusted, true);
     for i in 0..200u8 {
         a.channel
-            .remember_fingerprint(crate::otr::keys::Fingerprint([i; 20]));
+            .remember_fingerprint(crate::keys::Fingerprint([i; 20]));
         let untrusted = a.channel.fingerprints.values().filter(|t| !**t).count();
         assert!(untrusted <= MAX_UNTRUSTED_FINGERPRINTS);
     }
@@ -447,5 +449,5 @@ fn untrusted_fingerprints_are_bounded_and_trusted_ones_kept() {
     assert!(a
         .channel
         .fingerprints
-        .contains_key(&crate::otr::keys::Fingerprint([199; 20])));
+        .contains_key(&crate::keys::Fingerprint([199; 20])));
 }

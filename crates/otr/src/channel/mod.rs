@@ -251,4 +251,4 @@ impl Channel {
 #[cfg(test)]
 mod ake_tests;
 #[cfg(test)]
-pub(crate) mod tests;
+mod tests;

@@ -2,10 +2,10 @@
 //! Protocol::OTR's ping): forward-secrecy clean-up of stale state, with time passed in.
 
 use super::{Channel, Out, SessionInfo};
-use crate::otr::ake::AkeState;
-use crate::otr::error::OtrError;
-use crate::otr::keys::Fingerprint;
-use crate::otr::session::{MsgState, Session};
+use crate::ake::AkeState;
+use crate::error::OtrError;
+use crate::keys::Fingerprint;
+use crate::session::{MsgState, Session};
 
 /// Seconds after which an unfinished AKE is forgotten (libotr keeps a v3 commit 60 s).
 pub const AKE_TIMEOUT: u64 = 60;
@@ -16,7 +16,7 @@ pub const MAX_INSTANCES: usize = 16;
 /// Most bytes of partial fragmented messages one channel holds, all instances together (one
 /// reassembly buffer's worth): the state is stored after every message, so made-up instance
 /// tags must not multiply it.
-pub const MAX_CHANNEL_FRAGMENTS: usize = crate::otr::fragment::MAX_REASSEMBLED;
+pub const MAX_CHANNEL_FRAGMENTS: usize = crate::fragment::MAX_REASSEMBLED;
 /// Most untrusted fingerprints one channel remembers (trusted ones are always kept).
 pub const MAX_UNTRUSTED_FINGERPRINTS: usize = 32;
 

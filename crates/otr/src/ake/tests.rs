@@ -1,7 +1,7 @@
 //! Tests of the AKE state machine.
 
 use super::*;
-use crate::otr::keys::tests::test_key;
+use crate::keys::tests::test_key;
 
 const A: Tags = Tags {
     ours: 0x100,

@@ -209,7 +209,7 @@ mod tests {
             let s = b.iter().position(|x| *x != 0).unwrap_or(b.len());
             b[s..].to_vec()
         };
-        let key = crate::otr::PrivateKey::from_components(
+        let key = crate::PrivateKey::from_components(
             &be(&k.p),
             &be(&k.q),
             &be(&k.g),

@@ -2,11 +2,11 @@
 //! TLVs 2 to 8 received in data messages.
 
 use super::{Channel, Event, Out, Problem};
-use crate::otr::account::Account;
-use crate::otr::error::OtrError;
-use crate::otr::keys::Fingerprint;
-use crate::otr::smp::{self, SmpEvent, SmpOutcome, SmpStep};
-use crate::otr::tlv::{self, Tlv};
+use crate::account::Account;
+use crate::error::OtrError;
+use crate::keys::Fingerprint;
+use crate::smp::{self, SmpEvent, SmpOutcome, SmpStep};
+use crate::tlv::{self, Tlv};
 
 /// What the SMP secret is made of besides the answer: both fingerprints and the ssid.
 struct SecretParts {

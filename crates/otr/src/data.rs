@@ -302,9 +302,9 @@ impl DataState {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::otr::ake::{start, AkeOutput, AkeState, Tags};
-    use crate::otr::keys::tests::test_key;
-    use crate::otr::message::{Body, Message, Version};
+    use crate::ake::{start, AkeOutput, AkeState, Tags};
+    use crate::keys::tests::test_key;
+    use crate::message::{Body, Message, Version};
 
     pub(crate) fn pair() -> (DataState, DataState) {
         let key = test_key();

@@ -2,7 +2,6 @@
 
 use core::fmt;
 
-use dsa::{BoxedUint, Components, SigningKey};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha1::{Digest, Sha1};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
@@ -150,24 +149,16 @@ pub struct KeyComponents {
 }
 
 impl PrivateKey {
-    /// Generates a fresh DSA-1024 key (takes a while).
+    /// Generates a fresh DSA-1024/160 key ([`crate::keygen`], tens of milliseconds).
     pub fn generate() -> Result<PrivateKey> {
-        let mut rng = rand::rngs::SysRng;
-        #[allow(deprecated)]
-        let size = dsa::KeySize::DSA_1024_160;
-        let comps = Components::try_generate_from_rng_with_key_size(&mut rng, size)
-            .map_err(|_| OtrError::Rng)?;
-        let key = SigningKey::try_generate_from_rng_with_components(&mut rng, comps)
-            .map_err(|_| OtrError::Rng)?;
-        let c = key.verifying_key().components();
-        let bytes = |v: &BoxedUint| v.to_be_bytes().to_vec();
-        let x = Zeroizing::new(key.x().to_be_bytes().to_vec());
+        let k = crate::keygen::generate(&mut rand::rng());
+        let bytes = |v: &crypto_bigint::BoxedUint| Zeroizing::new(v.to_be_bytes().to_vec());
         PrivateKey::from_components(
-            &bytes(c.p()),
-            &bytes(c.q()),
-            &bytes(c.g()),
-            &bytes(key.verifying_key().y()),
-            &x,
+            &bytes(&k.p),
+            &bytes(&k.q),
+            &bytes(&k.g),
+            &bytes(&k.y),
+            &bytes(&k.x),
         )
     }
 

@@ -5,11 +5,11 @@ use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use super::AKE_KEYID;
-use crate::otr::crypto::{aes_ctr, ct_eq, hmac_sha256, sha256};
-use crate::otr::error::{OtrError, Result};
-use crate::otr::group::{self, Element, Exponent};
-use crate::otr::keys::{Fingerprint, PrivateKey, PublicKey};
-use crate::otr::wire::{self, Reader};
+use crate::crypto::{aes_ctr, ct_eq, hmac_sha256, sha256};
+use crate::error::{OtrError, Result};
+use crate::group::{self, Element, Exponent};
+use crate::keys::{Fingerprint, PrivateKey, PublicKey};
+use crate::wire::{self, Reader};
 
 /// Bits of a DH secret exponent (libotr uses 320).
 pub const DH_EXPONENT_BITS: usize = 320;

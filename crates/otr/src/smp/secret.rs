@@ -2,7 +2,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::otr::group::Exponent;
+use crate::group::Exponent;
 
 /// The SMP secret x = SHA256(0x01 || initiator fp || responder fp || ssid || user secret).
 ///

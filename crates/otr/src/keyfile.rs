@@ -236,7 +236,7 @@ mod tests {
 
     #[test]
     fn imports_generated_key_in_libotr_layout() {
-        let key = crate::otr::keys::tests::test_key();
+        let key = crate::keys::tests::test_key();
         let c = key.components();
         let file = format!(
             "(privkeys\n (account\n(name \"bot@test\")\n(protocol prpl-jabber)\n(private-key \n (dsa \n  (p #00{}#)\n  (q #00{}#)\n  (g #{}#)\n  (y #{}#)\n  (x #{}#)\n  )\n )\n )\n)\n",

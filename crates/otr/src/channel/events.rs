@@ -2,11 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::otr::error::OtrError;
-use crate::otr::keys::Fingerprint;
-use crate::otr::message::Version;
-use crate::otr::smp::{SmpError, SmpEvent};
-use crate::otr::tlv::Tlv;
+use crate::error::OtrError;
+use crate::keys::Fingerprint;
+use crate::message::Version;
+use crate::smp::{SmpError, SmpEvent};
+use crate::tlv::Tlv;
 
 /// Why a session stopped being encrypted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

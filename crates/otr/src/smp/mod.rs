@@ -15,7 +15,7 @@ pub use secret::secret;
 pub use steps::CheckError;
 pub use tlv::{PayloadError, Tlv, SMP1, SMP1Q, SMP2, SMP3, SMP4, SMP_ABORT};
 
-use crate::otr::group::Exponent;
+use crate::group::Exponent;
 pub use steps::{ReceivedMsg1, SentMsg1, SentMsg2, SentMsg3};
 
 /// The result of an SMP exchange.
