@@ -12,7 +12,7 @@ pub const MIN_INSTANCE_TAG: u32 = 0x100;
 /// Our side of every channel: the DSA key and settings (libotr's account + ops).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Account {
-    /// The account name shown in query messages (e.g. the bot's JID).
+    /// The account name shown in query messages (e.g. a JID).
     pub name: String,
     /// The long-term DSA key.
     pub key: PrivateKey,

@@ -182,7 +182,7 @@ impl Sexp {
 /// One account entry of a libotr private-key file.
 #[derive(Debug)]
 pub struct ImportedKey {
-    /// The account name (e.g. "bot@example.org").
+    /// The account name (e.g. "alice@example.org").
     pub account: String,
     /// The protocol id (e.g. "prpl-jabber" or "xmpp").
     pub protocol: String,
@@ -239,12 +239,12 @@ mod tests {
         let key = crate::keys::tests::test_key();
         let c = key.components();
         let file = format!(
-            "(privkeys\n (account\n(name \"bot@test\")\n(protocol prpl-jabber)\n(private-key \n (dsa \n  (p #00{}#)\n  (q #00{}#)\n  (g #{}#)\n  (y #{}#)\n  (x #{}#)\n  )\n )\n )\n)\n",
+            "(privkeys\n (account\n(name \"alice@test\")\n(protocol prpl-jabber)\n(private-key \n (dsa \n  (p #00{}#)\n  (q #00{}#)\n  (g #{}#)\n  (y #{}#)\n  (x #{}#)\n  )\n )\n )\n)\n",
             hexs(&c.p), hexs(&c.q), hexs(&c.g), hexs(&c.y), hexs(&c.x)
         );
         let keys = import_libotr(file.as_bytes()).unwrap();
         assert_eq!(keys.len(), 1);
-        assert_eq!(keys[0].account, "bot@test");
+        assert_eq!(keys[0].account, "alice@test");
         assert_eq!(keys[0].protocol, "prpl-jabber");
         assert_eq!(keys[0].key.fingerprint(), key.fingerprint());
     }

@@ -412,7 +412,7 @@ mod tests {
             Classified::Query(Versions::default())
         );
         assert_eq!(
-            classify(&default_query(v23, "bot@x")).unwrap(),
+            classify(&default_query(v23, "alice@x")).unwrap(),
             Classified::Query(v23)
         );
         assert_eq!(

@@ -13,7 +13,7 @@ enum Fault {
     RevealSigMac,
     /// The peer commits, and its revealed key lost a leading zero byte (otr.js 0.2.16).
     RevealedKeyShort,
-    /// The bot commits, and the peer's Signature's MAC is wrong.
+    /// We commit, and the peer's Signature's MAC is wrong.
     SignatureMac,
 }
 
@@ -34,26 +34,26 @@ fn spoil(wire: &str, fault: Fault) -> Option<String> {
     Some(message::armor(&msg.encode()))
 }
 
-/// Relays between `peer` and `bot` from `first` (sent by `from_peer` or not), spoiling the one
-/// message `fault` names; returns the bot's events.
-fn failed_exchange(bot: &mut Side, peer: &mut Side, fault: Fault, now: u64) -> Vec<Event> {
-    let mut to_bot = Vec::new();
+/// Relays between `peer` and `us`, spoiling the one message `fault` names; returns our
+/// events.
+fn failed_exchange(us: &mut Side, peer: &mut Side, fault: Fault, now: u64) -> Vec<Event> {
+    let mut to_us = Vec::new();
     let mut to_peer = Vec::new();
     match fault {
         Fault::RevealSigMac | Fault::RevealedKeyShort => {
-            to_peer.extend(bot.channel.init(&bot.account))
+            to_peer.extend(us.channel.init(&us.account))
         }
-        Fault::SignatureMac => to_bot.extend(peer.channel.init(&peer.account)),
+        Fault::SignatureMac => to_us.extend(peer.channel.init(&peer.account)),
     }
-    let mut bot_events = Vec::new();
+    let mut our_events = Vec::new();
     let mut spoiled = false;
     for _ in 0..10 {
         for ev in core::mem::take(&mut to_peer) {
             if let Event::Inject(m) = ev {
-                to_bot.extend(peer.channel.read(&peer.account, &m, now));
+                to_us.extend(peer.channel.read(&peer.account, &m, now));
             }
         }
-        for ev in core::mem::take(&mut to_bot) {
+        for ev in core::mem::take(&mut to_us) {
             if let Event::Inject(m) = ev {
                 let m = match spoil(&m, fault).filter(|_| !spoiled) {
                     Some(bad) => {
@@ -62,8 +62,8 @@ fn failed_exchange(bot: &mut Side, peer: &mut Side, fault: Fault, now: u64) -> V
                     }
                     None => m,
                 };
-                let out = bot.channel.read(&bot.account, &m, now);
-                bot_events.extend(out.clone());
+                let out = us.channel.read(&us.account, &m, now);
+                our_events.extend(out.clone());
                 to_peer.extend(out);
             }
         }
@@ -72,7 +72,7 @@ fn failed_exchange(bot: &mut Side, peer: &mut Side, fault: Fault, now: u64) -> V
         spoiled,
         "{fault:?}: the exchange never reached the spoiled message"
     );
-    bot_events
+    our_events
 }
 
 fn secure_events(events: &[Event]) -> usize {
@@ -91,11 +91,11 @@ fn a_failed_ake_is_reported_and_the_next_one_succeeds_at_once() {
     ];
     for policy in [Policy::MANUAL, Policy::ALLOW_V2] {
         for fault in faults {
-            for bot_commits in [true, false] {
-                let case = format!("{policy:?} {fault:?}, retry with bot_commits={bot_commits}");
-                let mut bot = Side::new("bot@x", policy);
-                let mut peer = Side::new("learner@x", policy);
-                let failed = failed_exchange(&mut bot, &mut peer, fault, 10);
+            for we_commit in [true, false] {
+                let case = format!("{policy:?} {fault:?}, retry with we_commit={we_commit}");
+                let mut us = Side::new("alice@x", policy);
+                let mut peer = Side::new("bob@x", policy);
+                let failed = failed_exchange(&mut us, &mut peer, fault, 10);
                 assert!(
                     failed
                         .iter()
@@ -104,35 +104,35 @@ fn a_failed_ake_is_reported_and_the_next_one_succeeds_at_once() {
                 );
                 assert!(
                     failed.contains(&Event::Inject(ERR_AKE_FAILED.to_owned())),
-                    "{case}: the learner is told with an OTR error: {failed:?}"
+                    "{case}: the peer is told with an OTR error: {failed:?}"
                 );
-                assert!(!bot.channel.is_encrypted(), "{case}");
-                // The learner (or the bot) starts again at once: no timer has run.
-                let first = if bot_commits {
+                assert!(!us.channel.is_encrypted(), "{case}");
+                // The peer (or we) start again at once: no timer has run.
+                let first = if we_commit {
                     peer.channel.init(&peer.account)
                 } else {
-                    bot.channel.init(&bot.account)
+                    us.channel.init(&us.account)
                 };
-                bot.events.clear();
-                if bot_commits {
-                    pump(&mut peer, &mut bot, first, 11);
+                us.events.clear();
+                if we_commit {
+                    pump(&mut peer, &mut us, first, 11);
                 } else {
-                    pump(&mut bot, &mut peer, first, 11);
+                    pump(&mut us, &mut peer, first, 11);
                 }
-                assert_eq!(secure_events(&bot.events), 1, "{case}: {:?}", bot.events);
+                assert_eq!(secure_events(&us.events), 1, "{case}: {:?}", us.events);
                 assert!(
-                    bot.channel.is_encrypted() && peer.channel.is_encrypted(),
+                    us.channel.is_encrypted() && peer.channel.is_encrypted(),
                     "{case}"
                 );
                 let out = peer.channel.write(&peer.account, "private now", 12);
-                pump(&mut peer, &mut bot, out, 12);
+                pump(&mut peer, &mut us, out, 12);
                 assert!(
-                    bot.events.iter().any(|e| matches!(
+                    us.events.iter().any(|e| matches!(
                         e,
                         Event::Message { text, encrypted: true, .. } if text == "private now"
                     )),
                     "{case}: {:?}",
-                    bot.events
+                    us.events
                 );
             }
         }
@@ -141,13 +141,13 @@ fn a_failed_ake_is_reported_and_the_next_one_succeeds_at_once() {
 
 #[test]
 fn a_retransmitted_dh_key_still_ends_in_one_private_conversation() {
-    let mut bot = Side::new("bot@x", Policy::MANUAL);
-    let mut peer = Side::new("learner@x", Policy::MANUAL);
+    let mut us = Side::new("alice@x", Policy::MANUAL);
+    let mut peer = Side::new("bob@x", Policy::MANUAL);
     let query = peer.channel.init(&peer.account);
     let Event::Inject(q) = &query[0] else {
         panic!("{query:?}")
     };
-    let commit = bot.channel.read(&bot.account, q, 1);
+    let commit = us.channel.read(&us.account, q, 1);
     let Event::Inject(c) = &commit[0] else {
         panic!("{commit:?}")
     };
@@ -155,16 +155,16 @@ fn a_retransmitted_dh_key_still_ends_in_one_private_conversation() {
     let Event::Inject(k) = &key[0] else {
         panic!("{key:?}")
     };
-    let reveal = bot.channel.read(&bot.account, k, 1);
-    let again = bot.channel.read(&bot.account, k, 1);
+    let reveal = us.channel.read(&us.account, k, 1);
+    let again = us.channel.read(&us.account, k, 1);
     assert!(
         !again.iter().any(|e| matches!(e, Event::Problem(_))),
         "{again:?}"
     );
-    pump(&mut bot, &mut peer, reveal, 1);
-    pump(&mut bot, &mut peer, again, 1);
-    assert!(bot.channel.is_encrypted() && peer.channel.is_encrypted());
-    assert_eq!(secure_events(&bot.events), 1, "{:?}", bot.events);
+    pump(&mut us, &mut peer, reveal, 1);
+    pump(&mut us, &mut peer, again, 1);
+    assert!(us.channel.is_encrypted() && peer.channel.is_encrypted());
+    assert_eq!(secure_events(&us.events), 1, "{:?}", us.events);
 }
 
 fn smp_events(events: &[Event]) -> Vec<crate::smp::SmpEvent> {
@@ -181,46 +181,46 @@ fn smp_events(events: &[Event]) -> Vec<crate::smp::SmpEvent> {
 fn a_refresh_ends_a_running_smp_and_one_started_at_once_after_it_succeeds() {
     use crate::smp::SmpEvent;
     for policy in [Policy::MANUAL, Policy::ALLOW_V2] {
-        let mut bot = Side::new("bot@x", policy);
-        let mut peer = Side::new("learner@x", policy);
+        let mut us = Side::new("alice@x", policy);
+        let mut peer = Side::new("bob@x", policy);
         let q = peer.channel.init(&peer.account);
-        pump(&mut peer, &mut bot, q, 1);
-        assert!(bot.channel.is_encrypted() && peer.channel.is_encrypted());
-        // The bot starts SMP; its first message is still on the way when the learner's
+        pump(&mut peer, &mut us, q, 1);
+        assert!(us.channel.is_encrypted() && peer.channel.is_encrypted());
+        // We start SMP; our first message is still on the way when the peer's
         // client refreshes the conversation.
-        let lost = bot.channel.smp_verify(&bot.account, b"secret", None, 2);
+        let lost = us.channel.smp_verify(&us.account, b"secret", None, 2);
         assert!(!lost.is_empty());
-        assert!(bot.channel.sessions().iter().any(|s| s.smp_in_progress));
-        bot.events.clear();
+        assert!(us.channel.sessions().iter().any(|s| s.smp_in_progress));
+        us.events.clear();
         let q = peer.channel.refresh(&peer.account);
-        pump(&mut peer, &mut bot, q, 3);
+        pump(&mut peer, &mut us, q, 3);
         assert!(
-            bot.events
+            us.events
                 .iter()
                 .any(|e| matches!(e, Event::StillSecure { .. })),
             "{policy:?}: {:?}",
-            bot.events
+            us.events
         );
         assert!(
-            !bot.channel.sessions().iter().any(|s| s.smp_in_progress),
-            "{policy:?}: the bot's SMP ended with the old session"
+            !us.channel.sessions().iter().any(|s| s.smp_in_progress),
+            "{policy:?}: our SMP ended with the old session"
         );
-        // The learner starts SMP at once; the bot is asked and answers.
-        bot.events.clear();
+        // The peer starts SMP at once; we are asked and answer.
+        us.events.clear();
         let out = peer.channel.smp_verify(&peer.account, b"secret", None, 4);
-        pump(&mut peer, &mut bot, out, 4);
+        pump(&mut peer, &mut us, out, 4);
         assert_eq!(
-            smp_events(&bot.events),
+            smp_events(&us.events),
             [SmpEvent::AskForSecret],
             "{policy:?}"
         );
-        let out = bot.channel.smp_verify(&bot.account, b"secret", None, 5);
-        bot.events.extend(out.clone());
-        pump(&mut bot, &mut peer, out, 5);
+        let out = us.channel.smp_verify(&us.account, b"secret", None, 5);
+        us.events.extend(out.clone());
+        pump(&mut us, &mut peer, out, 5);
         assert!(
-            smp_events(&bot.events).contains(&SmpEvent::Success),
+            smp_events(&us.events).contains(&SmpEvent::Success),
             "{policy:?}: {:?}",
-            bot.events
+            us.events
         );
         assert!(
             smp_events(&peer.events).contains(&SmpEvent::Success),
@@ -231,8 +231,8 @@ fn a_refresh_ends_a_running_smp_and_one_started_at_once_after_it_succeeds() {
 
 #[test]
 fn partial_fragments_of_many_instances_are_bounded_per_channel() {
-    let bot = Side::new("bot@x", Policy::MANUAL);
-    let (account, mut channel) = (bot.account, bot.channel);
+    let us = Side::new("alice@x", Policy::MANUAL);
+    let (account, mut channel) = (us.account, us.channel);
     let piece = "A".repeat(fragment::MAX_REASSEMBLED - 1000);
     for i in 0..MAX_INSTANCES as u32 {
         let sender = 0x1000 + i;
