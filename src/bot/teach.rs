@@ -119,6 +119,9 @@ pub(super) struct Turn {
     /// The OTR state, read from the store when the turn first needs it (a course-page event
     /// that says nothing needs none).
     otr: Option<OtrState>,
+    /// The encoded OTR state as the store holds it (read or last written this turn), so that
+    /// an unchanged state is recognised without reading the store again.
+    otr_stored: Option<SecretBytes>,
     /// What became of the grade this turn posted.
     pub(super) grade: Option<GradeNote>,
     /// The length in characters of this turn's last reply, once one was sent.
@@ -135,6 +138,7 @@ impl Turn {
             session,
             stage,
             otr,
+            otr_stored: None,
             grade: None,
             last_reply: None,
             farewell: None,
@@ -409,12 +413,14 @@ impl Teacher {
         }
         // Kept even when nothing is sent: a read changes the state too (a fragment held for
         // reassembly, a new key of the peer's); on the disk before anything made from it is
-        // sent, so that no AES-CTR counter is ever used twice.
-        // A state that did not change (plain text, an ignored message) is not written again;
-        // it is still made durable before anything is sent.
+        // sent, so that no AES-CTR counter is ever used twice. A state that did not change
+        // (plain text, an ignored message) is not written again, but is still made durable
+        // before anything is sent.
         let state = otr.encode()?;
-        let stored = self.store.channel_state(&turn.jid)?;
-        let unchanged = stored.is_some_and(|s| s.expose() == state.expose());
+        let unchanged = turn
+            .otr_stored
+            .as_ref()
+            .is_some_and(|s| s.expose() == state.expose());
         if sends.is_empty() {
             if !unchanged {
                 self.store.keep_channel_state(&turn.jid, state.expose())?;
@@ -426,6 +432,7 @@ impl Teacher {
                 .save_channel_state_async(&turn.jid, state.expose())
                 .await?;
         }
+        turn.otr_stored = Some(state);
         for body in sends {
             self.send(Outgoing::Chat {
                 to: turn.to.clone(),
@@ -704,10 +711,12 @@ impl Teacher {
     /// Reads the turn's OTR state (or makes it from the session's pool key) if not yet read.
     fn ensure_otr(&self, turn: &mut Turn) -> Result<(), TurnError> {
         if turn.otr.is_none() {
-            turn.otr = Some(match self.store.channel_state(&turn.jid)? {
+            let stored = self.store.channel_state(&turn.jid)?;
+            turn.otr = Some(match &stored {
                 Some(b) => OtrState::decode(b.expose())?,
                 None => self.fresh_otr(&turn.jid)?,
             });
+            turn.otr_stored = stored;
         }
         Ok(())
     }
