@@ -1,5 +1,7 @@
 //! Round trips for every tree of the store, and the schema-version checks at open.
 
+mod support;
+
 use otrbot::store::{
     self, codec, Attempts, DeadlineKind, Error, GradeRequest, LtiBinding, SecretBytes, Session,
     Store, Timeouts, WhitelistEntry, WhitelistSource,
@@ -36,7 +38,7 @@ fn full_session(now: u64) -> Session {
 #[test]
 fn whitelist_round_trip_and_seed() {
     let d = tempfile::tempdir().unwrap();
-    let s = Store::open(d.path()).unwrap();
+    let s = support::store::open_retrying(d.path());
     let e = WhitelistEntry {
         locale: "de".into(),
         source: WhitelistSource::Lti,
@@ -50,7 +52,7 @@ fn whitelist_round_trip_and_seed() {
     assert_eq!(s.seed_whitelist(&seed, 11).unwrap(), (0, 0));
     drop(s);
 
-    let s = Store::open(d.path()).unwrap();
+    let s = support::store::open_retrying(d.path());
     assert_eq!(s.whitelist_get("a@example.org").unwrap(), Some(e.clone()));
     let list = s.whitelist().unwrap();
     assert_eq!(list.len(), 2);
@@ -68,7 +70,7 @@ fn whitelist_round_trip_and_seed() {
 fn sessions_keys_channels_deadlines_round_trip() {
     let d = tempfile::tempdir().unwrap();
     let now = 1_000_000;
-    let s = Store::open(d.path()).unwrap();
+    let s = support::store::open_retrying(d.path());
     s.pool_add(&SecretBytes::new(b"key-1".to_vec())).unwrap();
     s.pool_add(&SecretBytes::new(b"key-2".to_vec())).unwrap();
     assert_eq!(s.pool_len(), 2);
@@ -80,7 +82,7 @@ fn sessions_keys_channels_deadlines_round_trip() {
     s.save_channel_state("l@example.org", b"state-1").unwrap();
     drop(s);
 
-    let s = Store::open(d.path()).unwrap();
+    let s = support::store::open_retrying(d.path());
     let got = s.session("l@example.org").unwrap().unwrap();
     assert_eq!(got, rec);
     assert_eq!(got.session, sess);
@@ -122,11 +124,11 @@ fn sessions_keys_channels_deadlines_round_trip() {
 #[test]
 fn key_pool_round_trip() {
     let d = tempfile::tempdir().unwrap();
-    let s = Store::open(d.path()).unwrap();
+    let s = support::store::open_retrying(d.path());
     let key = store::default_dsa_key();
     s.pool_add(&SecretBytes::new(key.clone())).unwrap();
     drop(s);
-    let s = Store::open(d.path()).unwrap();
+    let s = support::store::open_retrying(d.path());
     assert_eq!(s.pool_len(), 1);
     s.create_session("k@example.org", &Session::new("start", "en_GB", 5), T)
         .unwrap();
@@ -145,7 +147,7 @@ fn key_pool_round_trip() {
 #[test]
 fn nonces_round_trip_and_prune() {
     let d = tempfile::tempdir().unwrap();
-    let s = Store::open(d.path()).unwrap();
+    let s = support::store::open_retrying(d.path());
     assert!(s.nonce_check_and_store("ck", "n1", 100, 10).unwrap());
     assert!(s.nonce_check_and_store("ck", "n2", 200, 10).unwrap());
     // Same nonce, other consumer: distinct.
@@ -153,7 +155,7 @@ fn nonces_round_trip_and_prune() {
     // The key is length-prefixed: ("ck", "2n1") is not ("ck2", "n1").
     assert!(s.nonce_check_and_store("ck", "2n1", 100, 10).unwrap());
     drop(s);
-    let s = Store::open(d.path()).unwrap();
+    let s = support::store::open_retrying(d.path());
     assert!(
         !s.nonce_check_and_store("ck", "n1", 150, 50).unwrap(),
         "replay"
@@ -171,7 +173,7 @@ fn nonces_round_trip_and_prune() {
 #[test]
 fn grade_outbox_round_trip() {
     let d = tempfile::tempdir().unwrap();
-    let s = Store::open(d.path()).unwrap();
+    let s = support::store::open_retrying(d.path());
     let g = GradeRequest {
         url: "https://lms.example.org/outcomes".into(),
         sourcedid: "sid".into(),
@@ -192,7 +194,7 @@ fn grade_outbox_round_trip() {
         .unwrap();
     assert!(id2 > id1);
     drop(s);
-    let s = Store::open(d.path()).unwrap();
+    let s = support::store::open_retrying(d.path());
     assert_eq!(s.grades().unwrap()[0], (id1, g.clone()));
     assert_eq!(s.grades_due(60).unwrap().len(), 1);
     let r = s.grade_retry(id1, 120, "HTTP 503").unwrap();
@@ -208,9 +210,9 @@ fn grade_outbox_round_trip() {
 #[test]
 fn schema_mismatch_is_a_clear_error() {
     let d = tempfile::tempdir().unwrap();
-    drop(Store::open(d.path()).unwrap());
+    drop(support::store::open_retrying(d.path()));
     {
-        let db = sled::open(store::db_path(d.path())).unwrap();
+        let db = support::store::open_sled_retrying(d.path());
         let meta = db.open_tree(store::trees::META).unwrap();
         meta.insert(store::trees::SCHEMA_KEY, &99u32.to_be_bytes())
             .unwrap();
@@ -234,7 +236,7 @@ fn schema_mismatch_is_a_clear_error() {
 fn data_without_a_version_is_refused() {
     let d = tempfile::tempdir().unwrap();
     {
-        let db = sled::open(store::db_path(d.path())).unwrap();
+        let db = support::store::open_sled_retrying(d.path());
         db.open_tree(store::trees::SESSIONS)
             .unwrap()
             .insert("a@example.org", &b"whatever"[..])
@@ -248,7 +250,7 @@ fn data_without_a_version_is_refused() {
 fn records_of_another_version_or_garbage_are_typed_errors() {
     let d = tempfile::tempdir().unwrap();
     {
-        let s = Store::open(d.path()).unwrap();
+        let s = support::store::open_retrying(d.path());
         s.whitelist_add(
             "ok@example.org",
             &WhitelistEntry {
@@ -260,7 +262,7 @@ fn records_of_another_version_or_garbage_are_typed_errors() {
         .unwrap();
     }
     {
-        let db = sled::open(store::db_path(d.path())).unwrap();
+        let db = support::store::open_sled_retrying(d.path());
         let wl = db.open_tree(store::trees::WHITELIST).unwrap();
         let mut v = wl.get("ok@example.org").unwrap().unwrap().to_vec();
         v[0] = (codec::SCHEMA_VERSION + 1) as u8;
@@ -272,7 +274,7 @@ fn records_of_another_version_or_garbage_are_typed_errors() {
         .unwrap();
         db.flush().unwrap();
     }
-    let s = Store::open(d.path()).unwrap();
+    let s = support::store::open_retrying(d.path());
     assert!(s.whitelist_get("ok@example.org").unwrap().is_some());
     assert!(matches!(
         s.whitelist_get("old@example.org"),

@@ -1,5 +1,7 @@
 //! Multi-tree updates are all-or-nothing: failed or aborted ones leave no trace.
 
+mod support;
+
 use otrbot::store::{
     self, DeadlineKind, Error, SecretBytes, Session, Store, Timeouts, WhitelistEntry,
     WhitelistSource,
@@ -15,7 +17,7 @@ const JID: &str = "l@example.org";
 
 fn store_with_keys(n: usize) -> (tempfile::TempDir, Store) {
     let d = tempfile::tempdir().unwrap();
-    let s = Store::open(d.path()).unwrap();
+    let s = support::store::open_retrying(d.path());
     for i in 0..n {
         s.pool_add(&SecretBytes::new(format!("key-{i}").into_bytes()))
             .unwrap();
@@ -175,14 +177,14 @@ fn an_abort_midway_leaves_nothing_half_done() {
     s.save_channel_state(JID, b"state").unwrap();
     drop(s);
     {
-        let db = sled::open(store::db_path(d.path())).unwrap();
+        let db = support::store::open_sled_retrying(d.path());
         db.open_tree(store::trees::WHITELIST)
             .unwrap()
             .insert(JID, &[store::codec::SCHEMA_VERSION as u8, 9, 9][..])
             .unwrap();
         db.flush().unwrap();
     }
-    let s = Store::open(d.path()).unwrap();
+    let s = support::store::open_retrying(d.path());
     assert!(matches!(
         s.remove_session(JID),
         Err(Error::Decode {
