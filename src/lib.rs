@@ -1,12 +1,15 @@
 //! otrbot: an XMPP bot that teaches learners to use OTR and SMP, as an LTI tool.
 //!
-//! `otr` and `lesson` are pure (no I/O); `bot` owns the rest at run time.
+//! The protocol engine (`otr`) and the teaching machine (`lesson`) are crates of their own
+//! without I/O (crates/); `bot` owns the rest at run time.
 
 pub mod bot;
 pub mod cli;
 pub mod exit;
 pub mod i18n;
-pub mod lesson;
+pub use lesson;
+/// The `tr!`/`trn!` text markers (`otrbot extract` finds them), from the lesson crate.
+pub use lesson::{tr, trn};
 pub mod logging;
 pub mod lti;
 pub use otr;

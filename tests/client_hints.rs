@@ -4,8 +4,9 @@
 //! the client does not have, a wrong number of arguments, a secret without quotes or a menu
 //! item that the learner's Pidgin does not show fails here.
 
+use otrbot::i18n::speech::render;
 use otrbot::i18n::{po, Catalogs};
-use otrbot::lesson::{render, Msg};
+use otrbot::lesson::Msg;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;

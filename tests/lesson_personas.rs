@@ -1,9 +1,10 @@
 //! Scripted walks through the whole lesson, one per persona of issue 6, with every reply
 //! rendered in en_GB, nl_NL and de_DE from the committed catalogues.
 
+use otrbot::i18n::speech::render;
 use otrbot::i18n::Catalogs;
 use otrbot::lesson::{
-    render, step, Action, EndReason, Env, Event, LessonError, Msg, Param, Progress, Stage,
+    step, Action, EndReason, Env, Event, LessonError, Msg, Param, Progress, Stage,
 };
 use std::path::Path;
 

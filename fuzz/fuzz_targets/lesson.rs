@@ -13,7 +13,8 @@ use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
 use otrbot::i18n::Catalogs;
 use otrbot::lesson::secret::{check_secret, code_matches, CODE_BYTES};
-use otrbot::lesson::{render, step, Action, Env, Event, LessonError, Stage};
+use otrbot::i18n::speech::render;
+use otrbot::lesson::{step, Action, Env, Event, LessonError, Stage};
 
 #[derive(Arbitrary, Debug, Clone)]
 enum Ev {

@@ -6,6 +6,7 @@
 use super::admin::{check_jid, ErrorKind, Reply, Response};
 use super::course::SecretVerdict;
 use super::teach::{Teacher, Teaching};
+use crate::i18n::speech::explain;
 use crate::i18n::Catalogs;
 use crate::settings::Settings;
 use crate::store::{KeyPool, Store};
@@ -49,9 +50,7 @@ pub async fn set(teacher: &Teacher, jid: &str, secret: &SecretText) -> Response 
             reply: Reply::SecretSet { jid },
         },
         Ok(SecretVerdict::Refused(weak)) => {
-            let params = weak.params();
-            let refs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            let why = crate::i18n::format(weak.msgid(), &refs);
+            let why = explain(&Catalogs::empty(), "en", &weak);
             refused(ErrorKind::InvalidArgument, format!("secret refused: {why}"))
         }
         Ok(SecretVerdict::AlreadyVerified) => refused(

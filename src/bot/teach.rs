@@ -5,8 +5,9 @@
 use super::learner::{meaning, Meaning, OtrState};
 use super::roster;
 use super::turns::{self, Ticket, TurnLocks};
+use crate::i18n::speech::render;
 use crate::i18n::Catalogs;
-use crate::lesson::{self, render, step, Action, Env, LessonError, Stage};
+use crate::lesson::{self, step, Action, Env, LessonError, Stage};
 use crate::otr::{Account, Channel};
 use crate::settings::Settings;
 use crate::store::{

@@ -11,7 +11,7 @@ pub struct ExtractCmd {
     /// Where to write the template.
     #[arg(short, long, default_value = "messages.pot")]
     pub output: PathBuf,
-    /// The source tree (with src/ and templates/).
+    /// The source tree (with src/, crates/*/src/ and templates/).
     #[arg(long, default_value = ".")]
     pub root: PathBuf,
 }

@@ -69,7 +69,7 @@ pub enum Command {
     /// Set a learner's shared secret, read from standard input (works while the bot runs).
     #[command(subcommand)]
     Secret(admin::SecretCmd),
-    /// Write a template (.pot) of every translatable text in src/ and templates/.
+    /// Write a template (.pot) of every translatable text in src/, crates/*/src/ and templates/.
     Extract(i18n::ExtractCmd),
     /// Start a translation catalogue for a new locale from a template.
     Init(i18n::InitCmd),

@@ -207,10 +207,25 @@ fn walk(dir: &Path, suffix: &str, out: &mut Vec<PathBuf>) -> Result<(), ExtractE
     Ok(())
 }
 
-/// Everything `otrbot extract` finds under `root` (its `src/` and `templates/`).
+/// Everything `otrbot extract` finds under `root`: its `src/`, the workspace crates'
+/// `crates/*/src/` (the lesson's messages) and `templates/`.
 pub fn extract_tree(root: &Path) -> Result<Vec<Found>, ExtractError> {
     let mut found = Vec::new();
-    for (sub, suffix, rust) in [("src", ".rs", true), ("templates", ".tera", false)] {
+    let mut dirs = vec![("src".to_owned(), ".rs", true)];
+    if let Ok(crates) = std::fs::read_dir(root.join("crates")) {
+        let mut names: Vec<String> = crates
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        dirs.extend(
+            names
+                .into_iter()
+                .map(|n| (format!("crates/{n}/src"), ".rs", true)),
+        );
+    }
+    dirs.push(("templates".to_owned(), ".tera", false));
+    for (sub, suffix, rust) in dirs {
         let dir = root.join(sub);
         if !dir.is_dir() {
             continue;

@@ -1,12 +1,15 @@
 //! Gettext catalogues under `locales/<locale>/LC_MESSAGES/otrbot.mo` (msgids are English).
 //!
-//! Plural forms are evaluated by [`plural`], not by the gettext crate (see there why).
+//! Plural forms are evaluated by [`plural`], not by the gettext crate (see there why). Texts
+//! are marked with `tr!`/`trn!` (defined by the `lesson` crate, which holds most of them,
+//! and re-exported at this crate's root); [`speech`] renders the lesson's messages.
 
 pub mod extract;
 pub mod mo;
 pub mod ops;
 pub mod plural;
 pub mod po;
+pub mod speech;
 
 use plural::PluralForms;
 use std::collections::BTreeMap;
@@ -15,22 +18,6 @@ use thiserror::Error;
 
 /// The gettext domain: catalogues are `otrbot.po` / `otrbot.mo`.
 pub const DOMAIN: &str = "otrbot";
-
-/// Marks an English text for `otrbot extract`; evaluates to the text itself.
-#[macro_export]
-macro_rules! tr {
-    ($s:literal) => {
-        $s
-    };
-}
-
-/// Marks an English singular/plural pair for `otrbot extract`; evaluates to the pair.
-#[macro_export]
-macro_rules! trn {
-    ($s:literal, $p:literal) => {
-        ($s, $p)
-    };
-}
 
 /// Why the catalogues could not be loaded.
 #[derive(Debug, Error)]

@@ -472,9 +472,7 @@ async fn secret_submit(
         SecretVerdict::NoSession => Err(Err(session_ended(&v))),
         SecretVerdict::Refused(w) => {
             let reason = w.msgid();
-            let params = w.params();
-            let refs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            let shown = crate::i18n::format(&app.pages.text(&v.locale, reason), &refs);
+            let shown = app.pages.explain(&v.locale, &w);
             tracing::info!(%jid, reason, "shared secret refused");
             let mut ctx = context(app, &v);
             ctx.insert("has_secret", &rec.session.shared_secret.is_some());

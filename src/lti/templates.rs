@@ -115,6 +115,11 @@ impl Pages {
         self.catalogs.text(locale, msgid)
     }
 
+    /// Why a shared secret was refused, in `locale`.
+    pub fn explain(&self, locale: &str, weakness: &lesson::secret::SecretWeakness) -> String {
+        crate::i18n::speech::explain(&self.catalogs, locale, weakness)
+    }
+
     /// Renders `name` in `locale`; the page's `lang` is that locale.
     pub fn render(&self, locale: &str, name: &str, ctx: &Context) -> Result<String, TemplateError> {
         let mut ctx = ctx.clone();

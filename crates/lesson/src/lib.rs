@@ -1,8 +1,28 @@
+#![doc = include_str!("../README.md")]
+//!
 //! The teaching state machine: `(stage, event) -> (stage, actions)`, pure.
 //!
 //! [`step`] takes the current [`Stage`], an [`Event`] and the [`Env`] (settings and fresh
 //! random bytes) and returns the next stage and the [`Action`]s the bot must carry out, or a
 //! [`LessonError`] for an event that cannot happen in that stage. No I/O, no clock reads.
+
+#![deny(missing_docs)]
+
+/// Marks an English text for `otrbot extract`; evaluates to the text itself.
+#[macro_export]
+macro_rules! tr {
+    ($s:literal) => {
+        $s
+    };
+}
+
+/// Marks an English singular/plural pair for `otrbot extract`; evaluates to the pair.
+#[macro_export]
+macro_rules! trn {
+    ($s:literal, $p:literal) => {
+        ($s, $p)
+    };
+}
 
 mod machine;
 pub mod markup;
@@ -11,7 +31,7 @@ pub mod secret;
 
 pub use machine::step;
 pub use markup::strip_markup;
-pub use msg::{render, Msg, Param, Text};
+pub use msg::{Msg, Param, Text};
 
 use secret::SecretWeakness;
 use serde::{Deserialize, Serialize};

@@ -1,7 +1,5 @@
 //! The shared secret (checked for strength) and the completion code (`XXXX-XXXX`).
 
-use crate::tr;
-
 /// The fewest characters a shared secret may have.
 pub const MIN_SECRET_CHARS: usize = 6;
 /// The most characters a shared secret may have.
@@ -63,13 +61,6 @@ impl SecretWeakness {
                 tr!("This secret contains tabs or line breaks, which cannot be typed in the chat client: use ordinary characters.")
             }
         }
-    }
-
-    /// The explanation translated into `locale`, placeholders filled in (for the course page).
-    pub fn explain(&self, catalogs: &crate::i18n::Catalogs, locale: &str) -> String {
-        let params = self.params();
-        let refs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        crate::i18n::format(&catalogs.text(locale, self.msgid()), &refs)
     }
 
     /// The values for the placeholders of [`Self::msgid`].
@@ -243,8 +234,6 @@ mod tests {
             assert!(!why.msgid().is_empty());
         }
         assert_eq!(TooShort { min: 6 }.params(), [("min", "6".to_string())]);
-        let en = TooLong { max: 64 }.explain(&crate::i18n::Catalogs::empty(), "en_GB");
-        assert_eq!(en, "This secret is too long: use at most 64 characters.");
     }
 
     #[test]

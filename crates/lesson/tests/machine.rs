@@ -1,8 +1,8 @@
 //! Every stage × every event: a transition or a typed error, never a panic; invariants of
 //! the actions; stages survive serialisation.
 
-use otrbot::lesson::secret::SecretWeakness;
-use otrbot::lesson::{
+use lesson::secret::SecretWeakness;
+use lesson::{
     step, Action, EndReason, Env, Event, Finished, LessonError, Msg, Param, Progress, SmpBy, Stage,
     Text,
 };
