@@ -32,6 +32,25 @@ impl LessonCommit {
             && self.grade.is_none()
             && self.touch.is_none()
     }
+
+    /// Applies the session's part (not the grade) to `rec`: the one place that says what a
+    /// commit changes, for the store's transaction and for in-memory stores alike.
+    pub fn apply(&self, rec: &mut StoredSession) {
+        if let Some((state, name)) = &self.state {
+            rec.session.lesson_state = state.clone();
+            rec.session.stage = name.clone();
+        }
+        if let Some(secret) = &self.secret {
+            rec.session.shared_secret = secret.clone();
+        }
+        if self.secret_set_on_page {
+            rec.session.attempts.secret = rec.session.attempts.secret.saturating_add(1);
+        }
+        if let Some((now, t)) = self.touch {
+            rec.session.last_activity = now;
+            rec.deadlines = Deadlines::after_activity(now, t);
+        }
+    }
 }
 
 impl Store {
@@ -58,20 +77,10 @@ impl Store {
                     return abort(Error::NoSession(jid.to_owned()));
                 };
                 let mut rec: StoredSession = dec(SESSIONS, &v)?;
-                if let Some((state, name)) = &c.state {
-                    rec.session.lesson_state = state.clone();
-                    rec.session.stage = name.clone();
-                }
-                if let Some(secret) = &c.secret {
-                    rec.session.shared_secret = secret.clone();
-                }
-                if c.secret_set_on_page {
-                    rec.session.attempts.secret = rec.session.attempts.secret.saturating_add(1);
-                }
-                if let Some((now, t)) = c.touch {
-                    sessions::drop_deadlines(dl, jid, &rec.deadlines)?;
-                    rec.session.last_activity = now;
-                    rec.deadlines = Deadlines::after_activity(now, t);
+                let before = rec.deadlines;
+                c.apply(&mut rec);
+                if c.touch.is_some() {
+                    sessions::drop_deadlines(dl, jid, &before)?;
                     sessions::put_deadlines(dl, jid, &rec.deadlines)?;
                 }
                 s.insert(jid.as_bytes(), enc(&rec)?.as_slice())?;

@@ -1,0 +1,182 @@
+//! The lesson's actions carried out: OTR writes and SMP on the blocking pool, the new OTR
+//! state saved, then what it produced sent.
+
+use super::turn::{unix_now, Turn};
+use super::{Teacher, TurnError};
+use crate::bot::learner::{meaning, Meaning};
+use crate::i18n::speech::render;
+use crate::lesson::{self, Action};
+use crate::otr::{Account, Channel};
+use crate::store::Session;
+use crate::xmpp::stanza::Outgoing;
+use std::collections::VecDeque;
+
+impl Teacher {
+    /// Persists the OTR state, then sends what OTR produced; lesson events go to `queue`.
+    pub(super) async fn apply_otr(
+        &self,
+        turn: &mut Turn,
+        events: Vec<crate::otr::Event>,
+        queue: &mut VecDeque<lesson::Event>,
+    ) -> Result<(), TurnError> {
+        let secret = turn
+            .session
+            .shared_secret
+            .as_ref()
+            .and_then(|s| std::str::from_utf8(s.expose()).ok().map(str::to_owned));
+        // OTR's events come from OTR's state, which the turn has therefore read.
+        let Some(otr) = &turn.otr else {
+            return Ok(());
+        };
+        let mut sends = Vec::new();
+        for ev in events {
+            if let crate::otr::Event::Problem(p) = &ev {
+                tracing::info!(jid = %turn.jid, problem = %crate::bot::learner::LoggedProblem(p), "otr problem");
+            }
+            match meaning(ev, secret.as_deref(), &otr.channel) {
+                Meaning::Send(m) => sends.push(m),
+                Meaning::Lesson(e) => queue.push_back(e),
+                Meaning::Nothing => {}
+            }
+        }
+        // Kept even when nothing is sent: a read changes the state too (a fragment held for
+        // reassembly, a new key of the peer's); on the disk before anything made from it is
+        // sent, so that no AES-CTR counter is ever used twice. A state that did not change
+        // (plain text, an ignored message) is not written again, but is still made durable
+        // before anything is sent.
+        let state = otr.encode()?;
+        let unchanged = turn
+            .otr_stored
+            .as_ref()
+            .is_some_and(|s| s.expose() == state.expose());
+        if sends.is_empty() {
+            if !unchanged {
+                self.parts
+                    .channels
+                    .keep_channel_state(&turn.jid, state.expose())?;
+            }
+        } else if unchanged {
+            self.parts.channels.flush().await?;
+        } else {
+            self.parts
+                .channels
+                .save_channel_state(&turn.jid, state.expose())
+                .await?;
+        }
+        turn.otr_stored = Some(state);
+        for body in sends {
+            self.send(Outgoing::Chat {
+                to: turn.to.clone(),
+                body,
+            })
+            .await;
+        }
+        Ok(())
+    }
+
+    pub(super) async fn act(
+        &self,
+        turn: &mut Turn,
+        action: &Action,
+        queue: &mut VecDeque<lesson::Event>,
+    ) -> Result<(), TurnError> {
+        let now = unix_now();
+        let secret = |session: &Session| {
+            zeroize::Zeroizing::new(
+                session
+                    .shared_secret
+                    .as_ref()
+                    .map(|s| s.expose().to_vec())
+                    .unwrap_or_default(),
+            )
+        };
+        if matches!(
+            action,
+            Action::Say { .. }
+                | Action::StartSmp { .. }
+                | Action::RespondSmp
+                | Action::AbortSmp
+                | Action::EndOtr
+        ) {
+            self.ensure_otr(turn)?;
+        }
+        let events = match action {
+            Action::Say { msg, params } => {
+                let text = self.text(&turn.session.locale, *msg, params);
+                self.typing(turn, &text).await;
+                turn.last_reply = Some(text.chars().count());
+                otr_blocking(turn, move |c, a| c.write(a, &text, now)).await?
+            }
+            Action::StartSmp { question } => {
+                let q = question.map(|m| self.text(&turn.session.locale, m, &[]));
+                let answer = secret(&turn.session);
+                let ask =
+                    move |c: &mut Channel, a: &Account| c.smp_verify(a, &answer, q.as_deref(), now);
+                otr_blocking(turn, ask).await?
+            }
+            Action::RespondSmp => {
+                let answer = secret(&turn.session);
+                otr_blocking(turn, move |c, a| c.smp_verify(a, &answer, None, now)).await?
+            }
+            Action::AbortSmp => otr_blocking(turn, move |c, a| c.smp_abort(a, now)).await?,
+            Action::EndOtr => otr_blocking(turn, move |c, a| c.finish(a, now)).await?,
+            Action::ShowStatus(msg) => {
+                turn.farewell = Some(self.text(&turn.session.locale, *msg, &[]));
+                Vec::new()
+            }
+            Action::EndSession => {
+                self.parts.sessions.remove_session(&turn.jid)?;
+                self.unfriend_unless_whitelisted(&turn.jid).await;
+                self.farewell(turn).await;
+                // The channel state went with the session: nothing is left to keep.
+                return Ok(());
+            }
+            // Written by `commit` before any of this turn's chat; answers for the course page.
+            Action::StoreSecret(_)
+            | Action::VoidSecret
+            | Action::ResetTimers
+            | Action::PostGrade(_)
+            | Action::AcceptCode
+            | Action::RefuseCode { .. }
+            | Action::RefuseSecret(_) => Vec::new(),
+        };
+        self.apply_otr(turn, events, queue).await
+    }
+
+    /// A lesson message in `locale`, with the operator's format strings.
+    fn text(
+        &self,
+        locale: &str,
+        msg: lesson::Msg,
+        params: &[(&'static str, lesson::Param)],
+    ) -> String {
+        let globals: Vec<(&str, &str)> = self
+            .cfg
+            .globals
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        render(&self.catalogs, locale, msg, params, &globals)
+    }
+}
+
+/// Runs an OTR call (1536-bit arithmetic: reading, new data-message keys, SMP steps, ending OTR)
+/// on the blocking pool, so that the async workers never wait for it.
+pub(super) async fn otr_blocking(
+    turn: &mut Turn,
+    call: impl FnOnce(&mut Channel, &Account) -> Vec<crate::otr::Event> + Send + 'static,
+) -> Result<Vec<crate::otr::Event>, TurnError> {
+    let mut otr = turn
+        .otr
+        .take()
+        .ok_or_else(|| TurnError::Lesson("OTR state not loaded".into()))?;
+    let (otr, events) = tokio::task::spawn_blocking(move || {
+        let account = otr.account.clone();
+        let events = call(&mut otr.channel, &account);
+        (otr, events)
+    })
+    .await
+    .map_err(|e| TurnError::Task(e.to_string()))?;
+    turn.otr = Some(otr);
+    Ok(events)
+}

@@ -1,0 +1,212 @@
+//! In-memory [`ports`](super::ports), for the teacher's unit tests: maps instead of sled trees,
+//! a stack of session keys instead of the pool, and a log of what was made durable and what
+//! was sent, in order, so that a test sees whether a message left before its state was saved.
+
+use super::ports::{ChannelStates, ChatOut, Parts, Result, SessionKeys, Sessions};
+use crate::store::{
+    Deadlines, Error, GradeRequest, LessonCommit, SecretBytes, Session, StoredSession, Timeouts,
+    WhitelistEntry,
+};
+use crate::xmpp::conn::Command;
+use futures::future::BoxFuture;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// One entry of the log.
+#[derive(Debug, Clone)]
+pub enum Logged {
+    /// A learner's channel state became durable (saved, or flushed after a keep).
+    Durable {
+        /// The learner.
+        jid: String,
+    },
+    /// A command went to the connection, with the learner's durable channel state then.
+    Sent {
+        /// What was sent.
+        command: Command,
+        /// The channel state of the chat's addressee that would survive a crash at this moment.
+        durable: Option<SecretBytes>,
+    },
+}
+
+/// Everything an in-memory teacher keeps.
+#[derive(Default)]
+pub struct State {
+    /// Whitelist entries by bare JID.
+    pub whitelist: HashMap<String, WhitelistEntry>,
+    /// Sessions by bare JID.
+    pub sessions: HashMap<String, StoredSession>,
+    /// Sessions' OTR keys.
+    pub keys: HashMap<String, SecretBytes>,
+    /// Keys for new sessions (the pool); creating a session without one is an error here.
+    pub spare_keys: Vec<SecretBytes>,
+    /// Channel states as last written.
+    pub written: HashMap<String, SecretBytes>,
+    /// Channel states as they would survive a crash.
+    pub durable: HashMap<String, SecretBytes>,
+    /// Grades the lesson queued.
+    pub grades: Vec<GradeRequest>,
+    /// What was made durable and what was sent, in order.
+    pub log: Vec<Logged>,
+}
+
+/// The in-memory ports, sharing one [`State`].
+#[derive(Clone, Default)]
+pub struct Memory(Arc<Mutex<State>>);
+
+impl Memory {
+    /// The state, to set up or inspect.
+    pub fn state(&self) -> MutexGuard<'_, State> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Every port served by this memory.
+    pub fn parts(&self) -> Parts {
+        let m = Arc::new(self.clone());
+        Parts {
+            sessions: m.clone(),
+            channels: m.clone(),
+            keys: m.clone(),
+            chat: m,
+        }
+    }
+}
+
+impl Sessions for Memory {
+    fn whitelist_get(&self, jid: &str) -> Result<Option<WhitelistEntry>> {
+        Ok(self.state().whitelist.get(jid).cloned())
+    }
+    fn session(&self, jid: &str) -> Result<Option<StoredSession>> {
+        Ok(self.state().sessions.get(jid).cloned())
+    }
+    fn commit_lesson(&self, jid: &str, c: &LessonCommit) -> Result<StoredSession> {
+        let mut st = self.state();
+        let rec = st
+            .sessions
+            .get_mut(jid)
+            .ok_or_else(|| Error::NoSession(jid.to_owned()))?;
+        c.apply(rec);
+        let rec = rec.clone();
+        st.grades.extend(c.grade.clone());
+        Ok(rec)
+    }
+    fn mark_warned(&self, jid: &str, now: u64) -> Result<bool> {
+        let mut st = self.state();
+        let Some(rec) = st.sessions.get_mut(jid) else {
+            return Ok(false);
+        };
+        let due = rec.deadlines.warn_at.is_some_and(|w| w <= now);
+        if due {
+            rec.deadlines.warn_at = None;
+        }
+        Ok(due)
+    }
+    fn expire_if_due(&self, jid: &str, now: u64) -> Result<()> {
+        let due = self
+            .state()
+            .sessions
+            .get(jid)
+            .is_some_and(|r| r.deadlines.expire_at <= now);
+        if due {
+            self.remove_session(jid)?;
+        }
+        Ok(())
+    }
+    fn remove_session(&self, jid: &str) -> Result<()> {
+        let mut st = self.state();
+        st.sessions.remove(jid);
+        st.keys.remove(jid);
+        st.written.remove(jid);
+        st.durable.remove(jid);
+        Ok(())
+    }
+}
+
+impl ChannelStates for Memory {
+    fn channel_state(&self, jid: &str) -> Result<Option<SecretBytes>> {
+        Ok(self.state().written.get(jid).cloned())
+    }
+    fn keep_channel_state(&self, jid: &str, state: &[u8]) -> Result<()> {
+        let mut st = self.state();
+        st.written
+            .insert(jid.to_owned(), SecretBytes::new(state.to_vec()));
+        Ok(())
+    }
+    fn save_channel_state<'a>(
+        &'a self,
+        jid: &'a str,
+        state: &'a [u8],
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let mut st = self.state();
+            let bytes = SecretBytes::new(state.to_vec());
+            st.written.insert(jid.to_owned(), bytes.clone());
+            st.durable.insert(jid.to_owned(), bytes);
+            st.log.push(Logged::Durable {
+                jid: jid.to_owned(),
+            });
+            Ok(())
+        })
+    }
+    fn flush(&self) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            let mut st = self.state();
+            let written: Vec<(String, SecretBytes)> = st
+                .written
+                .iter()
+                .map(|(j, s)| (j.clone(), s.clone()))
+                .collect();
+            for (jid, state) in written {
+                if st.durable.get(&jid) != Some(&state) {
+                    st.durable.insert(jid.clone(), state);
+                    st.log.push(Logged::Durable { jid });
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+impl SessionKeys for Memory {
+    fn otr_key(&self, jid: &str) -> Result<Option<SecretBytes>> {
+        Ok(self.state().keys.get(jid).cloned())
+    }
+    fn create_session<'a>(
+        &'a self,
+        jid: &'a str,
+        session: &'a Session,
+        t: Timeouts,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let mut st = self.state();
+            if st.sessions.contains_key(jid) {
+                return Err(Error::SessionExists(jid.to_owned()));
+            }
+            let key = st.spare_keys.pop().ok_or(Error::PoolEmpty)?;
+            st.keys.insert(jid.to_owned(), key);
+            let rec = StoredSession {
+                session: session.clone(),
+                deadlines: Deadlines::after_activity(session.last_activity, t),
+            };
+            st.sessions.insert(jid.to_owned(), rec);
+            Ok(())
+        })
+    }
+}
+
+impl ChatOut for Memory {
+    fn send(&self, command: Command) -> BoxFuture<'_, bool> {
+        Box::pin(async move {
+            let mut st = self.state();
+            let to = match &command {
+                Command::Send(crate::xmpp::stanza::Outgoing::Chat { to, .. }) => {
+                    Some(to.to_bare().to_string())
+                }
+                _ => None,
+            };
+            let durable = to.and_then(|j| st.durable.get(&j).cloned());
+            st.log.push(Logged::Sent { command, durable });
+            true
+        })
+    }
+}

@@ -1,0 +1,162 @@
+//! The narrow seams between the teacher and everything it keeps or sends (as libsignal's
+//! protocol logic reaches its stores): learners' sessions, OTR channel states, session keys,
+//! and the way out to the XMPP connection. The running bot implements them with the sled
+//! [`Store`], the [`KeyPool`] and the connection's command channel; the teacher's unit tests
+//! with the in-memory ones of [`super::memory`]. Only the store knows sled.
+
+use crate::store::{
+    self, KeyPool, LessonCommit, SecretBytes, Session, Store, StoredSession, Timeouts,
+    WhitelistEntry,
+};
+use crate::xmpp::conn::Command;
+use futures::future::BoxFuture;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// The store's answer.
+pub type Result<T> = std::result::Result<T, store::Error>;
+
+/// Learners' sessions, their whitelist entries and the lesson's transactions.
+pub trait Sessions: Send + Sync {
+    /// The whitelist entry of `jid`, if it may talk to the bot.
+    fn whitelist_get(&self, jid: &str) -> Result<Option<WhitelistEntry>>;
+    /// The session of `jid`, if any.
+    fn session(&self, jid: &str) -> Result<Option<StoredSession>>;
+    /// Writes one lesson step's changes at once, durable before it returns (see
+    /// [`Store::commit_lesson`]); the session as written.
+    fn commit_lesson(&self, jid: &str, c: &LessonCommit) -> Result<StoredSession>;
+    /// Marks the warning as given if due at `now`; true for the one caller that did so.
+    fn mark_warned(&self, jid: &str, now: u64) -> Result<bool>;
+    /// Ends the session if its expiry is due at `now`.
+    fn expire_if_due(&self, jid: &str, now: u64) -> Result<()>;
+    /// Ends the session now, with its key and channel state.
+    fn remove_session(&self, jid: &str) -> Result<()>;
+}
+
+/// The OTR channel state of each learner.
+pub trait ChannelStates: Send + Sync {
+    /// The last state written for `jid`.
+    fn channel_state(&self, jid: &str) -> Result<Option<SecretBytes>>;
+    /// Writes a state nothing was sent from; it reaches the disk with the next flush.
+    fn keep_channel_state(&self, jid: &str, state: &[u8]) -> Result<()>;
+    /// Writes a state and returns once it is durable: call before sending what it produced.
+    fn save_channel_state<'a>(&'a self, jid: &'a str, state: &'a [u8])
+        -> BoxFuture<'a, Result<()>>;
+    /// Makes every state written so far durable.
+    fn flush(&self) -> BoxFuture<'_, Result<()>>;
+}
+
+/// Sessions' own OTR keys.
+pub trait SessionKeys: Send + Sync {
+    /// The session's DSA key (five MPIs p, q, g, y, x).
+    fn otr_key(&self, jid: &str) -> Result<Option<SecretBytes>>;
+    /// Creates the session with a fresh key of its own, waiting for one if none is ready.
+    fn create_session<'a>(
+        &'a self,
+        jid: &'a str,
+        session: &'a Session,
+        t: Timeouts,
+    ) -> BoxFuture<'a, Result<()>>;
+}
+
+/// The way out to the XMPP connection.
+pub trait ChatOut: Send + Sync {
+    /// Hands `c` to the connection; false once it has stopped.
+    fn send(&self, c: Command) -> BoxFuture<'_, bool>;
+}
+
+/// Everything the teacher keeps or sends through.
+#[derive(Clone)]
+pub struct Parts {
+    /// Sessions and the lesson's transactions.
+    pub sessions: Arc<dyn Sessions>,
+    /// OTR channel states.
+    pub channels: Arc<dyn ChannelStates>,
+    /// Session keys.
+    pub keys: Arc<dyn SessionKeys>,
+    /// The XMPP connection.
+    pub chat: Arc<dyn ChatOut>,
+}
+
+impl Parts {
+    /// The running bot's parts: the sled store, its key pool and the connection's channel.
+    pub fn live(store: Store, pool: Arc<KeyPool>, xmpp: mpsc::Sender<Command>) -> Parts {
+        let keys = Arc::new(PoolKeys {
+            store: store.clone(),
+            pool,
+        });
+        let store = Arc::new(store);
+        Parts {
+            sessions: store.clone(),
+            channels: store,
+            keys,
+            chat: Arc::new(xmpp),
+        }
+    }
+}
+
+impl Sessions for Store {
+    fn whitelist_get(&self, jid: &str) -> Result<Option<WhitelistEntry>> {
+        Store::whitelist_get(self, jid)
+    }
+    fn session(&self, jid: &str) -> Result<Option<StoredSession>> {
+        Store::session(self, jid)
+    }
+    fn commit_lesson(&self, jid: &str, c: &LessonCommit) -> Result<StoredSession> {
+        Store::commit_lesson(self, jid, c).map(|(rec, _)| rec)
+    }
+    fn mark_warned(&self, jid: &str, now: u64) -> Result<bool> {
+        Store::mark_warned(self, jid, now)
+    }
+    fn expire_if_due(&self, jid: &str, now: u64) -> Result<()> {
+        Store::expire_if_due(self, jid, now).map(drop)
+    }
+    fn remove_session(&self, jid: &str) -> Result<()> {
+        Store::remove_session(self, jid).map(drop)
+    }
+}
+
+impl ChannelStates for Store {
+    fn channel_state(&self, jid: &str) -> Result<Option<SecretBytes>> {
+        Store::channel_state(self, jid)
+    }
+    fn keep_channel_state(&self, jid: &str, state: &[u8]) -> Result<()> {
+        Store::keep_channel_state(self, jid, state)
+    }
+    fn save_channel_state<'a>(
+        &'a self,
+        jid: &'a str,
+        state: &'a [u8],
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(self.save_channel_state_async(jid, state))
+    }
+    fn flush(&self) -> BoxFuture<'_, Result<()>> {
+        Box::pin(self.flush_async())
+    }
+}
+
+/// Keys from the pool, kept in the store with their sessions.
+struct PoolKeys {
+    store: Store,
+    pool: Arc<KeyPool>,
+}
+
+impl SessionKeys for PoolKeys {
+    fn otr_key(&self, jid: &str) -> Result<Option<SecretBytes>> {
+        self.store.otr_key(jid)
+    }
+    fn create_session<'a>(
+        &'a self,
+        jid: &'a str,
+        session: &'a Session,
+        t: Timeouts,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move { self.pool.create_session(jid, session, t).await.map(drop) })
+    }
+}
+
+impl ChatOut for mpsc::Sender<Command> {
+    fn send(&self, c: Command) -> BoxFuture<'_, bool> {
+        Box::pin(async move { mpsc::Sender::send(self, c).await.is_ok() })
+    }
+}
