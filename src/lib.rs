@@ -5,6 +5,7 @@
 
 pub mod bot;
 pub mod cli;
+pub mod clock;
 pub mod exit;
 pub mod i18n;
 pub use lesson;

@@ -122,6 +122,39 @@ fn sessions_keys_channels_deadlines_round_trip() {
 }
 
 #[test]
+fn otr_timers_are_due_once_moved_and_go_with_the_session() {
+    let d = tempfile::tempdir().unwrap();
+    let now = 1_000_000;
+    let s = support::store::open_retrying(d.path());
+    s.pool_add(&SecretBytes::new(b"key-1".to_vec())).unwrap();
+    s.create_session("l@example.org", &full_session(now), T)
+        .unwrap();
+    // No session, no timer.
+    s.set_otr_timer("x@example.org", Some(now + 60)).unwrap();
+    s.set_otr_timer("l@example.org", Some(now + 60)).unwrap();
+    let timers = |at: u64| -> Vec<(String, u64)> {
+        s.due(at)
+            .unwrap()
+            .into_iter()
+            .filter(|d| d.kind == DeadlineKind::OtrTimer)
+            .map(|d| (d.jid, d.at))
+            .collect()
+    };
+    assert!(timers(now + 59).is_empty());
+    assert_eq!(timers(now + 60), [("l@example.org".to_owned(), now + 60)]);
+    // Moved: only the new time is indexed; cleared: nothing.
+    s.set_otr_timer("l@example.org", Some(now + 90)).unwrap();
+    assert!(timers(now + 89).is_empty());
+    assert_eq!(timers(now + 90), [("l@example.org".to_owned(), now + 90)]);
+    s.set_otr_timer("l@example.org", None).unwrap();
+    assert!(timers(now + 1000).is_empty());
+    // Ending the session ends its timer.
+    s.set_otr_timer("l@example.org", Some(now + 120)).unwrap();
+    s.remove_session("l@example.org").unwrap();
+    assert!(timers(u64::MAX - 1).is_empty());
+}
+
+#[test]
 fn key_pool_round_trip() {
     let d = tempfile::tempdir().unwrap();
     let s = support::store::open_retrying(d.path());

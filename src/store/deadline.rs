@@ -11,6 +11,8 @@ pub enum DeadlineKind {
     Warn,
     /// End the session.
     Expire,
+    /// The session's OTR channel wants its timer (a stale AKE or fragment to forget).
+    OtrTimer,
 }
 
 /// A deadline that has passed.
@@ -18,7 +20,7 @@ pub enum DeadlineKind {
 pub struct Due {
     /// The learner's bare JID.
     pub jid: String,
-    /// Warn or expire.
+    /// Warn, expire, or the OTR timer.
     pub kind: DeadlineKind,
     /// When it fell due (Unix seconds).
     pub at: u64,
@@ -53,7 +55,8 @@ pub fn due_bound(now: u64) -> Option<[u8; 8]> {
 }
 
 /// What is due at `now`, given index entries in key order: every entry up to `now`, except a
-/// warning for a JID whose expiry is also due (after downtime the learner gets only the expiry).
+/// warning or OTR timer for a JID whose expiry is also due (after downtime the learner gets
+/// only the expiry, which takes the OTR state with the session).
 pub fn due_events<I>(entries: I, now: u64) -> Vec<Due>
 where
     I: IntoIterator<Item = (u64, String, DeadlineKind)>,

@@ -1,15 +1,9 @@
 //! The background scanner: every interval, hand what is due to the bot and prune old nonces.
 
 use super::{Due, Store};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+pub use crate::clock::unix_now;
+use std::time::Duration;
 use tokio::sync::{mpsc, watch};
-
-/// The current time in Unix seconds (the one clock read of the store's background work).
-pub fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
 
 /// One pass at `now`: sends each due deadline to `events`, prunes expired nonces.
 /// Returns how many deadlines were sent. Delivery is at least once: the receiver makes each

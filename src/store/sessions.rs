@@ -3,7 +3,7 @@
 use super::deadline::{self, DeadlineKind, Due};
 use super::error::{from_tx, Error, Result};
 use super::model::{Deadlines, SecretBytes, Session, StoredSession, Timeouts, WhitelistSource};
-use super::trees::{DEADLINES, OTR_CHANNELS, OTR_KEYS, SESSIONS, WHITELIST};
+use super::trees::{DEADLINES, OTR_CHANNELS, OTR_KEYS, OTR_TIMERS, SESSIONS, WHITELIST};
 use super::{abort, codec, dec, enc, Store, WhitelistEntry};
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use sled::Transactional;
@@ -28,6 +28,29 @@ pub(super) fn drop_deadlines(dl: &TransactionalTree, jid: &str, d: &Deadlines) -
         dl.remove(deadline::key(w, jid))?;
     }
     dl.remove(deadline::key(d.expire_at, jid))?;
+    Ok(())
+}
+
+/// Moves the OTR timer of `jid` to `at` (or removes it) in both its trees.
+fn put_otr_timer(
+    timers: &TransactionalTree,
+    index: &TransactionalTree,
+    jid: &str,
+    at: Option<u64>,
+) -> TxResult<()> {
+    if let Some(v) = timers.get(jid.as_bytes())? {
+        let old: u64 = dec(OTR_TIMERS, &v)?;
+        index.remove(deadline::key(old, jid))?;
+    }
+    match at {
+        Some(at) => {
+            timers.insert(jid.as_bytes(), enc(&at)?.as_slice())?;
+            index.insert(deadline::key(at, jid), &[] as &[u8])?;
+        }
+        None => {
+            timers.remove(jid.as_bytes())?;
+        }
+    }
     Ok(())
 }
 
@@ -190,7 +213,7 @@ impl Store {
         self.end_session(jid, None)
     }
 
-    /// Deletes the session, its deadline entries, OTR key and channel state, and its
+    /// Deletes the session, its deadline entries, OTR key, channel state and timer, and its
     /// whitelist entry when that came from an LTI launch (operators' entries stay).
     fn end_session(&self, jid: &str, due_at: Option<u64>) -> Result<Option<StoredSession>> {
         self.write_gate()?;
@@ -200,8 +223,10 @@ impl Store {
             &self.t.otr_keys,
             &self.t.otr_channels,
             &self.t.whitelist,
+            &self.t.otr_timers,
+            &self.t.otr_timer_index,
         )
-            .transaction(|(s, dl, keys, chans, wl)| {
+            .transaction(|(s, dl, keys, chans, wl, timers, timer_index)| {
                 let Some(rec) = get_session(s, jid)? else {
                     return Ok(None);
                 };
@@ -212,6 +237,7 @@ impl Store {
                 s.remove(jid.as_bytes())?;
                 keys.remove(jid.as_bytes())?;
                 chans.remove(jid.as_bytes())?;
+                put_otr_timer(timers, timer_index, jid, None)?;
                 if let Some(v) = wl.get(jid.as_bytes())? {
                     let e: WhitelistEntry = dec(WHITELIST, &v)?;
                     if e.source == WhitelistSource::Lti {
@@ -281,6 +307,37 @@ impl Store {
         self.flush_async().await
     }
 
+    /// Sets when the OTR channel of `jid` next wants its timer ([`DeadlineKind::OtrTimer`]),
+    /// or clears it; nothing is written when it is already so. Not in the channel state's
+    /// transaction: a timer lost in a crash leaves a stale AKE to the learner's next message
+    /// (as before there were timers), and a timer left over fires once and finds nothing.
+    pub fn set_otr_timer(&self, jid: &str, at: Option<u64>) -> Result<()> {
+        let current = self
+            .t
+            .otr_timers
+            .get(jid.as_bytes())?
+            .map(|v| codec::decode::<u64>(OTR_TIMERS, &v))
+            .transpose()?;
+        if current == at {
+            return Ok(());
+        }
+        self.write_gate()?;
+        (
+            &self.t.sessions,
+            &self.t.otr_timers,
+            &self.t.otr_timer_index,
+        )
+            .transaction(|(s, timers, index)| {
+                let at = if s.get(jid.as_bytes())?.is_some() {
+                    at
+                } else {
+                    None
+                };
+                put_otr_timer(timers, index, jid, at)
+            })
+            .map_err(from_tx)
+    }
+
     /// What is due at `now`: one range scan over the deadline index, reading only due entries.
     /// Entries that cannot be decoded are logged and skipped, so one bad record stops nothing.
     pub fn due(&self, now: u64) -> Result<Vec<Due>> {
@@ -297,6 +354,17 @@ impl Store {
             match parsed {
                 Ok(e) => entries.push(e),
                 Err(e) => tracing::warn!(error = %e, "skipping a bad deadline entry"),
+            }
+        }
+        let timers = match deadline::due_bound(now) {
+            Some(end) => self.t.otr_timer_index.range(..end.to_vec()),
+            None => self.t.otr_timer_index.range::<Vec<u8>, _>(..),
+        };
+        for kv in timers {
+            let (k, _) = kv?;
+            match deadline::parse_key(&k) {
+                Ok((at, jid)) => entries.push((at, jid, DeadlineKind::OtrTimer)),
+                Err(e) => tracing::warn!(error = %e, "skipping a bad OTR timer entry"),
             }
         }
         Ok(deadline::due_events(entries, now))

@@ -12,6 +12,10 @@ pub const DEADLINES: &str = "deadlines";
 pub const OTR_KEYS: &str = "otr_keys";
 /// Bare JID → the session's OTR channel state (opaque [`SecretBytes`](super::SecretBytes)).
 pub const OTR_CHANNELS: &str = "otr_channels";
+/// Bare JID → when the session's OTR channel next wants its timer (u64, Unix seconds).
+pub const OTR_TIMERS: &str = "otr_timers";
+/// Due time (u64 big-endian) || bare JID → `()`: the OTR timers by due time, for the scanner.
+pub const OTR_TIMER_INDEX: &str = "otr_timer_index";
 /// Id (u64 big-endian) → a pre-generated private key (opaque [`SecretBytes`](super::SecretBytes)).
 pub const KEY_POOL: &str = "key_pool";
 /// u16 big-endian length || consumer key || nonce → expiry (u64, Unix seconds).
@@ -33,12 +37,14 @@ pub const LTI_CLAIMS: &str = "lti_claims";
 pub const SCHEMA_KEY: &[u8] = b"schema_version";
 
 /// Every data tree (all but [`META`]), to tell a fresh store from one without a version.
-pub const DATA_TREES: [&str; 12] = [
+pub const DATA_TREES: [&str; 14] = [
     WHITELIST,
     SESSIONS,
     DEADLINES,
     OTR_KEYS,
     OTR_CHANNELS,
+    OTR_TIMERS,
+    OTR_TIMER_INDEX,
     KEY_POOL,
     LTI_NONCES,
     LTI_NONCE_EXPIRY,
@@ -57,6 +63,8 @@ pub(crate) struct Trees {
     pub deadlines: sled::Tree,
     pub otr_keys: sled::Tree,
     pub otr_channels: sled::Tree,
+    pub otr_timers: sled::Tree,
+    pub otr_timer_index: sled::Tree,
     pub key_pool: sled::Tree,
     pub nonces: sled::Tree,
     pub nonce_expiry: sled::Tree,
@@ -75,6 +83,8 @@ impl Trees {
             deadlines: db.open_tree(DEADLINES)?,
             otr_keys: db.open_tree(OTR_KEYS)?,
             otr_channels: db.open_tree(OTR_CHANNELS)?,
+            otr_timers: db.open_tree(OTR_TIMERS)?,
+            otr_timer_index: db.open_tree(OTR_TIMER_INDEX)?,
             key_pool: db.open_tree(KEY_POOL)?,
             nonces: db.open_tree(LTI_NONCES)?,
             nonce_expiry: db.open_tree(LTI_NONCE_EXPIRY)?,

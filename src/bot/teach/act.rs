@@ -1,7 +1,7 @@
 //! The lesson's actions carried out: OTR writes and SMP on the blocking pool, the new OTR
 //! state saved, then what it produced sent.
 
-use super::turn::{unix_now, Turn};
+use super::turn::Turn;
 use super::{Teacher, TurnError};
 use crate::bot::learner::{meaning, Meaning};
 use crate::i18n::speech::render;
@@ -64,6 +64,10 @@ impl Teacher {
                 .await?;
         }
         turn.otr_stored = Some(state);
+        // The scanner wakes the channel when it next wants time (a stale AKE's DH secret is
+        // forgotten then, not at the learner's next message).
+        let next = otr.channel.next_ping();
+        self.parts.channels.set_otr_timer(&turn.jid, next)?;
         for body in sends {
             self.send(Outgoing::Chat {
                 to: turn.to.clone(),
@@ -80,7 +84,7 @@ impl Teacher {
         action: &Action,
         queue: &mut VecDeque<lesson::Event>,
     ) -> Result<(), TurnError> {
-        let now = unix_now();
+        let now = self.parts.clock.now();
         let secret = |session: &Session| {
             zeroize::Zeroizing::new(
                 session

@@ -3,6 +3,7 @@
 //! was sent, in order, so that a test sees whether a message left before its state was saved.
 
 use super::ports::{ChannelStates, ChatOut, Parts, Result, SessionKeys, Sessions};
+use crate::clock::Clock;
 use crate::store::{
     Deadlines, Error, GradeRequest, LessonCommit, SecretBytes, Session, StoredSession, Timeouts,
     WhitelistEntry,
@@ -44,10 +45,14 @@ pub struct State {
     pub written: HashMap<String, SecretBytes>,
     /// Channel states as they would survive a crash.
     pub durable: HashMap<String, SecretBytes>,
+    /// When each learner's OTR channel next wants its timer.
+    pub timers: HashMap<String, u64>,
     /// Grades the lesson queued.
     pub grades: Vec<GradeRequest>,
     /// What was made durable and what was sent, in order.
     pub log: Vec<Logged>,
+    /// The time the teacher reads (Unix seconds); tests move it.
+    pub now: u64,
 }
 
 /// The in-memory ports, sharing one [`State`].
@@ -67,7 +72,8 @@ impl Memory {
             sessions: m.clone(),
             channels: m.clone(),
             keys: m.clone(),
-            chat: m,
+            chat: m.clone(),
+            clock: m,
         }
     }
 }
@@ -118,6 +124,7 @@ impl Sessions for Memory {
         st.keys.remove(jid);
         st.written.remove(jid);
         st.durable.remove(jid);
+        st.timers.remove(jid);
         Ok(())
     }
 }
@@ -165,6 +172,14 @@ impl ChannelStates for Memory {
             Ok(())
         })
     }
+    fn set_otr_timer(&self, jid: &str, at: Option<u64>) -> Result<()> {
+        let mut st = self.state();
+        match at.filter(|_| st.sessions.contains_key(jid)) {
+            Some(at) => st.timers.insert(jid.to_owned(), at),
+            None => st.timers.remove(jid),
+        };
+        Ok(())
+    }
 }
 
 impl SessionKeys for Memory {
@@ -191,6 +206,12 @@ impl SessionKeys for Memory {
             st.sessions.insert(jid.to_owned(), rec);
             Ok(())
         })
+    }
+}
+
+impl Clock for Memory {
+    fn now(&self) -> u64 {
+        self.state().now
     }
 }
 

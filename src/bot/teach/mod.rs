@@ -173,12 +173,13 @@ impl Teacher {
     }
 
     /// A due deadline from the scanner: the warning or the expiry, each exactly once, checked
-    /// again under the learner's lock (activity may have moved the deadline).
+    /// again under the learner's lock (activity may have moved the deadline); or the OTR
+    /// channel's timer.
     pub async fn on_due(&self, due: store::Due) {
         let jid = due.jid.clone();
         let lock = self.lock_for(&jid);
         let _guard = lock.lock().await;
-        let now = turn::unix_now();
+        let now = self.parts.clock.now();
         let r = match due.kind {
             store::DeadlineKind::Warn => match self.parts.sessions.mark_warned(&jid, now) {
                 Ok(true) => {
@@ -210,6 +211,7 @@ impl Teacher {
                 Ok(_) => Ok(()),
                 Err(e) => Err(e.into()),
             },
+            store::DeadlineKind::OtrTimer => self.timer_turn(&jid, now).await,
         };
         if let Err(e) = r {
             tracing::error!(%jid, error = %e, "deadline turn failed");

@@ -4,6 +4,7 @@
 //! [`Store`], the [`KeyPool`] and the connection's command channel; the teacher's unit tests
 //! with the in-memory ones of [`super::memory`]. Only the store knows sled.
 
+use crate::clock::{Clock, SystemClock};
 use crate::store::{
     self, KeyPool, LessonCommit, SecretBytes, Session, Store, StoredSession, Timeouts,
     WhitelistEntry,
@@ -44,6 +45,8 @@ pub trait ChannelStates: Send + Sync {
         -> BoxFuture<'a, Result<()>>;
     /// Makes every state written so far durable.
     fn flush(&self) -> BoxFuture<'_, Result<()>>;
+    /// Sets (or clears) when the channel next wants its timer, for the deadline scanner.
+    fn set_otr_timer(&self, jid: &str, at: Option<u64>) -> Result<()>;
 }
 
 /// Sessions' own OTR keys.
@@ -76,6 +79,8 @@ pub struct Parts {
     pub keys: Arc<dyn SessionKeys>,
     /// The XMPP connection.
     pub chat: Arc<dyn ChatOut>,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Parts {
@@ -91,6 +96,7 @@ impl Parts {
             channels: store,
             keys,
             chat: Arc::new(xmpp),
+            clock: Arc::new(SystemClock),
         }
     }
 }
@@ -132,6 +138,9 @@ impl ChannelStates for Store {
     }
     fn flush(&self) -> BoxFuture<'_, Result<()>> {
         Box::pin(self.flush_async())
+    }
+    fn set_otr_timer(&self, jid: &str, at: Option<u64>) -> Result<()> {
+        Store::set_otr_timer(self, jid, at)
     }
 }
 

@@ -16,6 +16,8 @@ use std::sync::OnceLock;
 
 const BOT: &str = "bot@example.org";
 const LEARNER: &str = "learner@example.org";
+/// The teacher's clock at the start of every test.
+const NOW: u64 = 1_800_000_000;
 const TIMEOUTS: Timeouts = Timeouts {
     warning: 1500,
     session: 1800,
@@ -41,6 +43,7 @@ fn teacher() -> (Teacher, Memory) {
             },
         );
         st.spare_keys.push(SecretBytes::new(key()));
+        st.now = NOW;
     }
     let cfg = Teaching::with_defaults(BOT, TIMEOUTS);
     let t = Teacher::with_parts(mem.parts(), Arc::new(Catalogs::empty()), cfg);
@@ -181,7 +184,7 @@ async fn the_warning_is_given_once_and_expiry_takes_session_and_key() {
         kind: DeadlineKind::Warn,
         at: deadlines.warn_at.unwrap(),
     };
-    // The scanner's clock is the real one; these deadlines lie in the past of it.
+    // Due long ago.
     {
         let mut st = mem.state();
         let rec = st.sessions.get_mut(LEARNER).unwrap();
@@ -216,4 +219,49 @@ fn a_session_from_the_course_page_starts_the_lesson() {
     assert_eq!(stage_of(&s).unwrap(), later);
     s.lesson_state = vec![0xff];
     assert!(matches!(stage_of(&s), Err(TurnError::Lesson(_))));
+}
+
+#[tokio::test]
+async fn a_stale_ake_is_forgotten_when_its_timer_is_due_without_the_learner() {
+    let (t, mem) = teacher();
+    let mut account = Account::new(LEARNER, PrivateKey::generate().unwrap()).unwrap();
+    account.policy = Policy::MANUAL;
+    let mut channel = Channel::new();
+    // The learner's client asks for OTR; the bot answers with a DH-Commit and waits.
+    for m in injects(channel.init(&account)) {
+        t.on_chat(from(), m).await;
+    }
+    let said = sent(&mem);
+    assert!(
+        said.iter().any(|(m, _)| m.starts_with("?OTR:AAMC")),
+        "DH-Commit: {said:?}"
+    );
+    let at = *mem
+        .state()
+        .timers
+        .get(LEARNER)
+        .expect("the AKE set a timer");
+    assert!(at > NOW, "{at}");
+    let pending = |mem: &Memory| {
+        let st = mem.state();
+        let state = st.written.get(LEARNER).unwrap();
+        let otr = crate::bot::learner::OtrState::decode(state.expose()).unwrap();
+        otr.channel.next_ping()
+    };
+    assert_eq!(pending(&mem), Some(at));
+    // Not yet due: nothing changes.
+    let due = Due {
+        jid: LEARNER.into(),
+        kind: DeadlineKind::OtrTimer,
+        at,
+    };
+    t.on_due(due.clone()).await;
+    assert_eq!(pending(&mem), Some(at), "kept until due");
+    // The learner never answers; once due, the scanner's turn forgets the AKE (its DH secret)
+    // and clears the timer, and says nothing.
+    mem.state().now = at;
+    t.on_due(due).await;
+    assert_eq!(pending(&mem), None, "the stale AKE is gone from the store");
+    assert!(!mem.state().timers.contains_key(LEARNER));
+    assert!(sent(&mem).is_empty());
 }

@@ -45,11 +45,6 @@ impl Turn {
     }
 }
 
-/// The application's clock, in seconds.
-pub(super) fn unix_now() -> u64 {
-    store::scanner::unix_now()
-}
-
 impl Teacher {
     /// Runs `ev` for `jid` under the learner's lock: the lesson's first decision (its
     /// actions, or why the event was impossible), or `None` without a session.
@@ -93,6 +88,23 @@ impl Teacher {
         Ok(())
     }
 
+    /// The OTR channel's timer (quinn's handle_timeout): a stale AKE or partial message is
+    /// forgotten, its state saved, and the next timer set.
+    pub(super) async fn timer_turn(&self, jid: &str, now: u64) -> Result<(), TurnError> {
+        let to: Jid = jid
+            .parse()
+            .map_err(|e| TurnError::Lesson(format!("{jid}: {e}")))?;
+        let Some(mut turn) = self.load(jid, to).await? else {
+            return Ok(());
+        };
+        self.ensure_otr(&mut turn)?;
+        let events = otr_blocking(&mut turn, move |c, _| c.ping(now)).await?;
+        let mut queue = VecDeque::new();
+        self.apply_otr(&mut turn, events, &mut queue).await?;
+        self.run_lesson(&mut turn, &mut queue).await?;
+        Ok(())
+    }
+
     pub(super) async fn chat_turn(
         &self,
         jid: &str,
@@ -104,11 +116,11 @@ impl Teacher {
             None => self.create(jid, from.clone()).await?,
         };
         turn.to = from;
-        let now = unix_now();
+        let now = self.parts.clock.now();
         self.ensure_otr(&mut turn)?;
-        // OTR's timer, as libotr's applications run it: an AKE or a fragmented message left
-        // unfinished for a minute is forgotten (its DH secret with it) before the next message
-        // is read. Expiry removes whatever a silent learner left.
+        // OTR's timer: an AKE or a fragmented message left unfinished for a minute is forgotten
+        // (its DH secret with it) when the scanner finds its timer due (`timer_turn`), and
+        // here before the next message is read, should that come first.
         let events = otr_blocking(&mut turn, move |c, a| {
             c.ping(now);
             c.read(a, &body, now)
@@ -193,7 +205,7 @@ impl Teacher {
 
     /// Writes the lesson's new stage and every store change its actions ask for, at once.
     fn commit(&self, turn: &mut Turn, actions: &[Action]) -> Result<(), TurnError> {
-        let now = unix_now();
+        let now = self.parts.clock.now();
         let mut c = LessonCommit::default();
         if !turn.stage.is_over() {
             let bytes = bincode::serde::encode_to_vec(&turn.stage, bincode::config::standard())
@@ -263,7 +275,7 @@ impl Teacher {
     }
 
     pub(super) async fn create(&self, jid: &str, to: Jid) -> Result<Turn, TurnError> {
-        let now = unix_now();
+        let now = self.parts.clock.now();
         let locale = match self.parts.sessions.whitelist_get(jid)? {
             Some(w) => w.locale,
             None => self.cfg.default_locale.clone(),
