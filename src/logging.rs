@@ -241,7 +241,7 @@ mod tests {
         assert!(!wire_record_allowed(raw, Level::TRACE));
         assert!(!wire_record_allowed("rxml", Level::DEBUG));
         assert!(wire_record_allowed("tokio_xmpp", Level::INFO));
-        assert!(wire_record_allowed("otrbot::xmpp::conn", Level::TRACE));
+        assert!(wire_record_allowed("otrbot::xmpp::link", Level::TRACE));
         assert!(wire_record_allowed("rxmlish", Level::TRACE));
         assert_eq!(format!("{:?}", IfAllowed(&"a body")), "<hidden>");
     }

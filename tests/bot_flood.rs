@@ -9,8 +9,8 @@ mod support;
 
 use futures::StreamExt;
 use otrbot::otr::message::{armor, classify, Classified};
-use otrbot::xmpp::connection::Connection;
 use otrbot::xmpp::stanza::{incoming, Incoming};
+use otrbot::xmpp::stream::Connection;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -17,8 +17,8 @@ mod support;
 
 use futures::StreamExt;
 use otrbot::otr::message::{classify, Body, Classified, Message};
-use otrbot::xmpp::connection::Connection;
 use otrbot::xmpp::stanza::{incoming, outgoing, Incoming, Outgoing};
+use otrbot::xmpp::stream::Connection;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;

@@ -4,9 +4,9 @@
 mod support;
 
 use futures::StreamExt;
-use otrbot::xmpp::conn::{add_jid, answer_subscription, run, Command, Link};
-use otrbot::xmpp::connection::Connection;
+use otrbot::xmpp::link::{add_jid, answer_subscription, run, Command, Link};
 use otrbot::xmpp::stanza::{incoming, outgoing, Incoming, Outgoing};
+use otrbot::xmpp::stream::Connection;
 use std::time::Duration;
 use support::prosody;
 use tokio::sync::{mpsc, watch};

@@ -5,7 +5,7 @@
 use super::bounds_tests::rig;
 use crate::otr::{Event, Policy};
 use crate::store::{WhitelistEntry, WhitelistSource};
-use crate::xmpp::conn::Command;
+use crate::xmpp::link::Command;
 use crate::xmpp::stanza::Outgoing;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;

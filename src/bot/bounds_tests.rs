@@ -4,7 +4,7 @@
 use super::teach::{Teacher, Teaching};
 use crate::i18n::Catalogs;
 use crate::store::{default_dsa_key, KeyPool, Store, Timeouts, WhitelistEntry, WhitelistSource};
-use crate::xmpp::conn::Command;
+use crate::xmpp::link::Command;
 use crate::xmpp::stanza::Outgoing;
 use std::sync::{Arc, OnceLock};
 use tokio::sync::mpsc;

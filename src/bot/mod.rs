@@ -9,7 +9,7 @@ pub mod admin;
 pub mod admin_secret;
 pub mod course;
 mod data_dir;
-pub mod learner;
+pub mod otr_state;
 pub mod roster;
 pub mod teach;
 pub mod turns;
@@ -22,7 +22,7 @@ mod bounds_tests;
 use crate::exit::{ExitCode, Failure};
 use crate::settings::Settings;
 use crate::store::{self, scanner, Due, KeyPool, Store, Timeouts};
-use crate::xmpp::conn::{self, Command, Link};
+use crate::xmpp::link::{self, Command, Link};
 use crate::xmpp::login::Login;
 use std::sync::Arc;
 use std::time::Duration;
@@ -164,7 +164,7 @@ async fn serve(settings: Settings, store: Store) -> Result<(), Failure> {
     )
     .await
     .map_err(|e| Failure::new(ExitCode::BadSetting, e))?;
-    let xmpp_task = tokio::spawn(conn::run(
+    let xmpp_task = tokio::spawn(link::run(
         client,
         login.jid().clone(),
         cmd_rx,

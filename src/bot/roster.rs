@@ -2,7 +2,7 @@
 //! everyone else is refused and, if on the roster, removed.
 
 use crate::store::Store;
-use crate::xmpp::conn::{add_jid, answer_subscription, Command};
+use crate::xmpp::link::{add_jid, answer_subscription, Command};
 use crate::xmpp::stanza::{Incoming, Outgoing};
 use std::collections::BTreeSet;
 use tokio_xmpp::jid::BareJid;

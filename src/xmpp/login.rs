@@ -1,7 +1,7 @@
 //! Logging in: a probe that reports why a login fails (tokio-xmpp only retries), then the client.
 
-use super::connection::Connection;
 use super::connector::{Negotiated, PlainLoopback, StartTls, TlsFailure};
+use super::stream::Connection;
 use super::tls::{client_config, min_version};
 use crate::exit::{ExitCode, Failure};
 use crate::settings::Settings;

@@ -1,11 +1,11 @@
 //! The XMPP client connection (tokio-xmpp): TLS, roster, presence, messages.
 
 pub mod avatar;
-pub mod conn;
-pub mod connection;
 pub mod connector;
 pub mod jid;
+pub mod link;
 pub mod login;
 mod redact;
 pub mod stanza;
+pub mod stream;
 pub mod tls;

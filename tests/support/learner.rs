@@ -4,8 +4,8 @@
 use super::libotr::{policy, Outcome, Peer};
 use super::prosody;
 use futures::StreamExt;
-use otrbot::xmpp::connection::Connection;
 use otrbot::xmpp::stanza::{incoming, outgoing, Incoming, Outgoing};
+use otrbot::xmpp::stream::Connection;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

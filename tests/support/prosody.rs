@@ -103,7 +103,7 @@ pub async fn chat_client(
     jid: &str,
     password: &str,
     timeout: std::time::Duration,
-) -> (otrbot::xmpp::connection::Connection, tokio_xmpp::jid::Jid) {
+) -> (otrbot::xmpp::stream::Connection, tokio_xmpp::jid::Jid) {
     use otrbot::xmpp::login::Login;
     use otrbot::xmpp::stanza::{outgoing, Outgoing};
     let dir = tempfile::tempdir().unwrap();

@@ -3,7 +3,7 @@
 
 use super::turn::Turn;
 use super::{Teacher, TurnError};
-use crate::bot::learner::{meaning, Meaning};
+use crate::bot::otr_state::{meaning, Meaning};
 use crate::i18n::speech::render;
 use crate::lesson::{self, Action};
 use crate::otr::{Account, Channel};
@@ -31,7 +31,7 @@ impl Teacher {
         let mut sends = Vec::new();
         for ev in events {
             if let crate::otr::Event::Problem(p) = &ev {
-                tracing::info!(jid = %turn.jid, problem = %crate::bot::learner::LoggedProblem(p), "otr problem");
+                tracing::info!(jid = %turn.jid, problem = %crate::bot::otr_state::LoggedProblem(p), "otr problem");
             }
             match meaning(ev, secret.as_deref(), &otr.channel) {
                 Meaning::Send(m) => sends.push(m),

@@ -8,7 +8,7 @@ use crate::store::{
     Deadlines, Error, GradeRequest, LessonCommit, SecretBytes, Session, StoredSession, Timeouts,
     WhitelistEntry,
 };
-use crate::xmpp::conn::Command;
+use crate::xmpp::link::Command;
 use futures::future::BoxFuture;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -23,7 +23,7 @@ use super::turns::{self, Ticket, TurnLocks};
 use crate::i18n::Catalogs;
 use crate::lesson::{self, Action};
 use crate::store::{self, KeyPool, Store};
-use crate::xmpp::conn::Command;
+use crate::xmpp::link::Command;
 use std::collections::VecDeque;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -37,7 +37,7 @@ pub enum TurnError {
     Store(#[from] store::Error),
     /// The OTR state could not be made or read.
     #[error("{0}")]
-    State(#[from] super::learner::StateError),
+    State(#[from] super::otr_state::StateError),
     /// The lesson state could not be read or written.
     #[error("lesson state: {0}")]
     Lesson(String),

@@ -9,7 +9,7 @@ use crate::store::{
     self, KeyPool, LessonCommit, SecretBytes, Session, Store, StoredSession, Timeouts,
     WhitelistEntry,
 };
-use crate::xmpp::conn::Command;
+use crate::xmpp::link::Command;
 use futures::future::BoxFuture;
 use std::sync::Arc;
 use tokio::sync::mpsc;

@@ -133,7 +133,7 @@ async fn nothing_is_sent_before_the_state_it_came_from_is_saved() {
         let durable = durable
             .as_ref()
             .expect("a state was durable before a data message left");
-        let mut otr = crate::bot::learner::OtrState::decode(durable.expose()).unwrap();
+        let mut otr = crate::bot::otr_state::OtrState::decode(durable.expose()).unwrap();
         let account = otr.account.clone();
         let again = injects(otr.channel.write(&account, "after the crash", 2));
         // (A state from before the message may not even be private yet.)
@@ -245,7 +245,7 @@ async fn a_stale_ake_is_forgotten_when_its_timer_is_due_without_the_learner() {
     let pending = |mem: &Memory| {
         let st = mem.state();
         let state = st.written.get(LEARNER).unwrap();
-        let otr = crate::bot::learner::OtrState::decode(state.expose()).unwrap();
+        let otr = crate::bot::otr_state::OtrState::decode(state.expose()).unwrap();
         otr.channel.next_ping()
     };
     assert_eq!(pending(&mem), Some(at));

@@ -3,7 +3,7 @@
 
 use super::act::otr_blocking;
 use super::{Teacher, TurnError};
-use crate::bot::learner::OtrState;
+use crate::bot::otr_state::OtrState;
 use crate::lesson::{self, step, Action, Env, LessonError, Stage};
 use crate::store::{self, GradeNote, GradeRequest, LessonCommit, SecretBytes, Session};
 use std::collections::VecDeque;

@@ -4,7 +4,7 @@
 use super::turn::Turn;
 use super::Teacher;
 use crate::bot::roster;
-use crate::xmpp::conn::Command;
+use crate::xmpp::link::Command;
 use crate::xmpp::stanza::Outgoing;
 use std::time::Duration;
 use tokio_xmpp::parsers::chatstates::ChatState;

@@ -2,8 +2,8 @@
 //! after every reconnect (the stanza stream reconnects with back-off by itself once online).
 
 use super::avatar::{self, Avatar};
-use super::connection::Connection;
 use super::stanza::{incoming, outgoing, Incoming, Outgoing};
+use super::stream::Connection;
 use futures::StreamExt;
 use tokio::sync::{mpsc, watch};
 use tokio_xmpp::jid::{BareJid, Jid};
