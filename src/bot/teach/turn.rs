@@ -53,12 +53,9 @@ impl Teacher {
         jid: &str,
         ev: lesson::Event,
     ) -> Result<Option<(Result<Vec<Action>, LessonError>, Turn)>, TurnError> {
-        let to: Jid = jid
-            .parse()
-            .map_err(|e| TurnError::Lesson(format!("{jid}: {e}")))?;
         let lock = self.lock_for(jid);
         let _guard = lock.lock().await;
-        let Some(mut turn) = self.load(jid, to).await? else {
+        let Some(mut turn) = self.load_bare(jid).await? else {
             return Ok(None);
         };
         let first = self.step_commit(&mut turn, &ev)?;
@@ -78,10 +75,7 @@ impl Teacher {
     }
 
     pub(super) async fn event_turn(&self, jid: &str, ev: lesson::Event) -> Result<(), TurnError> {
-        let to: Jid = jid
-            .parse()
-            .map_err(|e| TurnError::Lesson(format!("{jid}: {e}")))?;
-        if let Some(mut turn) = self.load(jid, to).await? {
+        if let Some(mut turn) = self.load_bare(jid).await? {
             self.run_lesson(&mut turn, &mut VecDeque::from([ev]))
                 .await?;
         }
@@ -91,10 +85,7 @@ impl Teacher {
     /// The OTR channel's timer (quinn's handle_timeout): a stale AKE or partial message is
     /// forgotten, its state saved, and the next timer set.
     pub(super) async fn timer_turn(&self, jid: &str, now: u64) -> Result<(), TurnError> {
-        let to: Jid = jid
-            .parse()
-            .map_err(|e| TurnError::Lesson(format!("{jid}: {e}")))?;
-        let Some(mut turn) = self.load(jid, to).await? else {
+        let Some(mut turn) = self.load_bare(jid).await? else {
             return Ok(());
         };
         self.ensure_otr(&mut turn)?;
@@ -240,6 +231,14 @@ impl Teacher {
             Err(store::Error::NoSession(_)) => Ok(()),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// [`load`](Self::load) for a turn without a stanza: replies go to the bare JID.
+    async fn load_bare(&self, jid: &str) -> Result<Option<Turn>, TurnError> {
+        let to: Jid = jid
+            .parse()
+            .map_err(|e| TurnError::Lesson(format!("{jid}: {e}")))?;
+        self.load(jid, to).await
     }
 
     pub(super) async fn load(&self, jid: &str, to: Jid) -> Result<Option<Turn>, TurnError> {
