@@ -91,7 +91,7 @@ impl Session {
     /// Enters the encrypted state after an AKE; returns true when it already was encrypted.
     /// A running SMP exchange ends here: its secret is bound to the old session id, so it could
     /// only fail (and a new one started at once by the peer would collide with it).
-    pub fn establish(&mut self, est: &Established) -> bool {
+    pub fn establish(&mut self, est: Established) -> bool {
         let was = self.is_encrypted();
         self.smp.reset();
         let secure = Secure {

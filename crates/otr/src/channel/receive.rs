@@ -125,34 +125,59 @@ impl Channel {
         now: u64,
         out: &mut Out,
     ) {
-        let master_waiting = match self.sessions.get(&0).map(|s| &s.ake) {
-            Some(a @ AkeState::AwaitingDhKey(_))
-                if instance != 0 && a.version() == Some(msg.header.version) =>
-            {
-                Some(a.clone())
-            }
+        let version = msg.header.version;
+        let master_waiting = instance != 0
+            && self.sessions.get(&0).is_some_and(|m| {
+                matches!(m.ake, AkeState::AwaitingDhKey(_)) && m.ake.version() == Some(version)
+            });
+        let child_idle = self
+            .sessions
+            .get(&instance)
+            .is_none_or(|s| s.ake == AkeState::None);
+        // libotr (otrl_auth_copy_on_key): a DH-Key answers the master's DH-Commit, whatever
+        // the child kept from an earlier exchange (one that failed, say). A retransmitted
+        // DH-Key is answered from the same commit again, so nothing is lost.
+        let inherits = master_waiting
+            && match &msg.body {
+                Body::DhKey { .. } => true,
+                Body::DhCommit { .. } => child_idle,
+                _ => false,
+            };
+        let inherited = match self.sessions.get_mut(&0) {
+            Some(master) if inherits => Some(match &msg.body {
+                // The master keeps its commit for the peer's other instances (libotr copies
+                // it): the one copy of those secrets that a move cannot replace.
+                Body::DhKey { .. } => master.ake.clone(),
+                // Taken: if the peer's commit wins, the master's commit is given up too, or a
+                // DH-Key the peer's client sends to it (libotr answers every commit) would
+                // restart this exchange and both sides would wait for each other's Signature.
+                _ => core::mem::take(&mut master.ake),
+            }),
             _ => None,
         };
+        let taken = inherited.is_some() && matches!(msg.body, Body::DhCommit { .. });
         let session = self.session_for(instance);
-        let inherits = match &msg.body {
-            // libotr (otrl_auth_copy_on_key): a DH-Key answers the master's DH-Commit, whatever
-            // the child kept from an earlier exchange (one that failed, say). A retransmitted
-            // DH-Key is answered from the same commit again, so nothing is lost.
-            Body::DhKey { .. } => true,
-            Body::DhCommit { .. } => session.ake == AkeState::None,
-            _ => false,
-        };
-        let inherited = master_waiting.is_some() && inherits;
-        if let (Some(master), true) = (master_waiting, inherits) {
-            session.ake = master;
+        if let Some(state) = inherited {
+            session.ake = state;
         }
         let tags = Tags {
             ours: account.instance_tag,
             theirs: instance,
         };
-        let version = msg.header.version;
         session.ake_at = now;
-        match session.ake.handle(msg, &account.key, tags) {
+        let (next, result) = core::mem::take(&mut session.ake).handle(msg, &account.key, tags);
+        session.ake = next;
+        if taken && matches!(session.ake, AkeState::AwaitingDhKey(_)) {
+            // Our commit won over the peer's: the master keeps it as well, as before.
+            let kept = session.ake.clone();
+            if let Some(master) = self.sessions.get_mut(&0) {
+                master.ake = kept;
+            }
+        }
+        let Some(session) = self.sessions.get_mut(&instance) else {
+            return;
+        };
+        match result {
             Err(e) => {
                 // Said at once, so that the peer's client (libotr's ERROR_START_AKE) and its
                 // user know to start again; the next DH-Commit or DH-Key restarts the exchange.
@@ -161,16 +186,6 @@ impl Channel {
             }
             Ok(AkeOutput::Nothing) => {}
             Ok(AkeOutput::Send(bytes)) => {
-                let gave_up = matches!(session.ake, AkeState::AwaitingRevealSig(_));
-                if inherited && gave_up && matches!(msg.body, Body::DhCommit { .. }) {
-                    // Both sides committed at once and the peer's commit won: the master's
-                    // commit is given up too, or a DH-Key the peer's client sends to it (libotr
-                    // answers every commit) would restart this exchange, and both sides would
-                    // wait for each other's Signature.
-                    if let Some(master) = self.sessions.get_mut(&0) {
-                        master.ake = AkeState::None;
-                    }
-                }
                 Self::inject_encoded(account, version, instance, &bytes, out)
             }
             Ok(AkeOutput::Done(est, send)) => {
@@ -181,7 +196,8 @@ impl Channel {
                 let Some(session) = self.sessions.get_mut(&instance) else {
                     return;
                 };
-                let was = session.establish(&est);
+                let (fingerprint, ssid) = (est.fingerprint, est.ssid);
+                let was = session.establish(*est);
                 if let Some(bytes) = send {
                     Self::inject_encoded(account, version, instance, &bytes, out);
                 }
@@ -190,16 +206,16 @@ impl Channel {
                 } else {
                     out.push(Event::GoneSecure {
                         instance,
-                        fingerprint: est.fingerprint,
-                        ssid: est.ssid,
+                        fingerprint,
+                        ssid,
                         version,
                     });
                 }
-                let known = self.fingerprints.get(&est.fingerprint).copied();
+                let known = self.fingerprints.get(&fingerprint).copied();
                 if known != Some(true) {
-                    self.remember_fingerprint(est.fingerprint);
+                    self.remember_fingerprint(fingerprint);
                     out.push(Event::UnverifiedFingerprint {
-                        fingerprint: est.fingerprint,
+                        fingerprint,
                         new: known.is_none(),
                     });
                 }
