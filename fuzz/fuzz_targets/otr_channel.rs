@@ -268,7 +268,7 @@ fn sealed(w: &World, s: &mut State, plain: &[u8], flags: u8) -> String {
     let (text, tlvs) = tlv::split(plain);
     let theirs = if s.peer_v2 { 0 } else { BOT_TAG };
     let tag = if s.peer_v2 { &w.peer_v2 } else { &w.peer }.instance_tag;
-    let session = s.peer.sessions.get_mut(&theirs);
+    let session = s.peer.session_mut(theirs);
     match session.map(|x| x.seal((tag, theirs), flags, text, &tlvs, T0)) {
         Some(Ok((_, msg))) => msg,
         // Not encrypted in this state: send the text as it is.
@@ -306,8 +306,9 @@ fn check(w: &World, s: &State, events: &[Event]) {
     }
     let peer_fp = w.peer.key.fingerprint();
     assert!(!s.bot.is_trusted(&peer_fp), "peer trusted without SMP");
-    for session in s.bot.sessions.values() {
-        assert!(session.fragments.buffered() <= MAX_REASSEMBLED);
+    for info in s.bot.sessions() {
+        let session = s.bot.session(info.instance).expect("a listed session");
+        assert!(session.buffered_fragments() <= MAX_REASSEMBLED);
     }
 }
 

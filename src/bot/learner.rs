@@ -81,8 +81,7 @@ pub fn meaning(ev: otr::Event, secret: Option<&str>, channel: &Channel) -> Meani
         // tag of the bot's plain text (starting by hand sends a query, and the bot commits).
         E::GoneSecure { instance, .. } => Meaning::Lesson(
             if channel
-                .sessions
-                .get(&instance)
+                .session(instance)
                 .and_then(|s| s.secure())
                 .is_some_and(|s| !s.we_committed)
             {

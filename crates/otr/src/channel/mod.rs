@@ -30,15 +30,15 @@ pub use sessions::{
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Channel {
     /// Sessions by the peer's instance tag (0 = master: version 2 or not yet known).
-    pub sessions: BTreeMap<u32, Session>,
+    sessions: BTreeMap<u32, Session>,
     /// Fingerprints seen on this channel and whether they are trusted.
-    pub fingerprints: BTreeMap<Fingerprint, bool>,
+    fingerprints: BTreeMap<Fingerprint, bool>,
     /// Whitespace-tag offer state.
-    pub offer: Offer,
+    offer: Offer,
     /// Messages held until the conversation is private (REQUIRE_ENCRYPTION).
-    pub pending: Vec<String>,
+    pending: Vec<String>,
     /// The session chosen with `select_session`, if any (else the best one is used).
-    pub selected: Option<u32>,
+    selected: Option<u32>,
 }
 
 type Out = Vec<Event>;
@@ -83,6 +83,17 @@ impl Channel {
             .iter()
             .max_by_key(|(_, s)| rank(s))
             .map_or(0, |(tag, _)| *tag)
+    }
+
+    /// The session with this peer instance, if any.
+    pub fn session(&self, instance: u32) -> Option<&Session> {
+        self.sessions.get(&instance)
+    }
+
+    /// The session with this peer instance, mutably (to seal a message with
+    /// [`Session::seal`] outside the channel's calls, as a test peer does).
+    pub fn session_mut(&mut self, instance: u32) -> Option<&mut Session> {
+        self.sessions.get_mut(&instance)
     }
 
     /// The current session, if any exists.

@@ -451,3 +451,32 @@ fn untrusted_fingerprints_are_bounded_and_trusted_ones_kept() {
         .fingerprints
         .contains_key(&crate::keys::Fingerprint([199; 20])));
 }
+
+/// The stored form of a channel is pinned byte for byte: applications keep channels with
+/// bincode, so a change of field order or type would make their stored state unreadable.
+#[test]
+fn stored_form_is_pinned() {
+    let mut c = Channel::new();
+    c.trust(Fingerprint([1; 20]), true);
+    c.trust(Fingerprint([2; 20]), false);
+    c.offer = Offer::Sent;
+    c.pending.push("held".to_owned());
+    c.selected = Some(0x100);
+    let s = c.sessions.entry(0x100).or_default();
+    s.msg = MsgState::Finished;
+    s.last_recv = 5;
+    s.last_sent = 6;
+    s.fragment_at = 7;
+    s.ake_at = 300;
+    let f = fragment::parse("?OTR|00000100|00000200,00001,00002,abc,").unwrap();
+    assert_eq!(s.fragments.add(&f), None);
+    c.sessions.entry(0).or_default();
+    let cfg = bincode::config::standard();
+    let bytes = bincode::serde::encode_to_vec(&c, cfg).unwrap();
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(hex, GOLDEN);
+    let (back, _): (Channel, usize) = bincode::serde::decode_from_slice(&bytes, cfg).unwrap();
+    assert_eq!(back, c);
+}
+
+const GOLDEN: &str = "020000000000000000000000fb00010002050601020361626307fb2c01000201010101010101010101010101010101010101010102020202020202020202020202020202020202020001010468656c6401fb0001";
