@@ -14,7 +14,7 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use otrbot::otr::channel::Event;
+use otrbot::otr::channel::{Event, Output};
 use otrbot::otr::fragment::MAX_REASSEMBLED;
 use otrbot::otr::smp::SmpEvent;
 use otrbot::otr::{import_libotr, tlv, Account, Channel, Policy};
@@ -49,14 +49,8 @@ fn account(file: &[u8], name: &str, tag: u32, policy: Policy) -> Account {
     a
 }
 
-fn injects(events: &[Event]) -> Vec<String> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Inject(m) => Some(m.clone()),
-            _ => None,
-        })
-        .collect()
+fn injects(out: &Output) -> Vec<String> {
+    out.wire.clone()
 }
 
 struct Builder<'a> {
@@ -330,12 +324,13 @@ fuzz_target!(|data: &[u8]| {
             Msg::Recorded(index, edits) => s.bot.read(&w.bot, &recorded(w, index, edits), now),
             Msg::Wait(secs) => {
                 now += secs;
-                s.bot.ping(now)
+                s.bot.handle_timeout(now);
+                Output::default()
             }
             Msg::Write(t) => s.bot.write(&w.bot, &text(t), now),
             Msg::Finish => s.bot.finish(&w.bot, now),
             Msg::SmpAbort => s.bot.smp_abort(&w.bot, now),
         };
-        check(w, &s, &events);
+        check(w, &s, &events.events);
     }
 });

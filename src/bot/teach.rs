@@ -373,13 +373,13 @@ impl Teacher {
         // OTR's timer, as libotr's applications run it: an AKE or a fragmented message left
         // unfinished for a minute is forgotten (its DH secret with it) before the next message
         // is read. Expiry removes whatever a silent learner left.
-        let events = otr_blocking(&mut turn, move |c, a| {
-            c.ping(now);
+        let out = otr_blocking(&mut turn, move |c, a| {
+            c.handle_timeout(now);
             c.read(a, &body, now)
         })
         .await?;
         let mut queue = VecDeque::new();
-        self.apply_otr(&mut turn, events, &mut queue).await?;
+        self.apply_otr(&mut turn, out, &mut queue).await?;
         self.run_lesson(&mut turn, &mut queue).await?;
         Ok(())
     }
@@ -388,7 +388,7 @@ impl Teacher {
     async fn apply_otr(
         &self,
         turn: &mut Turn,
-        events: Vec<crate::otr::Event>,
+        out: crate::otr::Output,
         queue: &mut VecDeque<lesson::Event>,
     ) -> Result<(), TurnError> {
         let secret = turn
@@ -400,13 +400,12 @@ impl Teacher {
         let Some(otr) = &turn.otr else {
             return Ok(());
         };
-        let mut sends = Vec::new();
-        for ev in events {
+        let sends = out.wire;
+        for ev in out.events {
             if let crate::otr::Event::Problem(p) = &ev {
                 tracing::info!(jid = %turn.jid, problem = %super::learner::LoggedProblem(p), "otr problem");
             }
             match meaning(ev, secret.as_deref(), &otr.channel) {
-                Meaning::Send(m) => sends.push(m),
                 Meaning::Lesson(e) => queue.push_back(e),
                 Meaning::Nothing => {}
             }
@@ -579,7 +578,7 @@ impl Teacher {
         ) {
             self.ensure_otr(turn)?;
         }
-        let events = match action {
+        let out = match action {
             Action::Say { msg, params } => {
                 let text = self.text(&turn.session.locale, *msg, params);
                 self.typing(turn, &text).await;
@@ -601,7 +600,7 @@ impl Teacher {
             Action::EndOtr => otr_blocking(turn, move |c, a| c.finish(a, now)).await?,
             Action::ShowStatus(msg) => {
                 turn.farewell = Some(self.text(&turn.session.locale, *msg, &[]));
-                Vec::new()
+                crate::otr::Output::default()
             }
             Action::EndSession => {
                 self.store.remove_session(&turn.jid)?;
@@ -617,9 +616,9 @@ impl Teacher {
             | Action::PostGrade(_)
             | Action::AcceptCode
             | Action::RefuseCode { .. }
-            | Action::RefuseSecret(_) => Vec::new(),
+            | Action::RefuseSecret(_) => crate::otr::Output::default(),
         };
-        self.apply_otr(turn, events, queue).await
+        self.apply_otr(turn, out, queue).await
     }
 
     /// A lesson message in `locale`, with the operator's format strings.
@@ -779,21 +778,21 @@ fn grade_for(session: &Session, score: f64, now: u64) -> (Option<GradeRequest>, 
 /// on the blocking pool, so that the async workers never wait for it.
 async fn otr_blocking(
     turn: &mut Turn,
-    call: impl FnOnce(&mut Channel, &Account) -> Vec<crate::otr::Event> + Send + 'static,
-) -> Result<Vec<crate::otr::Event>, TurnError> {
+    call: impl FnOnce(&mut Channel, &Account) -> crate::otr::Output + Send + 'static,
+) -> Result<crate::otr::Output, TurnError> {
     let mut otr = turn
         .otr
         .take()
         .ok_or_else(|| TurnError::Lesson("OTR state not loaded".into()))?;
-    let (otr, events) = tokio::task::spawn_blocking(move || {
+    let (otr, out) = tokio::task::spawn_blocking(move || {
         let account = otr.account.clone();
-        let events = call(&mut otr.channel, &account);
-        (otr, events)
+        let out = call(&mut otr.channel, &account);
+        (otr, out)
     })
     .await
     .map_err(|e| TurnError::Task(e.to_string()))?;
     turn.otr = Some(otr);
-    Ok(events)
+    Ok(out)
 }
 
 /// The learner's lesson stage; a session the course page started and the lesson has not seen

@@ -20,7 +20,8 @@ mod sessions;
 mod smp;
 
 pub use events::{
-    Ended, Event, Offer, Problem, SessionInfo, ERR_AKE_FAILED, ERR_NOT_PRIVATE, ERR_UNREADABLE,
+    Ended, Event, Offer, Output, Problem, SessionInfo, ERR_AKE_FAILED, ERR_NOT_PRIVATE,
+    ERR_UNREADABLE,
 };
 pub use sessions::{
     AKE_TIMEOUT, FRAGMENT_TIMEOUT, MAX_CHANNEL_FRAGMENTS, MAX_INSTANCES, MAX_UNTRUSTED_FINGERPRINTS,
@@ -41,8 +42,6 @@ pub struct Channel {
     selected: Option<u32>,
 }
 
-type Out = Vec<Event>;
-
 impl Channel {
     /// A channel with no history.
     pub fn new() -> Channel {
@@ -50,15 +49,15 @@ impl Channel {
     }
 
     /// The query message for the account's policy (`init` in Protocol::OTR).
-    pub fn init(&mut self, account: &Account) -> Out {
-        vec![Event::Inject(message::default_query(
+    pub fn init(&mut self, account: &Account) -> Output {
+        Output::sending(message::default_query(
             account.policy.versions(),
             &account.name,
-        ))]
+        ))
     }
 
     /// Restarts the AKE by sending a query (as Pidgin's "refresh").
-    pub fn refresh(&mut self, account: &Account) -> Out {
+    pub fn refresh(&mut self, account: &Account) -> Output {
         self.init(account)
     }
 
@@ -107,18 +106,18 @@ impl Channel {
     }
 
     /// Sends a user message: encrypted when private, else per policy (tag, hold, or refuse).
-    pub fn write(&mut self, account: &Account, text: &str, now: u64) -> Out {
+    pub fn write(&mut self, account: &Account, text: &str, now: u64) -> Output {
         let instance = self.current_instance();
         let state = self.sessions.get(&instance).map(|s| &s.msg);
         match state {
             Some(MsgState::Encrypted(_)) => {
                 self.send_data(account, instance, text.as_bytes(), &[], 0, now)
             }
-            Some(MsgState::Finished) => vec![Event::Problem(Problem::ConnectionEnded)],
+            Some(MsgState::Finished) => Output::of(Event::Problem(Problem::ConnectionEnded)),
             _ if account.policy.contains(Policy::REQUIRE_ENCRYPTION) => {
                 self.pending.push(text.to_owned());
                 let mut out = self.init(account);
-                out.push(Event::Problem(Problem::EncryptionRequired));
+                out.report(Event::Problem(Problem::EncryptionRequired));
                 out
             }
             _ => {
@@ -130,19 +129,25 @@ impl Channel {
                     text.push_str(&message::whitespace_tag(account.policy.versions()));
                     self.offer = Offer::Sent;
                 }
-                vec![Event::Inject(text)]
+                Output::sending(text)
             }
         }
     }
 
     /// Sends TLVs (and optional text) in the given encrypted session (for SMP and extensions).
-    pub fn send_tlvs(&mut self, account: &Account, instance: u32, tlvs: &[Tlv], now: u64) -> Out {
+    pub fn send_tlvs(
+        &mut self,
+        account: &Account,
+        instance: u32,
+        tlvs: &[Tlv],
+        now: u64,
+    ) -> Output {
         self.send_data(account, instance, b"", tlvs, FLAG_IGNORE_UNREADABLE, now)
     }
 
     /// Ends every private conversation (TLV 1) and returns to plaintext.
-    pub fn finish(&mut self, account: &Account, now: u64) -> Out {
-        let mut out = Vec::new();
+    pub fn finish(&mut self, account: &Account, now: u64) -> Output {
+        let mut out = Output::default();
         let tags: Vec<u32> = self.sessions.keys().copied().collect();
         for instance in tags {
             let disconnect = [Tlv {
@@ -154,7 +159,7 @@ impl Channel {
                 .get(&instance)
                 .is_some_and(Session::is_encrypted);
             if was_encrypted {
-                out.extend(self.send_data(
+                out.append(self.send_data(
                     account,
                     instance,
                     b"",
@@ -162,7 +167,7 @@ impl Channel {
                     FLAG_IGNORE_UNREADABLE,
                     now,
                 ));
-                out.push(Event::GoneInsecure {
+                out.report(Event::GoneInsecure {
                     instance,
                     ended: Ended::ByUs,
                 });
@@ -184,11 +189,11 @@ impl Channel {
         tlvs: &[Tlv],
         flags: u8,
         now: u64,
-    ) -> Out {
+    ) -> Output {
         let Some(session) = self.sessions.get_mut(&instance) else {
-            return vec![Event::Problem(Problem::SendFailed(OtrError::Malformed(
+            return Output::of(Event::Problem(Problem::SendFailed(OtrError::Malformed(
                 "no such session",
-            )))];
+            ))));
         };
         let mut all = tlvs.to_vec();
         if let Some(p) = tlv::padding_for(
@@ -208,8 +213,11 @@ impl Channel {
             )
         });
         match sealed {
-            Ok(frags) => frags.into_iter().map(Event::Inject).collect(),
-            Err(e) => vec![Event::Problem(Problem::SendFailed(e))],
+            Ok(frags) => Output {
+                wire: frags,
+                events: Vec::new(),
+            },
+            Err(e) => Output::of(Event::Problem(Problem::SendFailed(e))),
         }
     }
 
@@ -218,7 +226,7 @@ impl Channel {
         version: Version,
         theirs: u32,
         bytes: &[u8],
-        out: &mut Out,
+        out: &mut Output,
     ) {
         match fragment::split(
             &armor(bytes),
@@ -227,8 +235,8 @@ impl Channel {
             account.instance_tag,
             theirs,
         ) {
-            Ok(frags) => out.extend(frags.into_iter().map(Event::Inject)),
-            Err(e) => out.push(Event::Problem(Problem::SendFailed(e))),
+            Ok(frags) => out.wire.extend(frags),
+            Err(e) => out.report(Event::Problem(Problem::SendFailed(e))),
         }
     }
 
@@ -238,7 +246,7 @@ impl Channel {
         account: &Account,
         offered: Versions,
         now: u64,
-        out: &mut Out,
+        out: &mut Output,
     ) {
         let Some(version) = account.policy.best_version(offered) else {
             return;
@@ -254,7 +262,7 @@ impl Channel {
                 master.ake_at = now;
                 Self::inject_encoded(account, version, 0, &commit, out);
             }
-            Err(e) => out.push(Event::Problem(Problem::Ake(e))),
+            Err(e) => out.report(Event::Problem(Problem::Ake(e))),
         }
     }
 }
