@@ -16,6 +16,10 @@
 //! let out = conversation.init(&alice);
 //! assert!(out.wire[0].starts_with("?OTR"));
 //! ```
+#![deny(missing_docs)]
+// The README's example is compiled and run as a doc test.
+#![doc = include_str!("../README.md")]
+
 pub mod account;
 pub mod ake;
 pub mod channel;
