@@ -70,7 +70,7 @@ impl Builder<'_> {
     }
 
     /// Delivers messages to alice; returns what it sent back.
-    fn to_alice(&mut self, s: &mut State, msgs: Vec<String>) -> Vec<String> {
+    fn deliver_to_alice(&mut self, s: &mut State, msgs: Vec<String>) -> Vec<String> {
         let mut back = Vec::new();
         for m in msgs {
             let ev = s.alice.read(&self.w.alice, &m, T0);
@@ -81,7 +81,7 @@ impl Builder<'_> {
     }
 
     /// Delivers messages to the peer; returns what it sent back.
-    fn to_peer(&mut self, s: &mut State, msgs: Vec<String>) -> Vec<String> {
+    fn deliver_to_peer(&mut self, s: &mut State, msgs: Vec<String>) -> Vec<String> {
         let mut back = Vec::new();
         let acct = self.peer_account(s).clone();
         for m in msgs {
@@ -132,28 +132,28 @@ fn build() -> World {
     // The peer queries: alice commits (AWAITING_DHKEY), then reveals (AWAITING_SIG).
     let mut s = fresh("awaiting DH-Key", false);
     let query = injects(&s.peer.init(&w.peer));
-    let commit = b.to_alice(&mut s, query);
+    let commit = b.deliver_to_alice(&mut s, query);
     states.push(s.clone());
-    let dh_key = b.to_peer(&mut s, commit);
-    let reveal = b.to_alice(&mut s, dh_key);
+    let dh_key = b.deliver_to_peer(&mut s, commit);
+    let reveal = b.deliver_to_alice(&mut s, dh_key);
     s.name = "awaiting signature";
     states.push(s.clone());
-    let sig = b.to_peer(&mut s, reveal);
-    b.to_alice(&mut s, sig);
+    let sig = b.deliver_to_peer(&mut s, reveal);
+    b.deliver_to_alice(&mut s, sig);
 
     // Alice queries: the peer commits, alice answers (AWAITING_REVEALSIG), then ENCRYPTED.
     let mut s = fresh("awaiting reveal signature", false);
     let query = injects(&s.alice.init(&w.alice));
-    let commit = b.to_peer(&mut s, query);
-    let dh_key = b.to_alice(&mut s, commit);
+    let commit = b.deliver_to_peer(&mut s, query);
+    let dh_key = b.deliver_to_alice(&mut s, commit);
     states.push(s.clone());
-    let reveal = b.to_peer(&mut s, dh_key);
-    let sig = b.to_alice(&mut s, reveal);
-    b.to_peer(&mut s, sig);
+    let reveal = b.deliver_to_peer(&mut s, dh_key);
+    let sig = b.deliver_to_alice(&mut s, reveal);
+    b.deliver_to_peer(&mut s, sig);
     assert!(s.alice.is_encrypted() && s.peer.is_encrypted(), "v3 AKE");
     s.name = "encrypted v3";
     let hi = injects(&s.peer.write(&w.peer, "hi alice", T0));
-    b.to_alice(&mut s, hi);
+    b.deliver_to_alice(&mut s, hi);
     let encrypted = s.clone();
     states.push(s.clone());
 
@@ -162,8 +162,8 @@ fn build() -> World {
     let query = injects(&s2.peer.init(&w.peer_v2));
     let mut to_alice = query;
     for _ in 0..4 {
-        let to_peer = b.to_alice(&mut s2, to_alice);
-        to_alice = b.to_peer(&mut s2, to_peer);
+        let to_peer = b.deliver_to_alice(&mut s2, to_alice);
+        to_alice = b.deliver_to_peer(&mut s2, to_peer);
     }
     assert!(s2.alice.is_encrypted() && s2.peer.is_encrypted(), "v2 AKE");
     states.push(s2);
@@ -172,7 +172,7 @@ fn build() -> World {
     let mut f = encrypted.clone();
     f.name = "finished";
     let bye = injects(&f.peer.finish(&w.peer, T0));
-    b.to_alice(&mut f, bye);
+    b.deliver_to_alice(&mut f, bye);
     assert!(!f.alice.is_encrypted());
     states.push(f);
 
@@ -180,7 +180,7 @@ fn build() -> World {
     let mut s = encrypted.clone();
     s.name = "SMP: asked for the secret";
     let smp1 = injects(&s.peer.smp_verify(&w.peer, b"the secret", Some("who?"), T0));
-    b.to_alice(&mut s, smp1);
+    b.deliver_to_alice(&mut s, smp1);
     states.push(s.clone());
     // ... then answers (EXPECT3).
     s.name = "SMP: expect 3";
@@ -194,9 +194,9 @@ fn build() -> World {
     let smp1 = injects(&s.alice.smp_verify(&w.alice, b"the secret", None, T0));
     states.push(s.clone());
     s.name = "SMP: expect 4";
-    b.to_peer(&mut s, smp1);
+    b.deliver_to_peer(&mut s, smp1);
     let smp2 = injects(&s.peer.smp_verify(&w.peer, b"the secret", None, T0));
-    let smp3 = b.to_alice(&mut s, smp2);
+    let smp3 = b.deliver_to_alice(&mut s, smp2);
     b.transcript.extend(smp3);
     states.push(s);
 
