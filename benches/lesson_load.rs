@@ -25,7 +25,7 @@ mod support;
 
 use futures::StreamExt;
 use otrbot::otr::smp::SmpEvent;
-use otrbot::otr::{import_libotr, Account, Channel, Event, Policy};
+use otrbot::otr::{import_libotr, Account, Channel, Event, Output, Policy};
 use otrbot::xmpp::stanza::{incoming, outgoing, Incoming, Outgoing};
 use otrbot::xmpp::stream::Connection;
 use std::collections::BTreeMap;
@@ -98,8 +98,8 @@ impl Learner {
     /// Runs an engine call off the runtime (the learners' crypto must not delay timestamps).
     async fn otr(
         &mut self,
-        f: impl FnOnce(&mut Channel, &Account) -> Vec<Event> + Send + 'static,
-    ) -> Vec<Event> {
+        f: impl FnOnce(&mut Channel, &Account) -> Output + Send + 'static,
+    ) -> Output {
         let mut ch = std::mem::take(&mut self.channel);
         let account = self.account.clone();
         let (ch, events) = tokio::task::spawn_blocking(move || {
@@ -112,23 +112,24 @@ impl Learner {
         events
     }
 
-    /// Sends what the engine injected (the first starts a timed request) and notes the rest.
-    async fn handle(&mut self, events: Vec<Event>) -> Result<(), String> {
-        for ev in events {
+    /// Sends what the engine produced to send (the first starts a timed request) and notes
+    /// its events.
+    async fn handle(&mut self, out: Output) -> Result<(), String> {
+        for wire in out.wire {
+            if self.pending.is_none() {
+                self.pending = Some((pair_of(&wire), Instant::now()));
+            }
+            let chat = Outgoing::Chat {
+                to: self.to.clone(),
+                body: wire,
+            };
+            self.client
+                .send_stanza(outgoing(chat))
+                .await
+                .map_err(|e| format!("send: {e}"))?;
+        }
+        for ev in out.events {
             match ev {
-                Event::Inject(wire) => {
-                    if self.pending.is_none() {
-                        self.pending = Some((pair_of(&wire), Instant::now()));
-                    }
-                    let chat = Outgoing::Chat {
-                        to: self.to.clone(),
-                        body: wire,
-                    };
-                    self.client
-                        .send_stanza(outgoing(chat))
-                        .await
-                        .map_err(|e| format!("send: {e}"))?;
-                }
                 Event::Message { text, .. } => self.heard.push(text),
                 Event::GoneSecure { .. } => self.secure = true,
                 Event::Smp {

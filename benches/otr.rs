@@ -6,7 +6,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use otrbot::otr::{import_libotr, Account, Channel, Event, Policy};
+use otrbot::otr::{import_libotr, Account, Channel, Event, Output, Policy};
 use support::keys::{fixture_key_path, fixture_key_sexp};
 use support::libotr::Peer;
 
@@ -20,16 +20,8 @@ fn account(name: &str) -> Account {
     a
 }
 
-fn injects(ev: Vec<Event>) -> Vec<String> {
-    ev.into_iter()
-        .filter_map(|e| {
-            if let Event::Inject(m) = e {
-                Some(m)
-            } else {
-                None
-            }
-        })
-        .collect()
+fn injects(out: Output) -> Vec<String> {
+    out.wire
 }
 
 /// One full AKE between fresh channels (query, DH-Commit, DH-Key, Reveal Signature, Signature).
@@ -79,7 +71,7 @@ fn main() {
         for i in 0..n_data {
             for m in injects(ca.write(&a, &text, u64::from(i))) {
                 let ev = cb.read(&b, &m, u64::from(i));
-                assert!(ev.iter().any(|e| matches!(e, Event::Message { .. })));
+                assert!(ev.events.iter().any(|e| matches!(e, Event::Message { .. })));
             }
         }
         let ours_data = rate(n_data, t.elapsed());

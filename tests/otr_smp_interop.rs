@@ -54,7 +54,7 @@ fn engine_starts_smp_right_secret() {
         assert_eq!(
             smp_events(
                 &Bot {
-                    events: ev.clone(),
+                    events: ev.events.clone(),
                     ..dummy(&bot)
                 },
                 0
@@ -106,7 +106,7 @@ fn libotr_starts_smp_with_question_right_secret() {
         );
         let ev = bot.channel.smp_verify(&bot.account, b"42", None, bot.now);
         let o = run(&mut bot, &mut lib, injects(&ev), Vec::new());
-        bot.events.extend(ev);
+        bot.events.extend(ev.events);
         assert!(o.has_smp("OTRL_SMPEVENT_SUCCESS"), "{o:?}");
         assert_eq!(last_outcome(&bot), Some(SmpOutcome::Verified));
         assert!(bot.channel.is_trusted(&lib_fp(&mut lib)));
@@ -140,7 +140,7 @@ fn wrong_secret_fails_both_ways() {
     );
     let ev = bot.channel.smp_verify(&bot.account, b"two", None, bot.now);
     let o = run(&mut bot, &mut lib, injects(&ev), Vec::new());
-    bot.events.extend(ev);
+    bot.events.extend(ev.events);
     assert!(o.has_smp("OTRL_SMPEVENT_FAILURE"), "{o:?}");
     assert_eq!(last_outcome(&bot), Some(SmpOutcome::Failed));
     assert!(!bot.channel.is_trusted(&lib_fp(&mut lib)));
@@ -177,7 +177,7 @@ fn abort_midway_from_either_side() {
         Some(&(SmpEvent::AskForSecret, 25))
     );
     let ev = bot.channel.smp_abort(&bot.account, bot.now);
-    assert!(ev.iter().any(|e| matches!(
+    assert!(ev.events.iter().any(|e| matches!(
         e,
         Event::Smp {
             event: SmpEvent::Aborted,
@@ -195,7 +195,7 @@ fn abort_midway_from_either_side() {
         let ev = bot
             .channel
             .read(&bot.account, &String::from_utf8(m).unwrap(), bot.now);
-        bot.events.extend(ev);
+        bot.events.extend(ev.events);
     }
     let ev = bot.channel.smp_abort(&bot.account, bot.now);
     let o = run(&mut bot, &mut lib, injects(&ev), Vec::new());
@@ -225,7 +225,7 @@ fn symmetric_key_agreed_in_both_directions() {
         assert!(bot.events.iter().any(|e| matches!(e,
             Event::Symkey { key: k, use_: 7, use_data, .. } if *k == key && use_data.is_empty())));
         // Without a private conversation there is no key.
-        bot.channel.finish(&bot.account, bot.now);
+        let _ = bot.channel.finish(&bot.account, bot.now);
         assert!(bot
             .channel
             .create_symkey(&bot.account, 1, b"", bot.now)

@@ -136,7 +136,8 @@ fn read_one(s: &mut Saved, i: usize, wire: &str, run: &str) -> Vec<String> {
     let now = unix_now();
     let mut lines = Vec::new();
     let mut replies = Vec::new();
-    for ev in s.channel.read(&s.account, wire, now) {
+    let out = s.channel.read(&s.account, wire, now);
+    for ev in out.events {
         match ev {
             Event::Message {
                 text,
@@ -152,22 +153,27 @@ fn read_one(s: &mut Saved, i: usize, wire: &str, run: &str) -> Vec<String> {
             other => lines.extend(describe(i, other)),
         }
     }
+    lines.extend(out.wire.iter().map(|w| inject(i, w)));
     for k in replies {
         for j in 1..=replies_to(k) {
             s.replies += 1;
             let text = format!("echo {k}.{j} run {run} reply {}", s.replies);
-            for ev in s.channel.write(&s.account, &text, now) {
-                lines.extend(describe(i, ev));
-            }
+            let out = s.channel.write(&s.account, &text, now);
+            lines.extend(out.events.into_iter().filter_map(|ev| describe(i, ev)));
+            lines.extend(out.wire.iter().map(|w| inject(i, w)));
         }
     }
     lines
 }
 
+/// The protocol line for a wire message to send.
+fn inject(i: usize, wire: &str) -> String {
+    format!("inject {i} {}", hex(wire.as_bytes()))
+}
+
 /// The protocol line for an event other than an encrypted message (None: nothing to say).
 fn describe(i: usize, ev: Event) -> Option<String> {
     match ev {
-        Event::Inject(w) => Some(format!("inject {i} {}", hex(w.as_bytes()))),
         Event::GoneSecure { .. } => Some(format!("secure {i}")),
         Event::UnverifiedFingerprint { .. } => None,
         other => Some(format!("problem {i} {other:?}")),

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Fuzzing with cargo-fuzz (libFuzzer): builds every target under fuzz/ and runs each for a
-# while from its committed seeds (fuzz/corpus/<target>/); fails on the first crash.
+# Fuzzing with cargo-fuzz (libFuzzer): builds every target of every fuzz package (fuzz/ for
+# the application, crates/<crate>/fuzz/ for a crate's own, found without being listed here)
+# and runs each for a while from its committed seeds (<package>/corpus/<target>/); fails on
+# the first crash. Target names are unique across packages.
 # Sourced by scripts/test; also runnable: scripts/lib/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]
 #
 # cargo-fuzz needs a nightly compiler; when there is none (CI), stable with
@@ -26,29 +28,59 @@ fuzz_install() {
   cargo install --locked cargo-fuzz
 }
 
-# Builds every fuzz target.
+# Prints the directory of every fuzz package (a fuzz/Cargo.toml), the application's first.
+fuzz_dirs() {
+  local d
+  for d in fuzz crates/*/fuzz; do
+    [ -f "$d/Cargo.toml" ] && echo "$d"
+  done
+}
+
+# Builds every fuzz target of every fuzz package.
 fuzz_build() {
   fuzz_install && fuzz_toolchain || return 1
-  "${FUZZ_CARGO[@]}" fuzz build "${FUZZ_FLAGS[@]}"
+  local dir
+  for dir in $(fuzz_dirs); do
+    echo "== fuzz build $dir"
+    "${FUZZ_CARGO[@]}" fuzz build --fuzz-dir "$dir" "${FUZZ_FLAGS[@]}" || return 1
+  done
 }
 
 # Runs every target (or the ones named) for SECONDS each; prints executions per target.
-# The growing corpus goes to .run/fuzz/corpus/<target>; fuzz/corpus/<target> stays as committed.
+# The growing corpus goes to .run/fuzz/corpus/<target>; <package>/corpus/<target> stays as
+# committed.
 fuzz_run() {
   local secs="${1:-30}"
   shift || true
   fuzz_build || return 1
-  local targets=("$@")
-  [ ${#targets[@]} -eq 0 ] && mapfile -t targets < <("${FUZZ_CARGO[@]}" fuzz list)
-  local summary=() t log execs rate
-  for t in "${targets[@]}"; do
+  local named=("$@") runs=() dir t n
+  # "<package dir> <target>" for every target to run, in package order.
+  for dir in $(fuzz_dirs); do
+    while read -r t; do
+      [ -n "$t" ] || continue
+      if [ ${#named[@]} -eq 0 ] || printf '%s\n' "${named[@]}" | grep -qxF "$t"; then
+        runs+=("$dir $t")
+      fi
+    done < <("${FUZZ_CARGO[@]}" fuzz list --fuzz-dir "$dir")
+  done
+  for n in "${named[@]}"; do
+    if ! printf '%s\n' "${runs[@]}" | grep -q " $n\$"; then
+      echo "otrbot: no fuzz target named $n (in $(fuzz_dirs | tr '\n' ' '))" >&2
+      return 1
+    fi
+  done
+  local summary=() run log execs rate
+  for run in "${runs[@]}"; do
+    dir="${run% *}"
+    t="${run#* }"
     mkdir -p ".run/fuzz/corpus/$t" ".run/fuzz/logs"
     log=".run/fuzz/logs/$t.log"
-    echo "== fuzz $t (${secs}s)"
-    if ! "${FUZZ_CARGO[@]}" fuzz run "${FUZZ_FLAGS[@]}" "$t" ".run/fuzz/corpus/$t" "fuzz/corpus/$t" -- \
+    echo "== fuzz $t ($dir, ${secs}s)"
+    if ! "${FUZZ_CARGO[@]}" fuzz run --fuzz-dir "$dir" "${FUZZ_FLAGS[@]}" "$t" \
+      ".run/fuzz/corpus/$t" "$dir/corpus/$t" -- \
       -max_total_time="$secs" -timeout=20 -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1; then
       tail -n 60 "$log"
-      echo "otrbot: fuzz target $t failed (log: $log; reproducer under fuzz/artifacts/$t/)" >&2
+      echo "otrbot: fuzz target $t failed (log: $log; reproducer under $dir/artifacts/$t/)" >&2
       return 1
     fi
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)

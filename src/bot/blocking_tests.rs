@@ -3,7 +3,7 @@
 //! wait for it; and an OTR state that did not change is not written again.
 
 use super::bounds_tests::rig;
-use crate::otr::{Event, Policy};
+use crate::otr::{Event, Output, Policy};
 use crate::store::{WhitelistEntry, WhitelistSource};
 use crate::xmpp::link::Command;
 use crate::xmpp::stanza::Outgoing;
@@ -63,24 +63,10 @@ async fn one_smp_answer() -> (Duration, Duration) {
     let (mut r, from) = rig_with_learner();
     let mut learner = Side::new(LEARNER, Policy::MANUAL);
     // Relays until quiet: the learner's messages through the teacher, the bot's back.
-    let mut to_bot: Vec<String> = learner
-        .channel
-        .init(&learner.account)
-        .into_iter()
-        .filter_map(|e| match e {
-            Event::Inject(m) => Some(m),
-            _ => None,
-        })
-        .collect();
-    let relay = |learner: &mut Side, channel_out: Vec<Event>| -> Vec<String> {
-        learner.events.extend(channel_out.clone());
-        channel_out
-            .into_iter()
-            .filter_map(|e| match e {
-                Event::Inject(m) => Some(m),
-                _ => None,
-            })
-            .collect()
+    let mut to_bot: Vec<String> = learner.channel.init(&learner.account).wire;
+    let relay = |learner: &mut Side, channel_out: Output| -> Vec<String> {
+        learner.events.extend(channel_out.events);
+        channel_out.wire
     };
     for _ in 0..10 {
         for m in std::mem::take(&mut to_bot) {
@@ -127,7 +113,7 @@ async fn one_smp_answer() -> (Duration, Duration) {
     let mut answered = false;
     for m in replies {
         let out = learner.channel.read(&learner.account, &m, 3);
-        answered |= out.iter().any(|e| matches!(e, Event::Inject(_)));
+        answered |= !out.wire.is_empty();
         relay(&mut learner, out);
     }
     assert!(answered, "the bot answered SMP: {:?}", learner.events);

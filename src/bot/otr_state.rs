@@ -63,8 +63,6 @@ impl OtrState {
 /// What one OTR event means for the bot.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Meaning {
-    /// Send this wire message to the learner.
-    Send(String),
     /// Feed this event to the lesson.
     Lesson(lesson::Event),
     /// Nothing for the lesson (logged).
@@ -76,13 +74,11 @@ pub enum Meaning {
 pub fn meaning(ev: otr::Event, secret: Option<&str>, channel: &Channel) -> Meaning {
     use otr::Event as E;
     match ev {
-        E::Inject(m) => Meaning::Send(m),
         // The learner's client sent the DH-Commit: it started OTR by itself, on the whitespace
         // tag of the bot's plain text (starting by hand sends a query, and the bot commits).
         E::GoneSecure { instance, .. } => Meaning::Lesson(
             if channel
-                .sessions
-                .get(&instance)
+                .session(instance)
                 .and_then(|s| s.secure())
                 .is_some_and(|s| !s.we_committed)
             {

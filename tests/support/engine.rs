@@ -3,7 +3,7 @@
 
 use super::keys::fixture_key_sexp;
 use super::libotr::{Outcome, Peer};
-use otrbot::otr::{import_libotr, Account, Channel, Event, Policy};
+use otrbot::otr::{import_libotr, Account, Channel, Event, Output, Policy};
 
 /// The engine's account name (the libotr peer's contact).
 pub const BOT: &str = "bot@test";
@@ -31,15 +31,9 @@ impl Bot {
     }
 }
 
-/// The wire messages among engine events.
-pub fn injects(events: &[Event]) -> Vec<Vec<u8>> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Inject(m) => Some(m.clone().into_bytes()),
-            _ => None,
-        })
-        .collect()
+/// The wire messages of an engine call's output, as bytes.
+pub fn injects(out: &Output) -> Vec<Vec<u8>> {
+    out.wire.iter().map(|m| m.clone().into_bytes()).collect()
 }
 
 /// Relays messages both ways until quiet; returns everything libotr did.
@@ -73,9 +67,9 @@ pub fn run(
             if debug {
                 eprintln!("to bot: {text:?}");
             }
-            let ev = bot.channel.read(&bot.account, &text, bot.now);
-            to_lib.extend(injects(&ev));
-            bot.events.extend(ev);
+            let out = bot.channel.read(&bot.account, &text, bot.now);
+            to_lib.extend(injects(&out));
+            bot.events.extend(out.events);
         }
     }
     panic!("no settlement");

@@ -130,14 +130,15 @@ impl Drop for DataState {
 }
 
 impl DataState {
-    /// The state right after an AKE: our AKE key is the previous one, a fresh key the current one.
-    pub fn new(est: &Established) -> DataState {
+    /// The state right after an AKE: our AKE key is the previous one, a fresh key the current
+    /// one. The AKE's keys move in (no copy of the secret is left behind).
+    pub fn new(est: Established) -> DataState {
         DataState {
             our_keyid: AKE_KEYID + 1,
             our_dh: DhKeyPair::generate(),
-            our_old_dh: est.our_dh.clone(),
+            our_old_dh: est.our_dh,
             their_keyid: est.their_keyid,
-            their_y: est.their_dh.clone(),
+            their_y: est.their_dh,
             their_old_y: None,
             sess: Default::default(),
             saved_mac_keys: Vec::new(),
@@ -318,8 +319,11 @@ pub(crate) mod tests {
         };
         let (mut a, commit) = start(Version::V3, ta).unwrap();
         let mut b = AkeState::None;
-        let go =
-            |s: &mut AkeState, m: &[u8], t| s.handle(&Message::parse(m).unwrap(), &key, t).unwrap();
+        let go = |s: &mut AkeState, m: &[u8], t| {
+            let (next, out) = core::mem::take(s).handle(&Message::parse(m).unwrap(), &key, t);
+            *s = next;
+            out.unwrap()
+        };
         let AkeOutput::Send(k) = go(&mut b, &commit, tb) else {
             panic!()
         };
@@ -332,7 +336,7 @@ pub(crate) mod tests {
         let AkeOutput::Done(ea, None) = go(&mut a, &s, ta) else {
             panic!()
         };
-        (DataState::new(&ea), DataState::new(&eb))
+        (DataState::new(*ea), DataState::new(*eb))
     }
 
     fn send(from: &mut DataState, text: &[u8]) -> DataMessage {

@@ -44,21 +44,21 @@ pub enum MsgState {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
     /// The AKE state.
-    pub ake: AkeState,
+    pub(crate) ake: AkeState,
     /// The message state.
-    pub msg: MsgState,
+    pub(crate) msg: MsgState,
     /// Time of the last message received in this session.
-    pub last_recv: u64,
+    pub(crate) last_recv: u64,
     /// Time of the last data message sent in this session.
-    pub last_sent: u64,
+    pub(crate) last_sent: u64,
     /// Incoming fragments.
-    pub fragments: Reassembly,
+    pub(crate) fragments: Reassembly,
     /// Time of the last fragment received (for expiring a partial message).
-    pub fragment_at: u64,
+    pub(crate) fragment_at: u64,
     /// Time of the last AKE message sent or received (for expiring an unfinished AKE).
-    pub ake_at: u64,
+    pub(crate) ake_at: u64,
     /// The SMP state of this session (reset whenever it leaves ENCRYPTED).
-    pub smp: SmpState,
+    pub(crate) smp: SmpState,
 }
 
 /// Result of handling a received Data message.
@@ -75,6 +75,11 @@ pub struct Opened {
 }
 
 impl Session {
+    /// Bytes of a fragmented message held until its last piece arrives.
+    pub fn buffered_fragments(&self) -> usize {
+        self.fragments.buffered()
+    }
+
     /// True while encrypted.
     pub fn is_encrypted(&self) -> bool {
         matches!(self.msg, MsgState::Encrypted(_))
@@ -91,7 +96,7 @@ impl Session {
     /// Enters the encrypted state after an AKE; returns true when it already was encrypted.
     /// A running SMP exchange ends here: its secret is bound to the old session id, so it could
     /// only fail (and a new one started at once by the peer would collide with it).
-    pub fn establish(&mut self, est: &Established) -> bool {
+    pub fn establish(&mut self, est: Established) -> bool {
         let was = self.is_encrypted();
         self.smp.reset();
         let secure = Secure {

@@ -16,7 +16,7 @@ impl Teacher {
     pub(super) async fn apply_otr(
         &self,
         turn: &mut Turn,
-        events: Vec<crate::otr::Event>,
+        out: crate::otr::Output,
         queue: &mut VecDeque<lesson::Event>,
     ) -> Result<(), TurnError> {
         let secret = turn
@@ -28,13 +28,12 @@ impl Teacher {
         let Some(otr) = &turn.otr else {
             return Ok(());
         };
-        let mut sends = Vec::new();
-        for ev in events {
+        let sends = out.wire;
+        for ev in out.events {
             if let crate::otr::Event::Problem(p) = &ev {
                 tracing::info!(jid = %turn.jid, problem = %crate::bot::otr_state::LoggedProblem(p), "otr problem");
             }
             match meaning(ev, secret.as_deref(), &otr.channel) {
-                Meaning::Send(m) => sends.push(m),
                 Meaning::Lesson(e) => queue.push_back(e),
                 Meaning::Nothing => {}
             }
@@ -66,7 +65,7 @@ impl Teacher {
         turn.otr_stored = Some(state);
         // The scanner wakes the channel when it next wants time (a stale AKE's DH secret is
         // forgotten then, not at the learner's next message).
-        let next = otr.channel.next_ping();
+        let next = otr.channel.poll_timeout();
         self.parts.channels.set_otr_timer(&turn.jid, next)?;
         for body in sends {
             self.send(Outgoing::Chat {
@@ -104,7 +103,7 @@ impl Teacher {
         ) {
             self.ensure_otr(turn)?;
         }
-        let events = match action {
+        let out = match action {
             Action::Say { msg, params } => {
                 let text = self.text(&turn.session.locale, *msg, params);
                 self.typing(turn, &text).await;
@@ -126,7 +125,7 @@ impl Teacher {
             Action::EndOtr => otr_blocking(turn, move |c, a| c.finish(a, now)).await?,
             Action::ShowStatus(msg) => {
                 turn.farewell = Some(self.text(&turn.session.locale, *msg, &[]));
-                Vec::new()
+                crate::otr::Output::default()
             }
             Action::EndSession => {
                 self.parts.sessions.remove_session(&turn.jid)?;
@@ -142,9 +141,9 @@ impl Teacher {
             | Action::PostGrade(_)
             | Action::AcceptCode
             | Action::RefuseCode { .. }
-            | Action::RefuseSecret(_) => Vec::new(),
+            | Action::RefuseSecret(_) => crate::otr::Output::default(),
         };
-        self.apply_otr(turn, events, queue).await
+        self.apply_otr(turn, out, queue).await
     }
 
     /// A lesson message in `locale`, with the operator's format strings.
@@ -168,19 +167,19 @@ impl Teacher {
 /// on the blocking pool, so that the async workers never wait for it.
 pub(super) async fn otr_blocking(
     turn: &mut Turn,
-    call: impl FnOnce(&mut Channel, &Account) -> Vec<crate::otr::Event> + Send + 'static,
-) -> Result<Vec<crate::otr::Event>, TurnError> {
+    call: impl FnOnce(&mut Channel, &Account) -> crate::otr::Output + Send + 'static,
+) -> Result<crate::otr::Output, TurnError> {
     let mut otr = turn
         .otr
         .take()
         .ok_or_else(|| TurnError::Lesson("OTR state not loaded".into()))?;
-    let (otr, events) = tokio::task::spawn_blocking(move || {
+    let (otr, out) = tokio::task::spawn_blocking(move || {
         let account = otr.account.clone();
-        let events = call(&mut otr.channel, &account);
-        (otr, events)
+        let out = call(&mut otr.channel, &account);
+        (otr, out)
     })
     .await
     .map_err(|e| TurnError::Task(e.to_string()))?;
     turn.otr = Some(otr);
-    Ok(events)
+    Ok(out)
 }

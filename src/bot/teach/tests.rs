@@ -6,7 +6,7 @@ use super::*;
 use crate::i18n::Catalogs;
 use crate::lesson::Stage;
 use crate::otr::message::{classify, Body, Classified, Message};
-use crate::otr::{Account, Channel, Event, Policy, PrivateKey};
+use crate::otr::{Account, Channel, Policy, PrivateKey};
 use crate::store::{
     default_dsa_key, DeadlineKind, Due, SecretBytes, Session, Timeouts, WhitelistEntry,
     WhitelistSource,
@@ -69,16 +69,6 @@ fn sent(mem: &Memory) -> Vec<(String, Option<SecretBytes>)> {
         .collect()
 }
 
-fn injects(events: Vec<Event>) -> Vec<String> {
-    events
-        .into_iter()
-        .filter_map(|e| match e {
-            Event::Inject(m) => Some(m),
-            _ => None,
-        })
-        .collect()
-}
-
 /// The key ids and counter of an OTR data message, if `body` is one.
 fn data_counter(body: &str) -> Option<(u32, u32, [u8; 8])> {
     let Ok(Classified::Encoded(bytes)) = classify(body) else {
@@ -101,13 +91,13 @@ async fn go_private(
     let mut channel = Channel::new();
     let mut all = Vec::new();
     let mut to_bot = vec!["hello".to_owned()];
-    to_bot.extend(injects(channel.init(&account)));
+    to_bot.extend(channel.init(&account).wire);
     for _ in 0..10 {
         for m in std::mem::take(&mut to_bot) {
             t.on_chat(from(), m).await;
         }
         for (m, durable) in sent(mem) {
-            to_bot.extend(injects(channel.read(&account, &m, 1)));
+            to_bot.extend(channel.read(&account, &m, 1).wire);
             all.push((m, durable));
         }
         if to_bot.is_empty() {
@@ -135,7 +125,7 @@ async fn nothing_is_sent_before_the_state_it_came_from_is_saved() {
             .expect("a state was durable before a data message left");
         let mut otr = crate::bot::otr_state::OtrState::decode(durable.expose()).unwrap();
         let account = otr.account.clone();
-        let again = injects(otr.channel.write(&account, "after the crash", 2));
+        let again = otr.channel.write(&account, "after the crash", 2).wire;
         // (A state from before the message may not even be private yet.)
         let again = again.iter().find_map(|m| data_counter(m));
         let again = again.expect("the durable state is the private one the message came from");
@@ -228,7 +218,7 @@ async fn a_stale_ake_is_forgotten_when_its_timer_is_due_without_the_learner() {
     account.policy = Policy::MANUAL;
     let mut channel = Channel::new();
     // The learner's client asks for OTR; the bot answers with a DH-Commit and waits.
-    for m in injects(channel.init(&account)) {
+    for m in channel.init(&account).wire {
         t.on_chat(from(), m).await;
     }
     let said = sent(&mem);
@@ -246,7 +236,7 @@ async fn a_stale_ake_is_forgotten_when_its_timer_is_due_without_the_learner() {
         let st = mem.state();
         let state = st.written.get(LEARNER).unwrap();
         let otr = crate::bot::otr_state::OtrState::decode(state.expose()).unwrap();
-        otr.channel.next_ping()
+        otr.channel.poll_timeout()
     };
     assert_eq!(pending(&mem), Some(at));
     // Not yet due: nothing changes.

@@ -89,9 +89,13 @@ impl Teacher {
             return Ok(());
         };
         self.ensure_otr(&mut turn)?;
-        let events = otr_blocking(&mut turn, move |c, _| c.ping(now)).await?;
+        let out = otr_blocking(&mut turn, move |c, _| {
+            c.handle_timeout(now);
+            crate::otr::Output::default()
+        })
+        .await?;
         let mut queue = VecDeque::new();
-        self.apply_otr(&mut turn, events, &mut queue).await?;
+        self.apply_otr(&mut turn, out, &mut queue).await?;
         self.run_lesson(&mut turn, &mut queue).await?;
         Ok(())
     }
@@ -112,13 +116,13 @@ impl Teacher {
         // OTR's timer: an AKE or a fragmented message left unfinished for a minute is forgotten
         // (its DH secret with it) when the scanner finds its timer due (`timer_turn`), and
         // here before the next message is read, should that come first.
-        let events = otr_blocking(&mut turn, move |c, a| {
-            c.ping(now);
+        let out = otr_blocking(&mut turn, move |c, a| {
+            c.handle_timeout(now);
             c.read(a, &body, now)
         })
         .await?;
         let mut queue = VecDeque::new();
-        self.apply_otr(&mut turn, events, &mut queue).await?;
+        self.apply_otr(&mut turn, out, &mut queue).await?;
         self.run_lesson(&mut turn, &mut queue).await?;
         Ok(())
     }

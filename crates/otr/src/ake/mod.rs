@@ -141,6 +141,11 @@ pub fn start(version: Version, tags: Tags) -> Result<(AkeState, Vec<u8>)> {
     Ok((AkeState::AwaitingDhKey(Box::new(state)), commit))
 }
 
+/// A transition that cannot fail, as `handle` returns it.
+fn ok((state, out): (AkeState, AkeOutput)) -> (AkeState, Result<AkeOutput>) {
+    (state, Ok(out))
+}
+
 fn element(bytes: &[u8]) -> Result<Element> {
     Element::from_be_bytes(bytes).map_err(|_| OtrError::Range)
 }
@@ -174,30 +179,37 @@ fn reply_dh_key(
     )
 }
 
-/// Answers a DH-Key to our DH-Commit `s` with a Reveal Signature (to AWAITING_SIG).
+/// Answers a DH-Key to our DH-Commit `s` with a Reveal Signature, consuming `s` (its DH key
+/// moves into the AWAITING_SIG state); on error `s` is given back unchanged.
 fn reveal_signature(
-    s: &AwaitingDhKey,
+    s: Box<AwaitingDhKey>,
     gy: &[u8],
     key: &PrivateKey,
     tags: Tags,
-) -> Result<(AkeState, AkeOutput)> {
-    let version = s.version;
-    let gy = element(gy)?;
-    let keys = AkeKeys::derive(&gy, &s.dh.secret);
-    let (encrypted_sig, mac) = signed_part(key, &s.dh.public, &gy, &keys.m1, &keys.c, &keys.m2)?;
-    let body = Body::RevealSig {
-        revealed_key: s.r.to_vec(),
-        encrypted_sig,
-        mac,
+) -> core::result::Result<(AkeState, AkeOutput), (Box<AwaitingDhKey>, OtrError)> {
+    let prepared = element(gy).and_then(|gy| {
+        let keys = AkeKeys::derive(&gy, &s.dh.secret);
+        let (encrypted_sig, mac) =
+            signed_part(key, &s.dh.public, &gy, &keys.m1, &keys.c, &keys.m2)?;
+        Ok((gy, keys, encrypted_sig, mac))
+    });
+    let (gy, keys, encrypted_sig, mac) = match prepared {
+        Ok(p) => p,
+        Err(e) => return Err((s, e)),
     };
+    let AwaitingDhKey { version, r, dh, .. } = *s;
     let reveal_sig = Message {
         header: header(version, tags),
-        body,
+        body: Body::RevealSig {
+            revealed_key: r.to_vec(),
+            encrypted_sig,
+            mac,
+        },
     }
     .encode();
     let state = AwaitingSig {
         version,
-        dh: s.dh.clone(),
+        dh,
         their_gy: gy,
         keys,
         reveal_sig: reveal_sig.clone(),
@@ -208,11 +220,68 @@ fn reveal_signature(
     ))
 }
 
+/// Opens a Reveal Signature in AWAITING_REVEALSIG: checks the commitment and the peer's
+/// signature, and makes our Signature. Reads `s` only, so that a failure leaves it as it was.
+fn open_reveal_signature(
+    s: &AwaitingRevealSig,
+    revealed_key: &[u8],
+    encrypted_sig: &[u8],
+    mac: &[u8; 20],
+    key: &PrivateKey,
+    tags: Tags,
+) -> Result<(Element, AkeKeys, u32, Fingerprint, Vec<u8>)> {
+    let r: [u8; 16] = revealed_key
+        .try_into()
+        .map_err(|_| OtrError::Malformed("revealed key length"))?;
+    let mut gx_mpi = Zeroizing::new(s.encrypted_gx.clone());
+    aes_ctr(&r, &[0; 8], &mut gx_mpi);
+    if !ct_eq(&sha256(&[&gx_mpi]), &s.hashed_gx) {
+        return Err(OtrError::Commitment);
+    }
+    let mut rd = Reader::new(&gx_mpi);
+    let gx = element(rd.mpi()?)?;
+    rd.finish()?;
+    let keys = AkeKeys::derive(&gx, &s.dh.secret);
+    let (their_keyid, fingerprint) = open_signed_part(
+        encrypted_sig,
+        mac,
+        &gx,
+        &s.dh.public,
+        &keys.m1,
+        &keys.c,
+        &keys.m2,
+    )?;
+    let (enc, tag) = signed_part(
+        key,
+        &s.dh.public,
+        &gx,
+        &keys.m1_prime,
+        &keys.c_prime,
+        &keys.m2_prime,
+    )?;
+    let sig_msg = Message {
+        header: header(s.version, tags),
+        body: Body::Signature {
+            encrypted_sig: enc,
+            mac: tag,
+        },
+    }
+    .encode();
+    Ok((gx, keys, their_keyid, fingerprint, sig_msg))
+}
+
 impl AkeState {
-    /// Processes a received AKE message; on error the state is unchanged.
-    pub fn handle(&mut self, msg: &Message, key: &PrivateKey, tags: Tags) -> Result<AkeOutput> {
+    /// Processes a received AKE message, consuming the state (rustls-style): returns the next
+    /// state and what to do. On error the state returned is the one given, unchanged; the
+    /// DH secrets of a state left behind are wiped as it drops.
+    pub fn handle(
+        self,
+        msg: &Message,
+        key: &PrivateKey,
+        tags: Tags,
+    ) -> (AkeState, Result<AkeOutput>) {
         let version = msg.header.version;
-        let (next, out) = match (&msg.body, &*self) {
+        match (&msg.body, self) {
             (
                 Body::DhCommit {
                     encrypted_gx,
@@ -222,25 +291,31 @@ impl AkeState {
             ) => {
                 // Compare the hashed g^x values as 32-byte big-endian numbers (spec).
                 if s.hashed_gx > *hashed_gx {
-                    return Ok(AkeOutput::Send(s.commit.clone()));
+                    let resend = s.commit.clone();
+                    return (AkeState::AwaitingDhKey(s), Ok(AkeOutput::Send(resend)));
                 }
                 // Version 2 only: in version 3 libotr answers from a fresh child context and
                 // its master takes up our DH-Key itself (otrl_auth_copy_on_key).
-                let kept = (version == Version::V2 && s.version == version).then(|| s.clone());
-                reply_dh_key(version, tags, encrypted_gx.clone(), *hashed_gx, kept)
+                let kept = (version == Version::V2 && s.version == version).then_some(s);
+                ok(reply_dh_key(
+                    version,
+                    tags,
+                    encrypted_gx.clone(),
+                    *hashed_gx,
+                    kept,
+                ))
             }
             (
                 Body::DhCommit {
                     encrypted_gx,
                     hashed_gx,
                 },
-                AkeState::AwaitingRevealSig(s),
+                AkeState::AwaitingRevealSig(mut s),
             ) => {
-                let mut s = s.clone();
                 s.encrypted_gx.clone_from(encrypted_gx);
                 s.hashed_gx = *hashed_gx;
                 let resend = s.dh_key.clone();
-                (AkeState::AwaitingRevealSig(s), AkeOutput::Send(resend))
+                (AkeState::AwaitingRevealSig(s), Ok(AkeOutput::Send(resend)))
             }
             (
                 Body::DhCommit {
@@ -248,24 +323,43 @@ impl AkeState {
                     hashed_gx,
                 },
                 _,
-            ) => reply_dh_key(version, tags, encrypted_gx.clone(), *hashed_gx, None),
+            ) => ok(reply_dh_key(
+                version,
+                tags,
+                encrypted_gx.clone(),
+                *hashed_gx,
+                None,
+            )),
             (Body::DhKey { gy }, AkeState::AwaitingDhKey(s)) => {
                 if version != s.version {
-                    return Ok(AkeOutput::Nothing);
+                    return (AkeState::AwaitingDhKey(s), Ok(AkeOutput::Nothing));
                 }
-                reveal_signature(s, gy, key, tags)?
+                match reveal_signature(s, gy, key, tags) {
+                    Ok(next) => ok(next),
+                    Err((s, e)) => (AkeState::AwaitingDhKey(s), Err(e)),
+                }
             }
-            (Body::DhKey { gy }, AkeState::AwaitingRevealSig(s)) => match &s.superseded {
-                Some(c) if c.version == version => reveal_signature(c, gy, key, tags)?,
-                _ => return Ok(AkeOutput::Nothing),
+            (Body::DhKey { gy }, AkeState::AwaitingRevealSig(mut s)) => match s.superseded.take() {
+                Some(c) if c.version == version => match reveal_signature(c, gy, key, tags) {
+                    Ok(next) => ok(next),
+                    Err((c, e)) => {
+                        s.superseded = Some(c);
+                        (AkeState::AwaitingRevealSig(s), Err(e))
+                    }
+                },
+                superseded => {
+                    s.superseded = superseded;
+                    (AkeState::AwaitingRevealSig(s), Ok(AkeOutput::Nothing))
+                }
             },
             (Body::DhKey { gy }, AkeState::AwaitingSig(s)) => {
                 let same = element(gy).is_ok_and(|gy| gy == s.their_gy);
-                return Ok(if same {
+                let out = if same {
                     AkeOutput::Send(s.reveal_sig.clone())
                 } else {
                     AkeOutput::Nothing
-                });
+                };
+                (AkeState::AwaitingSig(s), Ok(out))
             }
             (
                 Body::RevealSig {
@@ -276,66 +370,34 @@ impl AkeState {
                 AkeState::AwaitingRevealSig(s),
             ) => {
                 if version != s.version {
-                    return Ok(AkeOutput::Nothing);
+                    return (AkeState::AwaitingRevealSig(s), Ok(AkeOutput::Nothing));
                 }
-                let r: [u8; 16] = revealed_key
-                    .as_slice()
-                    .try_into()
-                    .map_err(|_| OtrError::Malformed("revealed key length"))?;
-                let mut gx_mpi = Zeroizing::new(s.encrypted_gx.clone());
-                aes_ctr(&r, &[0; 8], &mut gx_mpi);
-                if !ct_eq(&sha256(&[&gx_mpi]), &s.hashed_gx) {
-                    return Err(OtrError::Commitment);
-                }
-                let mut rd = Reader::new(&gx_mpi);
-                let gx = element(rd.mpi()?)?;
-                rd.finish()?;
-                let keys = AkeKeys::derive(&gx, &s.dh.secret);
-                let (their_keyid, fingerprint) = open_signed_part(
-                    encrypted_sig,
-                    mac,
-                    &gx,
-                    &s.dh.public,
-                    &keys.m1,
-                    &keys.c,
-                    &keys.m2,
-                )?;
-                let (enc, tag) = signed_part(
-                    key,
-                    &s.dh.public,
-                    &gx,
-                    &keys.m1_prime,
-                    &keys.c_prime,
-                    &keys.m2_prime,
-                )?;
-                let sig_msg = Message {
-                    header: header(version, tags),
-                    body: Body::Signature {
-                        encrypted_sig: enc,
-                        mac: tag,
-                    },
-                }
-                .encode();
+                let opened = open_reveal_signature(&s, revealed_key, encrypted_sig, mac, key, tags);
+                let (gx, keys, their_keyid, fingerprint, sig_msg) = match opened {
+                    Ok(o) => o,
+                    Err(e) => return (AkeState::AwaitingRevealSig(s), Err(e)),
+                };
+                let AwaitingRevealSig { dh, .. } = *s;
                 let est = Established {
                     version,
                     ssid: keys.ssid,
                     we_committed: false,
-                    our_dh: s.dh.clone(),
+                    our_dh: dh,
                     their_dh: gx,
                     their_keyid,
                     fingerprint,
                 };
-                (
+                ok((
                     AkeState::None,
                     AkeOutput::Done(Box::new(est), Some(sig_msg)),
-                )
+                ))
             }
             (Body::Signature { encrypted_sig, mac }, AkeState::AwaitingSig(s)) => {
                 if version != s.version {
-                    return Ok(AkeOutput::Nothing);
+                    return (AkeState::AwaitingSig(s), Ok(AkeOutput::Nothing));
                 }
                 let k = &s.keys;
-                let (their_keyid, fingerprint) = open_signed_part(
+                let opened = open_signed_part(
                     encrypted_sig,
                     mac,
                     &s.their_gy,
@@ -343,22 +405,27 @@ impl AkeState {
                     &k.m1_prime,
                     &k.c_prime,
                     &k.m2_prime,
-                )?;
+                );
+                let (their_keyid, fingerprint) = match opened {
+                    Ok(o) => o,
+                    Err(e) => return (AkeState::AwaitingSig(s), Err(e)),
+                };
+                let AwaitingSig {
+                    dh, their_gy, keys, ..
+                } = *s;
                 let est = Established {
                     version,
-                    ssid: k.ssid,
+                    ssid: keys.ssid,
                     we_committed: true,
-                    our_dh: s.dh.clone(),
-                    their_dh: s.their_gy.clone(),
+                    our_dh: dh,
+                    their_dh: their_gy,
                     their_keyid,
                     fingerprint,
                 };
-                (AkeState::None, AkeOutput::Done(Box::new(est), None))
+                ok((AkeState::None, AkeOutput::Done(Box::new(est), None)))
             }
-            _ => return Ok(AkeOutput::Nothing),
-        };
-        *self = next;
-        Ok(out)
+            (_, state) => (state, Ok(AkeOutput::Nothing)),
+        }
     }
 
     /// The version of the AKE in progress, if any.

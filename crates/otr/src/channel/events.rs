@@ -44,11 +44,62 @@ pub enum Problem {
     Smp(SmpError),
 }
 
-/// What the application must act on, returned by every channel call.
+/// What one channel call produced: wire messages to send and events for the application,
+/// as separate outputs (quinn-proto style).
+///
+/// Returned by value rather than queued in the channel for polling: the channel is the state
+/// the caller stores, and nothing it produced may sit in it unsent (or change its stored form).
+#[must_use = "wire messages must be sent to the contact"]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Output {
+    /// Messages to send to the contact, in this order (one entry per fragment).
+    pub wire: Vec<String>,
+    /// What happened, in order, for the application.
+    pub events: Vec<Event>,
+}
+
+impl Output {
+    /// True when there is nothing to send and nothing to report.
+    pub fn is_empty(&self) -> bool {
+        self.wire.is_empty() && self.events.is_empty()
+    }
+
+    /// An output of one event and nothing to send.
+    pub(crate) fn of(event: Event) -> Output {
+        Output {
+            wire: Vec::new(),
+            events: vec![event],
+        }
+    }
+
+    /// An output of one message to send.
+    pub(crate) fn sending(wire: String) -> Output {
+        Output {
+            wire: vec![wire],
+            events: Vec::new(),
+        }
+    }
+
+    /// Queues a message to send after those already here.
+    pub(crate) fn send(&mut self, wire: String) {
+        self.wire.push(wire);
+    }
+
+    /// Adds an event after those already here.
+    pub(crate) fn report(&mut self, event: Event) {
+        self.events.push(event);
+    }
+
+    /// Appends another call's output after this one's.
+    pub(crate) fn append(&mut self, other: Output) {
+        self.wire.extend(other.wire);
+        self.events.extend(other.events);
+    }
+}
+
+/// What the application must act on, reported by every channel call.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
-    /// Send this text to the contact (one entry per fragment, in order).
-    Inject(String),
     /// A private conversation started with this instance.
     GoneSecure {
         /// The peer's instance tag (0 for version 2).

@@ -20,7 +20,8 @@ mod sessions;
 mod smp;
 
 pub use events::{
-    Ended, Event, Offer, Problem, SessionInfo, ERR_AKE_FAILED, ERR_NOT_PRIVATE, ERR_UNREADABLE,
+    Ended, Event, Offer, Output, Problem, SessionInfo, ERR_AKE_FAILED, ERR_NOT_PRIVATE,
+    ERR_UNREADABLE,
 };
 pub use sessions::{
     AKE_TIMEOUT, FRAGMENT_TIMEOUT, MAX_CHANNEL_FRAGMENTS, MAX_INSTANCES, MAX_UNTRUSTED_FINGERPRINTS,
@@ -30,18 +31,16 @@ pub use sessions::{
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Channel {
     /// Sessions by the peer's instance tag (0 = master: version 2 or not yet known).
-    pub sessions: BTreeMap<u32, Session>,
+    sessions: BTreeMap<u32, Session>,
     /// Fingerprints seen on this channel and whether they are trusted.
-    pub fingerprints: BTreeMap<Fingerprint, bool>,
+    fingerprints: BTreeMap<Fingerprint, bool>,
     /// Whitespace-tag offer state.
-    pub offer: Offer,
+    offer: Offer,
     /// Messages held until the conversation is private (REQUIRE_ENCRYPTION).
-    pub pending: Vec<String>,
+    pending: Vec<String>,
     /// The session chosen with `select_session`, if any (else the best one is used).
-    pub selected: Option<u32>,
+    selected: Option<u32>,
 }
-
-type Out = Vec<Event>;
 
 impl Channel {
     /// A channel with no history.
@@ -50,15 +49,15 @@ impl Channel {
     }
 
     /// The query message for the account's policy (`init` in Protocol::OTR).
-    pub fn init(&mut self, account: &Account) -> Out {
-        vec![Event::Inject(message::default_query(
+    pub fn init(&mut self, account: &Account) -> Output {
+        Output::sending(message::default_query(
             account.policy.versions(),
             &account.name,
-        ))]
+        ))
     }
 
     /// Restarts the AKE by sending a query (as Pidgin's "refresh").
-    pub fn refresh(&mut self, account: &Account) -> Out {
+    pub fn refresh(&mut self, account: &Account) -> Output {
         self.init(account)
     }
 
@@ -85,6 +84,17 @@ impl Channel {
             .map_or(0, |(tag, _)| *tag)
     }
 
+    /// The session with this peer instance, if any.
+    pub fn session(&self, instance: u32) -> Option<&Session> {
+        self.sessions.get(&instance)
+    }
+
+    /// The session with this peer instance, mutably (to seal a message with
+    /// [`Session::seal`] outside the channel's calls, as a test peer does).
+    pub fn session_mut(&mut self, instance: u32) -> Option<&mut Session> {
+        self.sessions.get_mut(&instance)
+    }
+
     /// The current session, if any exists.
     pub fn current(&self) -> Option<&Session> {
         self.sessions.get(&self.current_instance())
@@ -96,18 +106,18 @@ impl Channel {
     }
 
     /// Sends a user message: encrypted when private, else per policy (tag, hold, or refuse).
-    pub fn write(&mut self, account: &Account, text: &str, now: u64) -> Out {
+    pub fn write(&mut self, account: &Account, text: &str, now: u64) -> Output {
         let instance = self.current_instance();
         let state = self.sessions.get(&instance).map(|s| &s.msg);
         match state {
             Some(MsgState::Encrypted(_)) => {
                 self.send_data(account, instance, text.as_bytes(), &[], 0, now)
             }
-            Some(MsgState::Finished) => vec![Event::Problem(Problem::ConnectionEnded)],
+            Some(MsgState::Finished) => Output::of(Event::Problem(Problem::ConnectionEnded)),
             _ if account.policy.contains(Policy::REQUIRE_ENCRYPTION) => {
                 self.pending.push(text.to_owned());
                 let mut out = self.init(account);
-                out.push(Event::Problem(Problem::EncryptionRequired));
+                out.report(Event::Problem(Problem::EncryptionRequired));
                 out
             }
             _ => {
@@ -119,19 +129,25 @@ impl Channel {
                     text.push_str(&message::whitespace_tag(account.policy.versions()));
                     self.offer = Offer::Sent;
                 }
-                vec![Event::Inject(text)]
+                Output::sending(text)
             }
         }
     }
 
     /// Sends TLVs (and optional text) in the given encrypted session (for SMP and extensions).
-    pub fn send_tlvs(&mut self, account: &Account, instance: u32, tlvs: &[Tlv], now: u64) -> Out {
+    pub fn send_tlvs(
+        &mut self,
+        account: &Account,
+        instance: u32,
+        tlvs: &[Tlv],
+        now: u64,
+    ) -> Output {
         self.send_data(account, instance, b"", tlvs, FLAG_IGNORE_UNREADABLE, now)
     }
 
     /// Ends every private conversation (TLV 1) and returns to plaintext.
-    pub fn finish(&mut self, account: &Account, now: u64) -> Out {
-        let mut out = Vec::new();
+    pub fn finish(&mut self, account: &Account, now: u64) -> Output {
+        let mut out = Output::default();
         let tags: Vec<u32> = self.sessions.keys().copied().collect();
         for instance in tags {
             let disconnect = [Tlv {
@@ -143,7 +159,7 @@ impl Channel {
                 .get(&instance)
                 .is_some_and(Session::is_encrypted);
             if was_encrypted {
-                out.extend(self.send_data(
+                out.append(self.send_data(
                     account,
                     instance,
                     b"",
@@ -151,7 +167,7 @@ impl Channel {
                     FLAG_IGNORE_UNREADABLE,
                     now,
                 ));
-                out.push(Event::GoneInsecure {
+                out.report(Event::GoneInsecure {
                     instance,
                     ended: Ended::ByUs,
                 });
@@ -173,11 +189,11 @@ impl Channel {
         tlvs: &[Tlv],
         flags: u8,
         now: u64,
-    ) -> Out {
+    ) -> Output {
         let Some(session) = self.sessions.get_mut(&instance) else {
-            return vec![Event::Problem(Problem::SendFailed(OtrError::Malformed(
+            return Output::of(Event::Problem(Problem::SendFailed(OtrError::Malformed(
                 "no such session",
-            )))];
+            ))));
         };
         let mut all = tlvs.to_vec();
         if let Some(p) = tlv::padding_for(
@@ -197,8 +213,11 @@ impl Channel {
             )
         });
         match sealed {
-            Ok(frags) => frags.into_iter().map(Event::Inject).collect(),
-            Err(e) => vec![Event::Problem(Problem::SendFailed(e))],
+            Ok(frags) => Output {
+                wire: frags,
+                events: Vec::new(),
+            },
+            Err(e) => Output::of(Event::Problem(Problem::SendFailed(e))),
         }
     }
 
@@ -207,7 +226,7 @@ impl Channel {
         version: Version,
         theirs: u32,
         bytes: &[u8],
-        out: &mut Out,
+        out: &mut Output,
     ) {
         match fragment::split(
             &armor(bytes),
@@ -216,8 +235,8 @@ impl Channel {
             account.instance_tag,
             theirs,
         ) {
-            Ok(frags) => out.extend(frags.into_iter().map(Event::Inject)),
-            Err(e) => out.push(Event::Problem(Problem::SendFailed(e))),
+            Ok(frags) => out.wire.extend(frags),
+            Err(e) => out.report(Event::Problem(Problem::SendFailed(e))),
         }
     }
 
@@ -227,7 +246,7 @@ impl Channel {
         account: &Account,
         offered: Versions,
         now: u64,
-        out: &mut Out,
+        out: &mut Output,
     ) {
         let Some(version) = account.policy.best_version(offered) else {
             return;
@@ -243,7 +262,7 @@ impl Channel {
                 master.ake_at = now;
                 Self::inject_encoded(account, version, 0, &commit, out);
             }
-            Err(e) => out.push(Event::Problem(Problem::Ake(e))),
+            Err(e) => out.report(Event::Problem(Problem::Ake(e))),
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Session selection for version 3 instance tags, and the timer (libotr's otrl_message_poll,
-//! Protocol::OTR's ping): forward-secrecy clean-up of stale state, with time passed in.
+//! in quinn-proto's terms `poll_timeout` and `handle_timeout`): forward-secrecy clean-up of
+//! stale state, with time passed in.
 
-use super::{Channel, Out, SessionInfo};
+use super::{Channel, SessionInfo};
 use crate::ake::AkeState;
 use crate::error::OtrError;
 use crate::keys::Fingerprint;
@@ -128,9 +129,9 @@ impl Channel {
     /// The timer: forgets unfinished AKEs (their DH secrets) and partial fragments once stale
     /// (see the constants), so that old secrets do not linger. Data-message DH keys are
     /// retired by key rotation as in libotr: the peer's previous key is its current sending
-    /// key, so it cannot be dropped by time. Call it now and then (libotr asks every few
-    /// seconds); `now` is the current time in seconds.
-    pub fn ping(&mut self, now: u64) -> Out {
+    /// key, so it cannot be dropped by time. Call it at [`Channel::poll_timeout`] (or any time
+    /// later); `now` is the current time in seconds. It sends and reports nothing.
+    pub fn handle_timeout(&mut self, now: u64) {
         for s in self.sessions.values_mut() {
             if s.ake != AkeState::None && s.ake_at.saturating_add(AKE_TIMEOUT) <= now {
                 s.ake = AkeState::None;
@@ -139,11 +140,10 @@ impl Channel {
                 s.fragments.clear();
             }
         }
-        Vec::new()
     }
 
-    /// When `ping` next has something to do, if ever (seconds, for the application's timer).
-    pub fn next_ping(&self) -> Option<u64> {
+    /// When the channel next wants [`Channel::handle_timeout`] (seconds), if ever.
+    pub fn poll_timeout(&self) -> Option<u64> {
         self.sessions
             .values()
             .flat_map(|s| {

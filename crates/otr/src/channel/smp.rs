@@ -1,7 +1,7 @@
 //! SMP and the extra symmetric key on a channel: starting, answering, aborting, and the
 //! TLVs 2 to 8 received in data messages.
 
-use super::{Channel, Event, Out, Problem};
+use super::{Channel, Event, Output, Problem};
 use crate::account::Account;
 use crate::error::OtrError;
 use crate::keys::Fingerprint;
@@ -33,7 +33,7 @@ impl Channel {
         answer: &[u8],
         question: Option<&str>,
         now: u64,
-    ) -> Out {
+    ) -> Output {
         let instance = self.current_instance();
         self.smp_verify_in(account, instance, answer, question, now)
     }
@@ -46,12 +46,12 @@ impl Channel {
         answer: &[u8],
         question: Option<&str>,
         now: u64,
-    ) -> Out {
+    ) -> Output {
         let Some(parts) = self.secret_parts(account, instance) else {
-            return vec![Event::Problem(Problem::NotEncrypted)];
+            return Output::of(Event::Problem(Problem::NotEncrypted));
         };
         let Some(session) = self.sessions.get_mut(&instance) else {
-            return vec![Event::Problem(Problem::NotEncrypted)];
+            return Output::of(Event::Problem(Problem::NotEncrypted));
         };
         let (ours, theirs) = (&parts.ours.0, &parts.theirs.0);
         let step = if session.smp.awaiting_secret() {
@@ -66,23 +66,23 @@ impl Channel {
         };
         match step {
             Ok(step) => self.apply_smp_step(account, instance, step, now),
-            Err(e) => vec![Event::Problem(Problem::Smp(e))],
+            Err(e) => Output::of(Event::Problem(Problem::Smp(e))),
         }
     }
 
     /// Aborts the SMP exchange of the current session (sends TLV 6 if one is under way).
-    pub fn smp_abort(&mut self, account: &Account, now: u64) -> Out {
+    pub fn smp_abort(&mut self, account: &Account, now: u64) -> Output {
         let instance = self.current_instance();
         let Some(session) = self.sessions.get_mut(&instance) else {
-            return Vec::new();
+            return Output::default();
         };
         if !session.is_encrypted() || !session.smp.in_progress() {
             session.smp.reset();
-            return Vec::new();
+            return Output::default();
         }
         let step = session.smp.abort();
         let mut out = self.send_tlvs(account, instance, &to_otr(&step.send), now);
-        out.push(Event::Smp {
+        out.report(Event::Smp {
             instance,
             event: SmpEvent::Aborted,
             percent: 0,
@@ -91,10 +91,16 @@ impl Channel {
     }
 
     /// Sends an SMP step's TLVs, reports its event, and trusts the fingerprint on success.
-    fn apply_smp_step(&mut self, account: &Account, instance: u32, step: SmpStep, now: u64) -> Out {
-        let mut out = Vec::new();
+    fn apply_smp_step(
+        &mut self,
+        account: &Account,
+        instance: u32,
+        step: SmpStep,
+        now: u64,
+    ) -> Output {
+        let mut out = Output::default();
         if !step.send.is_empty() {
-            out.extend(self.send_tlvs(account, instance, &to_otr(&step.send), now));
+            out.append(self.send_tlvs(account, instance, &to_otr(&step.send), now));
         }
         if let Some(event) = step.event {
             if event.outcome() == Some(SmpOutcome::Verified) {
@@ -108,7 +114,7 @@ impl Channel {
                 }
             }
             let percent = event.percent();
-            out.push(Event::Smp {
+            out.report(Event::Smp {
                 instance,
                 event,
                 percent,
@@ -125,7 +131,7 @@ impl Channel {
         tlvs: Vec<Tlv>,
         extra_key: [u8; 32],
         now: u64,
-        out: &mut Out,
+        out: &mut Output,
     ) {
         let mut other = Vec::new();
         for t in tlvs {
@@ -137,16 +143,16 @@ impl Channel {
                     typ: t.kind,
                     value: t.value,
                 });
-                out.extend(self.apply_smp_step(account, instance, step, now));
+                out.append(self.apply_smp_step(account, instance, step, now));
             } else if t.kind == tlv::SYMKEY {
                 if t.value.len() < 4 {
-                    out.push(Event::Problem(Problem::Malformed(OtrError::Malformed(
+                    out.report(Event::Problem(Problem::Malformed(OtrError::Malformed(
                         "symmetric key TLV shorter than 4 bytes",
                     ))));
                     continue;
                 }
                 let (use_, use_data) = t.value.split_at(4);
-                out.push(Event::Symkey {
+                out.report(Event::Symkey {
                     instance,
                     key: extra_key,
                     use_: u32::from_be_bytes([use_[0], use_[1], use_[2], use_[3]]),
@@ -157,7 +163,7 @@ impl Channel {
             }
         }
         if !other.is_empty() {
-            out.push(Event::Tlvs {
+            out.report(Event::Tlvs {
                 instance,
                 tlvs: other,
             });
@@ -172,7 +178,7 @@ impl Channel {
         use_: u32,
         use_data: &[u8],
         now: u64,
-    ) -> Result<([u8; 32], Out), Problem> {
+    ) -> Result<([u8; 32], Output), Problem> {
         let instance = self.current_instance();
         let session = self
             .sessions
@@ -187,7 +193,8 @@ impl Channel {
             value,
         };
         let out = self.send_tlvs(account, instance, &[t], now);
-        if let Some(Event::Problem(p)) = out.iter().find(|e| matches!(e, Event::Problem(_))) {
+        let problem = out.events.iter().find(|e| matches!(e, Event::Problem(_)));
+        if let Some(Event::Problem(p)) = problem {
             return Err(p.clone());
         }
         Ok((key, out))

@@ -5,8 +5,8 @@
 
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
-use otrbot::otr::fragment::{self, Fragment, Reassembly, MAX_REASSEMBLED};
-use otrbot::otr::message::Version;
+use otr::fragment::{self, Fragment, Reassembly, MAX_REASSEMBLED};
+use otr::message::Version;
 
 #[derive(Arbitrary, Debug)]
 enum Piece {
@@ -63,7 +63,7 @@ fuzz_target!(|input: Input| {
         }
     }
     // Splitting then reassembling gives back the message.
-    let armored = otrbot::otr::message::armor(input.whole.as_bytes());
+    let armored = otr::message::armor(input.whole.as_bytes());
     let version = if input.v3 { Version::V3 } else { Version::V2 };
     let max = usize::from(input.max);
     if let Ok(frags) = fragment::split(&armored, max, version, 0x100, 0x8000_0000) {

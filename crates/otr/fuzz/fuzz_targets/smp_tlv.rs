@@ -12,8 +12,8 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
-use otrbot::otr::smp::{self, SmpEvent, SmpState, Tlv, SMP1, SMP2, SMP3};
-use otrbot::otr::tlv;
+use otr::smp::{self, SmpEvent, SmpState, Tlv, SMP1, SMP2, SMP3};
+use otr::tlv;
 
 struct World {
     states: Vec<SmpState>,

@@ -5,7 +5,9 @@
 //! work is repeated per input except where the input itself asks for it. The input picks the
 //! state and a short sequence of messages (see [`Msg`]): raw chat text, a Data message sealed
 //! by the real peer (arbitrary plaintext and TLVs, so the decrypted path is reached), a message
-//! of the recorded conversation with bytes replaced, time passing, or the bot's own calls.
+//! of the recorded conversation with bytes replaced, time passing, or alice's own calls.
+//!
+//! Alice is the side under test; the peer (with Bob's key) talks to her.
 //!
 //! Checked: nothing panics; the peer's fingerprint never becomes trusted and SMP never
 //! succeeds (the input cannot know the secret); held fragments stay bounded.
@@ -14,12 +16,12 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use otrbot::otr::channel::Event;
-use otrbot::otr::fragment::MAX_REASSEMBLED;
-use otrbot::otr::smp::SmpEvent;
-use otrbot::otr::{import_libotr, tlv, Account, Channel, Policy};
+use otr::channel::{Event, Output};
+use otr::fragment::MAX_REASSEMBLED;
+use otr::smp::SmpEvent;
+use otr::{import_libotr, tlv, Account, Channel, Policy};
 
-const BOT_TAG: u32 = 0x1000_0001;
+const ALICE_TAG: u32 = 0x1000_0001;
 const PEER_TAG: u32 = 0x2000_0002;
 const T0: u64 = 1_000;
 
@@ -27,13 +29,13 @@ const T0: u64 = 1_000;
 #[derive(Clone)]
 struct State {
     name: &'static str,
-    bot: Channel,
+    alice: Channel,
     peer: Channel,
     peer_v2: bool,
 }
 
 struct World {
-    bot: Account,
+    alice: Account,
     peer: Account,
     peer_v2: Account,
     states: Vec<State>,
@@ -49,14 +51,8 @@ fn account(file: &[u8], name: &str, tag: u32, policy: Policy) -> Account {
     a
 }
 
-fn injects(events: &[Event]) -> Vec<String> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Inject(m) => Some(m.clone()),
-            _ => None,
-        })
-        .collect()
+fn injects(out: &Output) -> Vec<String> {
+    out.wire.clone()
 }
 
 struct Builder<'a> {
@@ -73,11 +69,11 @@ impl Builder<'_> {
         }
     }
 
-    /// Delivers messages to the bot; returns what it sent back.
-    fn to_bot(&mut self, s: &mut State, msgs: Vec<String>) -> Vec<String> {
+    /// Delivers messages to alice; returns what it sent back.
+    fn deliver_to_alice(&mut self, s: &mut State, msgs: Vec<String>) -> Vec<String> {
         let mut back = Vec::new();
         for m in msgs {
-            let ev = s.bot.read(&self.w.bot, &m, T0);
+            let ev = s.alice.read(&self.w.alice, &m, T0);
             self.transcript.push(m);
             back.extend(injects(&ev));
         }
@@ -85,7 +81,7 @@ impl Builder<'_> {
     }
 
     /// Delivers messages to the peer; returns what it sent back.
-    fn to_peer(&mut self, s: &mut State, msgs: Vec<String>) -> Vec<String> {
+    fn deliver_to_peer(&mut self, s: &mut State, msgs: Vec<String>) -> Vec<String> {
         let mut back = Vec::new();
         let acct = self.peer_account(s).clone();
         for m in msgs {
@@ -98,17 +94,17 @@ impl Builder<'_> {
 }
 
 fn build() -> World {
-    let bot = account(
-        include_bytes!("../../tests/fixtures/libotr/bot.key"),
-        "bot@test",
-        BOT_TAG,
+    let alice = account(
+        include_bytes!("../fixtures/alice.key"),
+        "alice@test",
+        ALICE_TAG,
         Policy::DEFAULT,
     );
-    let peer_key = include_bytes!("../../tests/fixtures/libotr/peer.key");
-    let peer = account(peer_key, "peer@test", PEER_TAG, Policy::DEFAULT);
-    let peer_v2 = account(peer_key, "peer@test", PEER_TAG, Policy::ALLOW_V2);
+    let peer_key = include_bytes!("../fixtures/bob.key");
+    let peer = account(peer_key, "bob@test", PEER_TAG, Policy::DEFAULT);
+    let peer_v2 = account(peer_key, "bob@test", PEER_TAG, Policy::ALLOW_V2);
     let mut w = World {
-        bot,
+        alice,
         peer,
         peer_v2,
         states: Vec::new(),
@@ -116,7 +112,7 @@ fn build() -> World {
     };
     let fresh = |name, peer_v2| State {
         name,
-        bot: Channel::new(),
+        alice: Channel::new(),
         peer: Channel::new(),
         peer_v2,
     };
@@ -129,78 +125,78 @@ fn build() -> World {
     // PLAINTEXT, and PLAINTEXT after offering OTR with a whitespace tag.
     states.push(fresh("plaintext", false));
     let mut s = fresh("plaintext, tag offered", false);
-    let hello = s.bot.write(&w.bot, "hello", T0);
+    let hello = s.alice.write(&w.alice, "hello", T0);
     b.transcript.extend(injects(&hello));
     states.push(s);
 
-    // The peer queries: the bot commits (AWAITING_DHKEY), then reveals (AWAITING_SIG).
+    // The peer queries: alice commits (AWAITING_DHKEY), then reveals (AWAITING_SIG).
     let mut s = fresh("awaiting DH-Key", false);
     let query = injects(&s.peer.init(&w.peer));
-    let commit = b.to_bot(&mut s, query);
+    let commit = b.deliver_to_alice(&mut s, query);
     states.push(s.clone());
-    let dh_key = b.to_peer(&mut s, commit);
-    let reveal = b.to_bot(&mut s, dh_key);
+    let dh_key = b.deliver_to_peer(&mut s, commit);
+    let reveal = b.deliver_to_alice(&mut s, dh_key);
     s.name = "awaiting signature";
     states.push(s.clone());
-    let sig = b.to_peer(&mut s, reveal);
-    b.to_bot(&mut s, sig);
+    let sig = b.deliver_to_peer(&mut s, reveal);
+    b.deliver_to_alice(&mut s, sig);
 
-    // The bot queries: the peer commits, the bot answers (AWAITING_REVEALSIG), then ENCRYPTED.
+    // Alice queries: the peer commits, alice answers (AWAITING_REVEALSIG), then ENCRYPTED.
     let mut s = fresh("awaiting reveal signature", false);
-    let query = injects(&s.bot.init(&w.bot));
-    let commit = b.to_peer(&mut s, query);
-    let dh_key = b.to_bot(&mut s, commit);
+    let query = injects(&s.alice.init(&w.alice));
+    let commit = b.deliver_to_peer(&mut s, query);
+    let dh_key = b.deliver_to_alice(&mut s, commit);
     states.push(s.clone());
-    let reveal = b.to_peer(&mut s, dh_key);
-    let sig = b.to_bot(&mut s, reveal);
-    b.to_peer(&mut s, sig);
-    assert!(s.bot.is_encrypted() && s.peer.is_encrypted(), "v3 AKE");
+    let reveal = b.deliver_to_peer(&mut s, dh_key);
+    let sig = b.deliver_to_alice(&mut s, reveal);
+    b.deliver_to_peer(&mut s, sig);
+    assert!(s.alice.is_encrypted() && s.peer.is_encrypted(), "v3 AKE");
     s.name = "encrypted v3";
-    let hi = injects(&s.peer.write(&w.peer, "hi bot", T0));
-    b.to_bot(&mut s, hi);
+    let hi = injects(&s.peer.write(&w.peer, "hi alice", T0));
+    b.deliver_to_alice(&mut s, hi);
     let encrypted = s.clone();
     states.push(s.clone());
 
     // ENCRYPTED with protocol version 2.
     let mut s2 = fresh("encrypted v2", true);
     let query = injects(&s2.peer.init(&w.peer_v2));
-    let mut to_bot = query;
+    let mut to_alice = query;
     for _ in 0..4 {
-        let to_peer = b.to_bot(&mut s2, to_bot);
-        to_bot = b.to_peer(&mut s2, to_peer);
+        let to_peer = b.deliver_to_alice(&mut s2, to_alice);
+        to_alice = b.deliver_to_peer(&mut s2, to_peer);
     }
-    assert!(s2.bot.is_encrypted() && s2.peer.is_encrypted(), "v2 AKE");
+    assert!(s2.alice.is_encrypted() && s2.peer.is_encrypted(), "v2 AKE");
     states.push(s2);
 
     // FINISHED: the peer ended the conversation.
     let mut f = encrypted.clone();
     f.name = "finished";
     let bye = injects(&f.peer.finish(&w.peer, T0));
-    b.to_bot(&mut f, bye);
-    assert!(!f.bot.is_encrypted());
+    b.deliver_to_alice(&mut f, bye);
+    assert!(!f.alice.is_encrypted());
     states.push(f);
 
-    // SMP started by the peer (with a question): the bot waits for its secret ...
+    // SMP started by the peer (with a question): alice waits for its secret ...
     let mut s = encrypted.clone();
     s.name = "SMP: asked for the secret";
     let smp1 = injects(&s.peer.smp_verify(&w.peer, b"the secret", Some("who?"), T0));
-    b.to_bot(&mut s, smp1);
+    b.deliver_to_alice(&mut s, smp1);
     states.push(s.clone());
     // ... then answers (EXPECT3).
     s.name = "SMP: expect 3";
-    let smp2 = injects(&s.bot.smp_verify(&w.bot, b"the secret", None, T0));
+    let smp2 = injects(&s.alice.smp_verify(&w.alice, b"the secret", None, T0));
     b.transcript.extend(smp2);
     states.push(s);
 
-    // SMP started by the bot (EXPECT2), and after the peer's answer (EXPECT4).
+    // SMP started by alice (EXPECT2), and after the peer's answer (EXPECT4).
     let mut s = encrypted;
     s.name = "SMP: expect 2";
-    let smp1 = injects(&s.bot.smp_verify(&w.bot, b"the secret", None, T0));
+    let smp1 = injects(&s.alice.smp_verify(&w.alice, b"the secret", None, T0));
     states.push(s.clone());
     s.name = "SMP: expect 4";
-    b.to_peer(&mut s, smp1);
+    b.deliver_to_peer(&mut s, smp1);
     let smp2 = injects(&s.peer.smp_verify(&w.peer, b"the secret", None, T0));
-    let smp3 = b.to_bot(&mut s, smp2);
+    let smp3 = b.deliver_to_alice(&mut s, smp2);
     b.transcript.extend(smp3);
     states.push(s);
 
@@ -211,7 +207,7 @@ fn build() -> World {
     );
     let transcript = b.transcript;
     // How the seeds of fuzz/corpus/otr_message and otr_channel were made.
-    if let Some(dir) = std::env::var_os("OTRBOT_FUZZ_DUMP_TRANSCRIPT") {
+    if let Some(dir) = std::env::var_os("OTR_FUZZ_DUMP_TRANSCRIPT") {
         for (i, m) in transcript.iter().enumerate() {
             std::fs::write(std::path::Path::new(&dir).join(format!("{i:02}")), m)
                 .expect("write the transcript");
@@ -232,7 +228,7 @@ fn world() -> &'static World {
 /// `r` raw chat text; `s` plaintext (message, NUL, TLVs) sealed by the peer with flags 0;
 /// `S` the same with the IGNORE_UNREADABLE flag; `c` a recorded message (index byte, then
 /// (position high, position low, byte) edits); `w` wait (seconds, two bytes) and run the
-/// timer; `W` the bot writes the text; `f` the bot finishes; `a` the bot aborts SMP.
+/// timer; `W` alice writes the text; `f` alice finishes; `a` alice aborts SMP.
 /// Any other kind byte makes the whole step raw text.
 enum Msg<'a> {
     Raw(&'a [u8]),
@@ -266,9 +262,9 @@ fn parse_step(step: &[u8]) -> Msg<'_> {
 
 fn sealed(w: &World, s: &mut State, plain: &[u8], flags: u8) -> String {
     let (text, tlvs) = tlv::split(plain);
-    let theirs = if s.peer_v2 { 0 } else { BOT_TAG };
+    let theirs = if s.peer_v2 { 0 } else { ALICE_TAG };
     let tag = if s.peer_v2 { &w.peer_v2 } else { &w.peer }.instance_tag;
-    let session = s.peer.sessions.get_mut(&theirs);
+    let session = s.peer.session_mut(theirs);
     match session.map(|x| x.seal((tag, theirs), flags, text, &tlvs, T0)) {
         Some(Ok((_, msg))) => msg,
         // Not encrypted in this state: send the text as it is.
@@ -305,9 +301,10 @@ fn check(w: &World, s: &State, events: &[Event]) {
         }
     }
     let peer_fp = w.peer.key.fingerprint();
-    assert!(!s.bot.is_trusted(&peer_fp), "peer trusted without SMP");
-    for session in s.bot.sessions.values() {
-        assert!(session.fragments.buffered() <= MAX_REASSEMBLED);
+    assert!(!s.alice.is_trusted(&peer_fp), "peer trusted without SMP");
+    for info in s.alice.sessions() {
+        let session = s.alice.session(info.instance).expect("a listed session");
+        assert!(session.buffered_fragments() <= MAX_REASSEMBLED);
     }
 }
 
@@ -321,20 +318,21 @@ fuzz_target!(|data: &[u8]| {
     for step in rest.split(|&b| b == 0xff).take(16) {
         let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
         let events = match parse_step(step) {
-            Msg::Raw(bytes) => s.bot.read(&w.bot, &text(bytes), now),
+            Msg::Raw(bytes) => s.alice.read(&w.alice, &text(bytes), now),
             Msg::Sealed(plain, flags) => {
                 let msg = sealed(w, &mut s, plain, flags);
-                s.bot.read(&w.bot, &msg, now)
+                s.alice.read(&w.alice, &msg, now)
             }
-            Msg::Recorded(index, edits) => s.bot.read(&w.bot, &recorded(w, index, edits), now),
+            Msg::Recorded(index, edits) => s.alice.read(&w.alice, &recorded(w, index, edits), now),
             Msg::Wait(secs) => {
                 now += secs;
-                s.bot.ping(now)
+                s.alice.handle_timeout(now);
+                Output::default()
             }
-            Msg::Write(t) => s.bot.write(&w.bot, &text(t), now),
-            Msg::Finish => s.bot.finish(&w.bot, now),
-            Msg::SmpAbort => s.bot.smp_abort(&w.bot, now),
+            Msg::Write(t) => s.alice.write(&w.alice, &text(t), now),
+            Msg::Finish => s.alice.finish(&w.alice, now),
+            Msg::SmpAbort => s.alice.smp_abort(&w.alice, now),
         };
-        check(w, &s, &events);
+        check(w, &s, &events.events);
     }
 });

@@ -7,8 +7,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use otrbot::otr::message::{self, armor, classify, Body, Classified, Message};
-use otrbot::otr::wire;
+use otr::message::{self, armor, classify, Body, Classified, Message};
+use otr::wire;
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
