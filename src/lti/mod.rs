@@ -7,7 +7,6 @@
 //! on go to it as [`AdminEvent`]s on the same channel the admin socket uses.
 
 pub mod error;
-pub mod instructor;
 pub mod launch;
 pub mod oauth;
 pub mod outcome;
