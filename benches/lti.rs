@@ -132,11 +132,16 @@ fn main() {
         consumers.insert(KEY.to_owned(), SECRET.to_owned());
         let (tx, mut rx) = mpsc::channel(16);
         tokio::spawn(async move { while rx.recv().await.is_some() {} });
-        let app = App {
+        let course = Arc::new(otrbot::bot::course::CoursePages {
+            teacher,
             store: store.clone(),
             pool,
+            timeouts,
             events: tx,
-            teacher,
+        });
+        let app = App {
+            store: store.clone(),
+            course,
             grade_wake: Arc::new(Notify::new()),
             pages,
             lti: Lti {

@@ -10,10 +10,10 @@
 
 mod support;
 
-use otrbot::bot::course::CodeVerdict;
 use otrbot::bot::teach::{Teacher, Teaching};
 use otrbot::i18n::Catalogs;
 use otrbot::lesson::{self, Finished, Progress, SmpBy, Stage};
+use otrbot::lti::CodeVerdict;
 use otrbot::store::{self, GradeNote, KeyPool, LtiBinding, SecretBytes, Session, Store, Timeouts};
 use std::path::Path;
 use std::sync::{Arc, OnceLock};

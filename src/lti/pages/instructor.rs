@@ -2,7 +2,6 @@
 //! for launches with a context role that teaches ([`crate::lti::launch::is_staff`]), and only the
 //! learners of that consumer's resource link.
 
-use crate::bot::course::lesson_stage;
 use crate::lesson::Stage;
 use crate::lti::error::PageError;
 use crate::lti::visit::Visit;
@@ -77,7 +76,7 @@ pub async fn instructor(app: &State<App>, v: Visit) -> Result<RawHtml<String>, P
             })
         })
         .map(|(jid, r)| {
-            let stage = lesson_stage(&r.session);
+            let stage = app.course.stage(&r.session);
             let (name, help) = stage_text(stage.as_ref());
             LearnerRow {
                 jid,

@@ -1,13 +1,14 @@
 //! The learner's pages: the JID (`/jid`, `/added`), the shared secret (`/secret`), the
 //! completion code (`/code`) and the end (`/done`).
 
-use super::{blocking, context, now, render, same_learner, session_ended, store_err, to, Page};
-use crate::bot::admin::{self, AdminEvent};
-use crate::bot::course::{self, CodeVerdict, SecretVerdict};
+use super::{blocking, context, now, render, session_ended, to, Page};
+use crate::lti::course::same_learner;
+use crate::lti::course::{code_attempts_left, CodeVerdict, Ended, SecretVerdict, Started};
 use crate::lti::error::PageError;
 use crate::lti::visit::Visit;
 use crate::lti::App;
-use crate::store::{self, GradeNote, LtiBinding, Session, StoredSession, WhitelistSource};
+use crate::store::{self, GradeNote, LtiBinding, StoredSession};
+use crate::xmpp::jid::parse_bare;
 use rocket::form::{Form, FromForm};
 use rocket::http::{CookieJar, Status};
 use rocket::response::content::RawHtml;
@@ -61,7 +62,7 @@ pub(super) async fn jid_submit(
     jar: &CookieJar<'_>,
 ) -> Result<Redirect, Result<(Status, RawHtml<String>), PageError>> {
     v.check_csrf(form.csrf).map_err(Err)?;
-    let jid = match admin::check_jid(form.jid) {
+    let jid = match parse_bare(form.jid).map(|j| j.to_string()) {
         Ok(j) => j,
         Err(reason) => {
             tracing::info!(%reason, "JID refused");
@@ -119,51 +120,16 @@ pub(super) async fn jid_submit(
             .await
             .map_err(Err)?;
         }
-        Some(_) => {
-            let mut ctx = context(app, &v);
-            ctx.insert("entered", form.jid);
-            ctx.insert("error", &app.pages.text(&v.locale, IN_USE));
-            let page = render(app, &v.locale, "jid.html.tera", &ctx).map_err(Err)?;
-            return Err(Ok((Status::UnprocessableEntity, page)));
-        }
+        Some(_) => return Err(in_use(app, &v, form.jid)),
         None => {
-            let (s, j, l) = (app.store.clone(), jid.clone(), v.locale.clone());
-            let (reply, ev) = tokio::task::spawn_blocking(move || {
-                admin::whitelist_add(&s, &j, &l, WhitelistSource::Lti, t)
-            })
-            .await
-            .map_err(|e| Err(PageError::internal(format!("task: {e}"))))?;
-            if let admin::Response::Error { message, .. } = &reply {
-                return Err(Err(PageError::internal(format!("whitelist: {message}"))));
+            let started = app
+                .course
+                .start_session(&jid, &v.lti, &v.locale)
+                .await
+                .map_err(|e| Err(PageError::internal(e.to_string())))?;
+            if started == Started::InUse {
+                return Err(in_use(app, &v, form.jid));
             }
-            let mut session = Session::new("started", v.locale.clone(), t);
-            session.lti = Some(v.lti.clone());
-            match app.pool.create_session(&jid, &session, app.timeouts).await {
-                Ok(_) => {}
-                Err(store::Error::SessionExists(_)) => {
-                    // Another launch took this JID a moment ago.
-                    let mut ctx = context(app, &v);
-                    ctx.insert("entered", form.jid);
-                    ctx.insert("error", &app.pages.text(&v.locale, IN_USE));
-                    let page = render(app, &v.locale, "jid.html.tera", &ctx).map_err(Err)?;
-                    return Err(Ok((Status::UnprocessableEntity, page)));
-                }
-                Err(e) => {
-                    // No session, so no whitelist entry that this launch just made either.
-                    if ev.is_some() {
-                        let (s, j) = (app.store.clone(), jid.clone());
-                        if let Err(e) = blocking(move || s.whitelist_remove(&j)).await {
-                            tracing::error!(%jid, error = ?e, "cannot undo the whitelist entry");
-                        }
-                    }
-                    return Err(Err(store_err(e)));
-                }
-            }
-            if let Some(ev) = ev {
-                app.event(ev).await;
-            }
-            app.event(AdminEvent::SessionStarted { jid: jid.clone() })
-                .await;
         }
     }
     tracing::info!(%jid, "learner entered a JID");
@@ -176,32 +142,22 @@ pub(super) async fn jid_submit(
     Ok(to(app, "/added"))
 }
 
+/// The JID page again, saying that `entered` is in another learner's session (422).
+fn in_use(app: &App, v: &Visit, entered: &str) -> Result<(Status, RawHtml<String>), PageError> {
+    jid_refused(app, v, entered, IN_USE)
+}
+
 /// Ends the session of the JID this visit entered before, if it is still this learner's:
 /// the bot stops talking to it and, when the launch had put it on the whitelist, takes it
 /// off its roster. One learner has one JID in the bot at a time.
 async fn end_replaced(app: &App, v: &Visit, old: &str) -> Result<(), PageError> {
-    let (s, o, lti) = (app.store.clone(), old.to_owned(), v.lti.clone());
-    let (ended, still_listed) = blocking(move || {
-        let ours = s
-            .session(&o)?
-            .and_then(|r| r.session.lti)
-            .is_some_and(|b| same_learner(&b, &lti));
-        let ended = ours && s.remove_session(&o)?.is_some();
-        Ok((ended, s.whitelist_get(&o)?.is_some()))
-    })
-    .await?;
-    if ended {
+    let ended = app
+        .course
+        .end_session(old, &v.lti)
+        .await
+        .map_err(|e| PageError::internal(e.to_string()))?;
+    if ended == Ended::Ended {
         tracing::info!(jid = %old, "the learner entered another JID; the earlier session ended");
-        app.event(AdminEvent::SessionKilled {
-            jid: old.to_owned(),
-        })
-        .await;
-        if !still_listed {
-            app.event(AdminEvent::WhitelistRemoved {
-                jid: old.to_owned(),
-            })
-            .await;
-        }
     }
     Ok(())
 }
@@ -273,10 +229,10 @@ pub(super) async fn secret_submit(
     v.check_csrf(form.csrf).map_err(Err)?;
     let (jid, rec) = learner_session(app, &v).await.map_err(Err)?;
     let verdict = app
-        .teacher
+        .course
         .secret_entered(&jid, form.secret)
         .await
-        .map_err(|e| Err(PageError::internal(format!("lesson: {e}"))))?;
+        .map_err(|e| Err(PageError::internal(e.to_string())))?;
     match verdict {
         SecretVerdict::Stored | SecretVerdict::AlreadyVerified => Ok(to(app, "/code")),
         SecretVerdict::NoSession => Err(Err(session_ended(&v))),
@@ -306,7 +262,11 @@ fn code_context(app: &App, v: &Visit, attempts_left: Option<u8>) -> Context {
 #[rocket::get("/code")]
 pub(super) async fn code_page(app: &State<App>, v: Visit) -> Page {
     let (_, rec) = learner_session(app, &v).await?;
-    let ctx = code_context(app, &v, course::code_attempts_left(&rec.session));
+    let ctx = code_context(
+        app,
+        &v,
+        code_attempts_left(app.course.stage(&rec.session).as_ref()),
+    );
     render(app, &v.locale, "code.html.tera", &ctx)
 }
 
@@ -331,10 +291,10 @@ pub(super) async fn code_submit(
     v.check_csrf(form.csrf).map_err(Err)?;
     let (jid, _) = learner_session(app, &v).await.map_err(Err)?;
     let verdict = app
-        .teacher
+        .course
         .code_entered(&jid, form.code)
         .await
-        .map_err(|e| Err(PageError::internal(format!("lesson: {e}"))))?;
+        .map_err(|e| Err(PageError::internal(e.to_string())))?;
     let refuse = |status: Status, msg: &str, left: Option<u8>| {
         let mut ctx = code_context(app, &v, left);
         ctx.insert("error", &app.pages.text(&v.locale, msg));

@@ -8,7 +8,7 @@ mod learner;
 use super::error::PageError;
 use super::visit::Visit;
 use super::App;
-use crate::store::{self, LtiBinding};
+use crate::store;
 use rocket::http::Status;
 use rocket::response::content::RawHtml;
 use rocket::response::Redirect;
@@ -61,13 +61,6 @@ async fn blocking<T: Send + 'static>(
         .await
         .map_err(|e| PageError::internal(format!("task: {e}")))?
         .map_err(store_err)
-}
-
-/// Whether two launches are the same learner on the same resource link.
-fn same_learner(a: &LtiBinding, b: &LtiBinding) -> bool {
-    a.consumer_key == b.consumer_key
-        && a.user_id == b.user_id
-        && a.resource_link_id == b.resource_link_id
 }
 
 /// The page for a visit whose session is gone.
