@@ -119,7 +119,7 @@ fn random_token() -> String {
         let t = crate::store::scanner::unix_now();
         b[..8].copy_from_slice(&t.to_be_bytes());
     }
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    data_encoding::HEXLOWER.encode(&b)
 }
 
 /// Sends one grade and waits for the LMS's answer.
