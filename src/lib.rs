@@ -4,6 +4,7 @@
 
 pub mod bot;
 pub mod cli;
+pub mod dates;
 pub mod exit;
 pub mod i18n;
 pub mod lesson;

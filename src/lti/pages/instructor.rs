@@ -82,7 +82,7 @@ pub async fn instructor(app: &State<App>, v: Visit) -> Result<RawHtml<String>, P
                 jid,
                 stage: app.pages.text(&v.locale, name),
                 stage_help: app.pages.text(&v.locale, help),
-                last_activity: crate::cli::admin::utc(r.session.last_activity),
+                last_activity: crate::dates::utc(r.session.last_activity),
                 has_secret: r.session.shared_secret.is_some(),
                 completed: matches!(stage, Some(Stage::Completed(_))),
             }
