@@ -1,6 +1,10 @@
 //! LTI 1.1 Basic Outcomes: the `replaceResult` POX message, its signed POST, and the
 //! outbox sender that retries with back-off until the LMS answers `success`.
 
+pub mod pox;
+
+pub use pox::{code_major, replace_result_xml};
+
 use super::oauth;
 use crate::store::{GradeRequest, Store};
 use http_body_util::{BodyExt, Full, Limited};
@@ -28,87 +32,12 @@ pub enum SendError {
     /// The LMS answered with an HTTP error.
     #[error("HTTP {0}")]
     Status(u16),
+    /// The request could not be written (text XML cannot carry).
+    #[error(transparent)]
+    Xml(#[from] pox::XmlError),
     /// The LMS answered, but not with `success`.
     #[error("LMS answered imsx_codeMajor {0:?}")]
     NotSuccess(String),
-}
-
-/// Escapes text for XML content.
-fn xml_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// The `replaceResult` request body for `sourcedid` and `score` (clamped to 0..=1).
-pub fn replace_result_xml(message_id: &str, sourcedid: &str, score: f64) -> String {
-    let score = if score.is_finite() {
-        score.clamp(0.0, 1.0)
-    } else {
-        0.0
-    };
-    format!(
-        r#"<?xml version="1.0" encoding="UTF-8"?>
-<imsx_POXEnvelopeRequest xmlns="http://www.imsglobal.org/services/ltiv1p1/xsd/imsoms_v1p0">
-  <imsx_POXHeader>
-    <imsx_POXRequestHeaderInfo>
-      <imsx_version>V1.0</imsx_version>
-      <imsx_messageIdentifier>{}</imsx_messageIdentifier>
-    </imsx_POXRequestHeaderInfo>
-  </imsx_POXHeader>
-  <imsx_POXBody>
-    <replaceResultRequest>
-      <resultRecord>
-        <sourcedGUID>
-          <sourcedId>{}</sourcedId>
-        </sourcedGUID>
-        <result>
-          <resultScore>
-            <language>en</language>
-            <textString>{score}</textString>
-          </resultScore>
-        </result>
-      </resultRecord>
-    </replaceResultRequest>
-  </imsx_POXBody>
-</imsx_POXEnvelopeRequest>
-"#,
-        xml_escape(message_id),
-        xml_escape(sourcedid)
-    )
-}
-
-/// The text of the first `imsx_codeMajor` element (any namespace prefix), trimmed.
-pub fn code_major(xml: &str) -> Option<String> {
-    let mut rest = xml;
-    while let Some(i) = rest.find("imsx_codeMajor") {
-        let before = &rest[..i];
-        let after = &rest[i + "imsx_codeMajor".len()..];
-        // An opening tag: '<' (maybe with a prefix) right before, '>' or attributes after.
-        let opening = before
-            .rfind('<')
-            .is_some_and(|lt| !before[lt + 1..].contains(['>', '/', ' ']));
-        if opening {
-            let gt = after.find('>')?;
-            if after[..gt].ends_with('/') {
-                return Some(String::new());
-            }
-            let content = &after[gt + 1..];
-            let end = content.find('<')?;
-            return Some(content[..end].trim().to_owned());
-        }
-        rest = after;
-    }
-    None
 }
 
 fn random_token() -> String {
@@ -130,7 +59,7 @@ pub async fn send(
     timeout: Duration,
     now: u64,
 ) -> Result<(), SendError> {
-    let body = replace_result_xml(&random_token(), &g.sourcedid, g.score);
+    let body = replace_result_xml(&random_token(), &g.sourcedid, g.score)?;
     let auth = oauth::authorization_for_body(
         &g.url,
         &g.consumer_key,
@@ -434,25 +363,6 @@ pub async fn run_sender(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn xml_is_escaped_and_score_clamped() {
-        let x = replace_result_xml("m<1>", "a&b</sourcedId>", 2.0);
-        assert!(x.contains("<sourcedId>a&amp;b&lt;/sourcedId&gt;</sourcedId>"));
-        assert!(x.contains("<imsx_messageIdentifier>m&lt;1&gt;</imsx_messageIdentifier>"));
-        assert!(x.contains("<textString>1</textString>"));
-        assert!(replace_result_xml("m", "s", f64::NAN).contains("<textString>0</textString>"));
-    }
-
-    #[test]
-    fn code_major_found() {
-        let ok = "<x:imsx_POXEnvelopeResponse><x:imsx_statusInfo><x:imsx_codeMajor> success </x:imsx_codeMajor>";
-        assert_eq!(code_major(ok).as_deref(), Some("success"));
-        let fail = r#"<imsx_codeMajor a="1">failure</imsx_codeMajor>"#;
-        assert_eq!(code_major(fail).as_deref(), Some("failure"));
-        assert_eq!(code_major("<html>nothing</html>"), None);
-        assert_eq!(code_major("imsx_codeMajor"), None);
-    }
 
     #[test]
     fn lms_is_scheme_and_authority() {
