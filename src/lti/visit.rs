@@ -6,8 +6,8 @@
 
 use super::error::PageError;
 use super::App;
-use data_encoding::HEXLOWER;
 use crate::store::{GradeNote, LtiBinding};
+use data_encoding::HEXLOWER;
 use rocket::http::{Cookie, CookieJar, SameSite, Status};
 use rocket::request::{FromRequest, Outcome, Request};
 use serde::{Deserialize, Serialize};

@@ -86,7 +86,8 @@ impl Avatar {
             bytes: bytes.len() as u32,
             width: size.map(|s| s.0),
             height: size.map(|s| s.1),
-            id: HEXLOWER.encode(&sha1)
+            id: HEXLOWER
+                .encode(&sha1)
                 .parse()
                 .map_err(|e: std::num::ParseIntError| AvatarError::Id(e.to_string()))?,
             type_: mime.to_owned(),
