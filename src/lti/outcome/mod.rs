@@ -1,21 +1,18 @@
 //! LTI 1.1 Basic Outcomes: the `replaceResult` POX message, its signed POST, and the
 //! outbox sender that retries with back-off until the LMS answers `success`.
 
+pub mod http;
 pub mod pox;
 
+pub use http::{request, MAX_RESPONSE};
 pub use pox::{code_major, replace_result_xml};
 
 use super::oauth;
 use crate::store::{GradeRequest, Store};
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Bytes;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{watch, Notify};
-
-/// The longest LMS answer read, in bytes.
-pub const MAX_RESPONSE: usize = 64 * 1024;
 
 /// Why a grade was not accepted.
 #[derive(Debug, thiserror::Error)]
@@ -82,86 +79,6 @@ pub async fn send(
         Some(c) => Err(SendError::NotSuccess(c)),
         None => Err(SendError::NotSuccess("(none)".into())),
     }
-}
-
-/// One HTTP/1.1 request to an http(s) URL (certificates checked with `tls`), within 30 s;
-/// returns the status and the (bounded) body.
-pub async fn request(
-    method: hyper::Method,
-    url: &str,
-    headers: &[(hyper::header::HeaderName, String)],
-    body: String,
-    tls: Option<&Arc<tokio_rustls::rustls::ClientConfig>>,
-    timeout: Duration,
-) -> Result<(u16, String), SendError> {
-    let uri: hyper::Uri = url.parse().map_err(|e| SendError::Url(format!("{e}")))?;
-    let https = match uri.scheme_str() {
-        Some("https") => true,
-        Some("http") => false,
-        _ => return Err(SendError::Url("not http(s)".into())),
-    };
-    let host = uri
-        .host()
-        .ok_or_else(|| SendError::Url("no host".into()))?
-        .to_owned();
-    let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-    let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
-    let authority = uri
-        .authority()
-        .map(|a| a.as_str().to_owned())
-        .unwrap_or_else(|| host.clone());
-    let mut builder = hyper::Request::builder()
-        .method(method)
-        .uri(path)
-        .header(hyper::header::HOST, authority)
-        .header(hyper::header::USER_AGENT, "otrbot");
-    for (k, v) in headers {
-        builder = builder.header(k, v);
-    }
-    let req = builder
-        .body(Full::new(Bytes::from(body)))
-        .map_err(|e| SendError::Url(e.to_string()))?;
-    let t = |e: &dyn std::fmt::Display| SendError::Transport(e.to_string());
-    let work = async {
-        let tcp = tokio::net::TcpStream::connect((host.as_str(), port))
-            .await
-            .map_err(|e| t(&e))?;
-        if https {
-            let cfg = tls.ok_or_else(|| SendError::Transport("no TLS configuration".into()))?;
-            let name = tokio_rustls::rustls::pki_types::ServerName::try_from(host.clone())
-                .map_err(|e| SendError::Url(e.to_string()))?;
-            let stream = tokio_rustls::TlsConnector::from(cfg.clone())
-                .connect(name, tcp)
-                .await
-                .map_err(|e| t(&e))?;
-            exchange(hyper_util::rt::TokioIo::new(stream), req).await
-        } else {
-            exchange(hyper_util::rt::TokioIo::new(tcp), req).await
-        }
-    };
-    tokio::time::timeout(timeout, work).await.map_err(|_| {
-        SendError::Transport(format!("no answer within {} s", timeout.as_secs_f32()))
-    })?
-}
-
-async fn exchange<I>(io: I, req: hyper::Request<Full<Bytes>>) -> Result<(u16, String), SendError>
-where
-    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
-{
-    let t = |e: &dyn std::fmt::Display| SendError::Transport(e.to_string());
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
-        .await
-        .map_err(|e| t(&e))?;
-    let driver = tokio::spawn(conn);
-    let resp = sender.send_request(req).await.map_err(|e| t(&e))?;
-    let status = resp.status().as_u16();
-    let body = Limited::new(resp.into_body(), MAX_RESPONSE)
-        .collect()
-        .await
-        .map_err(|e| t(&*e))?
-        .to_bytes();
-    driver.abort();
-    Ok((status, String::from_utf8_lossy(&body).into_owned()))
 }
 
 /// How the sender paces itself.
