@@ -75,7 +75,7 @@ fn answers(pair: &str, body: &str) -> bool {
 }
 
 fn unix_now() -> u64 {
-    otrbot::store::scanner::unix_now()
+    otrbot::clock::unix_now()
 }
 
 /// One simulated learner: an XMPP client with otrbot's OTR engine behind it.

@@ -132,11 +132,16 @@ fn main() {
         consumers.insert(KEY.to_owned(), SECRET.to_owned());
         let (tx, mut rx) = mpsc::channel(16);
         tokio::spawn(async move { while rx.recv().await.is_some() {} });
-        let app = App {
+        let course = Arc::new(otrbot::bot::course::CoursePages {
+            teacher,
             store: store.clone(),
             pool,
+            timeouts,
             events: tx,
-            teacher,
+        });
+        let app = App {
+            store: store.clone(),
+            course,
             grade_wake: Arc::new(Notify::new()),
             pages,
             lti: Lti {
@@ -165,7 +170,7 @@ fn main() {
         {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        let ts = otrbot::store::scanner::unix_now();
+        let ts = otrbot::clock::unix_now();
         let url = format!("{public}/launch");
         let t_sign = Instant::now();
         let launches: Vec<Option<String>> = (0..LAUNCHES)

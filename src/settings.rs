@@ -1,13 +1,19 @@
 //! Settings from `settings/<env>.toml`, validated at start; secrets may come from the environment.
 
+mod env;
+mod load;
 mod paths;
+#[cfg(test)]
+mod testing;
 mod validate;
 
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
+pub use env::env_name;
+pub use load::{from_toml, from_toml_env, load, path_for_env};
 pub use paths::Paths;
 pub use validate::validate;
 
@@ -316,179 +322,6 @@ impl fmt::Display for LoadError {
 }
 
 impl std::error::Error for LoadError {}
-
-/// The settings file for an environment name: `settings/<env>.toml`.
-pub fn path_for_env(env: &str) -> PathBuf {
-    Path::new("settings").join(format!("{env}.toml"))
-}
-
-/// Reads, parses, applies environment secrets, and validates a settings file.
-pub fn load(path: &Path) -> Result<Settings, LoadError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(LoadError::NotFound(path.to_owned()))
-        }
-        Err(e) => return Err(LoadError::Unreadable(path.to_owned(), e)),
-    };
-    let base = path.parent().unwrap_or(Path::new("."));
-    let names: Vec<String> = std::env::vars_os()
-        .filter_map(|(k, _)| k.into_string().ok())
-        .collect();
-    from_toml_env(&text, base, &|k| std::env::var(k).ok(), &names)
-        .map_err(|e| LoadError::Bad(path.to_owned(), e))
-}
-
-/// Parses settings text; `env` looks up secrets; relative paths are taken from `base`'s parent.
-pub fn from_toml(
-    text: &str,
-    base: &Path,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Settings, SettingError> {
-    from_toml_env(text, base, env, &[])
-}
-
-/// [`from_toml`] with the names of the environment's variables: an
-/// `OTRBOT_LTI_SECRET_<KEY>` for a key the file does not list adds consumer `<key>` (in
-/// lower case), so the environment alone can configure a consumer.
-pub fn from_toml_env(
-    text: &str,
-    base: &Path,
-    env: &dyn Fn(&str) -> Option<String>,
-    env_names: &[String],
-) -> Result<Settings, SettingError> {
-    let de = toml::Deserializer::new(text);
-    let mut s: Settings = serde_path_to_error::deserialize(de).map_err(|e| {
-        let key = e.path().to_string();
-        let inner = e.into_inner();
-        SettingError {
-            key: if key == "." {
-                "(file)".into()
-            } else {
-                one_line(&key)
-            },
-            problem: toml_problem(text, &inner),
-        }
-    })?;
-    apply_env(&mut s, env, env_names);
-    let root = resolve_paths(&mut s, base);
-    validate(&s)?;
-    paths::resolve(&mut s.paths, &root)?;
-    Ok(s)
-}
-
-/// What a TOML error says, with its line and column; never empty (the parser gives no
-/// message for some syntax errors, such as a control character in a comment).
-fn toml_problem(text: &str, e: &toml::de::Error) -> String {
-    let message = one_line(e.message().trim());
-    let message = if message.is_empty() {
-        "not valid TOML".to_owned()
-    } else {
-        message
-    };
-    match e.span() {
-        Some(span) => {
-            let before = text.get(..span.start).unwrap_or(text);
-            let line = before.matches('\n').count() + 1;
-            let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
-            format!("{message} (line {line}, column {column})")
-        }
-        None => message,
-    }
-}
-
-/// `text` fit for one line of a terminal or log: line breaks as `; `, other control
-/// characters escaped. Keys and problems go through it alike, so a key quoted in a problem
-/// reads the same as the key named beside it.
-fn one_line(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '\n' => out.push_str("; "),
-            c if c.is_control() => out.extend(c.escape_default()),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// The environment variable name for a secret: upper case, non-alphanumerics as `_`.
-pub fn env_name(parts: &[&str]) -> String {
-    parts
-        .iter()
-        .map(|p| {
-            p.chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() {
-                        c.to_ascii_uppercase()
-                    } else {
-                        '_'
-                    }
-                })
-                .collect::<String>()
-        })
-        .collect::<Vec<_>>()
-        .join("_")
-}
-
-/// The prefix of the variables that carry LTI consumer secrets.
-const LTI_SECRET_VAR: &str = "OTRBOT_LTI_SECRET_";
-
-fn apply_env(s: &mut Settings, env: &dyn Fn(&str) -> Option<String>, names: &[String]) {
-    for (name, acct) in s.xmpp.accounts.iter_mut() {
-        if let Some(p) = env(&env_name(&["OTRBOT_XMPP", name, "PASSWORD"])) {
-            acct.password = Some(p);
-        }
-    }
-    for (key, secret) in s.lti.consumers.iter_mut() {
-        if let Some(v) = env(&env_name(&["OTRBOT_LTI_SECRET", key])) {
-            *secret = v;
-        }
-    }
-    let listed: Vec<String> = s
-        .lti
-        .consumers
-        .keys()
-        .map(|k| env_name(&["OTRBOT_LTI_SECRET", k]))
-        .collect();
-    for name in names {
-        let Some(suffix) = name.strip_prefix(LTI_SECRET_VAR) else {
-            continue;
-        };
-        if suffix.is_empty() || listed.contains(name) {
-            continue;
-        }
-        if let Some(v) = env(name) {
-            s.lti.consumers.insert(suffix.to_ascii_lowercase(), v);
-        }
-    }
-}
-
-/// Makes relative paths absolute; returns the directory they are relative to.
-fn resolve_paths(s: &mut Settings, base: &Path) -> PathBuf {
-    // Relative paths in a settings file are relative to the directory the program runs in
-    // when the file is under `settings/`, else to the file's own directory.
-    let root = if base.file_name().is_some_and(|n| n == "settings") {
-        base.parent().unwrap_or(Path::new("."))
-    } else {
-        base
-    };
-    let fix = |p: &mut PathBuf| {
-        if p.is_relative() && !root.as_os_str().is_empty() {
-            *p = root.join(&*p);
-        }
-    };
-    fix(&mut s.store.data_dir);
-    if let Some(p) = s.tls.ca_file.as_mut() {
-        fix(p);
-    }
-    for a in s.xmpp.accounts.values_mut() {
-        if let Some(p) = a.avatar.as_mut() {
-            fix(p);
-        }
-    }
-    root.to_path_buf()
-}
 
 impl Settings {
     /// The account the bot uses (validated to exist).

@@ -80,7 +80,7 @@ fn whitelist_add_reaches_a_running_bot_and_works_without_it() {
         let st = otrbot::store::Store::open(&data).unwrap();
         st.pool_add(&otrbot::store::SecretBytes::new(b"k".to_vec()))
             .unwrap();
-        let now = otrbot::store::scanner::unix_now();
+        let now = otrbot::clock::unix_now();
         let t = otrbot::store::Timeouts {
             warning: 3600,
             session: 7200,

@@ -10,10 +10,10 @@
 
 mod support;
 
-use otrbot::bot::course::CodeVerdict;
 use otrbot::bot::teach::{Teacher, Teaching};
 use otrbot::i18n::Catalogs;
 use otrbot::lesson::{self, Finished, Progress, SmpBy, Stage};
+use otrbot::lti::CodeVerdict;
 use otrbot::store::{self, GradeNote, KeyPool, LtiBinding, SecretBytes, Session, Store, Timeouts};
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
@@ -46,7 +46,7 @@ fn stage_in(store: &Store) -> Stage {
 fn store_at(dir: &Path, stage: &Stage) -> Store {
     let store = Store::open(dir).unwrap();
     store.pool_add(&SecretBytes::new(key().to_vec())).unwrap();
-    let mut s = Session::new(stage.name(), "en_GB", store::scanner::unix_now());
+    let mut s = Session::new(stage.name(), "en_GB", otrbot::clock::unix_now());
     s.lesson_state = encode(stage);
     s.shared_secret = Some(SecretBytes::new(b"purple otters".to_vec()));
     s.lti = Some(LtiBinding {

@@ -2,20 +2,22 @@
 
 Usage: lti_lms.py PORT KEY SECRET LOGFILE
 Checks each POST's OAuth 1.0a HMAC-SHA1 signature with oauthlib and its oauth_body_hash with
-hashlib, then answers like an LMS (imsx_codeMajor success, or failure with 401). Every request
+hashlib, reads the replaceResult XML with ElementTree (namespaced, texts unescaped), then
+answers like an LMS (imsx_codeMajor success, or failure with 401). Every request
 is appended to LOGFILE as one JSON line: {"ok": bool, "why": str, "sourcedid": str, "score": str}.
 """
 import base64
 import hashlib
 import json
-import re
 import sys
+import xml.etree.ElementTree as ET
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 from oauthlib.common import Request
 from oauthlib.oauth1.rfc5849 import signature
 
 PORT, KEY, SECRET, LOG = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+NS = {"x": "http://www.imsglobal.org/services/ltiv1p1/xsd/imsoms_v1p0"}
 
 RESPONSE = """<?xml version="1.0" encoding="UTF-8"?>
 <imsx_POXEnvelopeResponse xmlns="http://www.imsglobal.org/services/ltiv1p1/xsd/imsoms_v1p0">
@@ -53,14 +55,21 @@ class Handler(BaseHTTPRequestHandler):
             why = "bad signature"
         elif params.get("oauth_body_hash") != base64.b64encode(hashlib.sha1(body).digest()).decode():
             why = "bad body hash"
-        text = body.decode("utf-8", "replace")
-        sid = re.search(r"<sourcedId>(.*?)</sourcedId>", text, re.S)
-        score = re.search(r"<textString>(.*?)</textString>", text, re.S)
-        ok = why == "ok" and "replaceResultRequest" in text
+        # Read as an LMS does: a namespaced replaceResult envelope, texts unescaped.
+        sid = score = None
+        try:
+            root = ET.fromstring(body)
+            request = root.find("x:imsx_POXBody/x:replaceResultRequest", NS)
+            if root.tag != "{%s}imsx_POXEnvelopeRequest" % NS["x"] or request is None:
+                raise ValueError("not a replaceResult envelope: " + root.tag)
+            sid = request.findtext("x:resultRecord/x:sourcedGUID/x:sourcedId", None, NS)
+            score = request.findtext("x:resultRecord/x:result/x:resultScore/x:textString", None, NS)
+        except (ET.ParseError, ValueError) as e:
+            if why == "ok":
+                why = "bad XML: %s" % e
+        ok = why == "ok"
         with open(LOG, "a") as f:
-            f.write(json.dumps({"ok": ok, "why": why,
-                                "sourcedid": sid.group(1) if sid else None,
-                                "score": score.group(1) if score else None}) + "\n")
+            f.write(json.dumps({"ok": ok, "why": why, "sourcedid": sid, "score": score}) + "\n")
         out = RESPONSE.format(code="success" if ok else "failure", why=why).encode()
         self.send_response(200 if ok else 401)
         self.send_header("Content-Type", "application/xml")

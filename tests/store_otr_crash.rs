@@ -28,10 +28,10 @@
 
 mod support;
 
+use otrbot::clock::unix_now;
 use otrbot::otr::{Account, Channel, Event, PrivateKey};
 use otrbot::store::{
-    default_dsa_key, keypool::decode_dsa_key, scanner::unix_now, SecretBytes, Session, Store,
-    Timeouts,
+    default_dsa_key, keypool::decode_dsa_key, SecretBytes, Session, Store, Timeouts,
 };
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};

@@ -458,7 +458,7 @@ async fn connection(
                 Ok(req) => {
                     tracing::info!(request = ?req, "admin request");
                     let store = store.clone();
-                    let now = store::scanner::unix_now();
+                    let now = crate::clock::unix_now();
                     tokio::task::spawn_blocking(move || handle(&store, &req, now))
                         .await
                         .unwrap_or_else(|e| {

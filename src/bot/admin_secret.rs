@@ -4,10 +4,10 @@
 //! on it, as on a secret from the course page ([`Teacher::secret_entered`]).
 
 use super::admin::{check_jid, ErrorKind, Reply, Response};
-use super::course::SecretVerdict;
 use super::teach::{Teacher, Teaching};
 use crate::i18n::speech::explain;
 use crate::i18n::Catalogs;
+use crate::lti::SecretVerdict;
 use crate::settings::Settings;
 use crate::store::{KeyPool, Store};
 use serde::{Deserialize, Serialize};

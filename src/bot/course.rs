@@ -1,45 +1,20 @@
-//! What the course pages ask of the lesson. The lesson owns every decision about what a
-//! learner entered there (a shared secret, a completion code): the page sends the entry,
-//! the learner's turn runs it under the learner's lock, writes what it decided in one
-//! transaction, tells the chat, and answers the page here.
+//! The bot's side of [`crate::lti::Course`]: what the course pages tell the bot and ask of
+//! the lesson. The lesson owns every decision about what a learner entered there (a shared
+//! secret, a completion code): the page sends the entry, the learner's turn runs it under
+//! the learner's lock, writes what it decided in one transaction, tells the chat, and
+//! answers the page here. Sessions the pages start or end are the bot's too: it whitelists,
+//! takes a key from the pool, and tells the roster through its own admin events.
 
+use super::admin::{self, AdminEvent};
 use super::teach::{stage_of, Teacher, TurnError};
-use crate::lesson::{self, secret::SecretWeakness, Action, LessonError, Stage};
-use crate::store::{GradeNote, Session};
-
-/// The lesson's answer to a completion code.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CodeVerdict {
-    /// Right: the lesson is complete; what became of the grade.
-    Accepted(GradeNote),
-    /// Wrong, with attempts left for this code.
-    Refused {
-        /// Attempts left.
-        attempts_left: u8,
-    },
-    /// Wrong, and the last attempt: the code is void; a new secret and a new verification
-    /// give a new one.
-    Voided,
-    /// No code has been given yet (or the last one was voided).
-    NotYet,
-    /// The lesson was completed before.
-    AlreadyDone,
-    /// The learner has no session.
-    NoSession,
-}
-
-/// The lesson's answer to a shared secret.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SecretVerdict {
-    /// Stored; the bot verifies with it.
-    Stored,
-    /// Refused, and why.
-    Refused(SecretWeakness),
-    /// The bot is already verified: the secret is no longer needed.
-    AlreadyVerified,
-    /// The learner has no session.
-    NoSession,
-}
+use crate::lesson::{self, Action, LessonError, Stage};
+use crate::lti::course::{same_learner, Course, CourseError, Ended, Started};
+use crate::lti::{CodeVerdict, SecretVerdict};
+use crate::store::{
+    self, GradeNote, KeyPool, LtiBinding, Session, Store, Timeouts, WhitelistSource,
+};
+use std::sync::Arc;
+use tokio::sync::mpsc;
 
 impl Teacher {
     /// The learner entered a completion code on the course page.
@@ -103,10 +78,128 @@ pub fn lesson_stage(session: &Session) -> Option<Stage> {
     stage_of(session).ok()
 }
 
-/// Completion-code attempts left, when a code has been given and not yet entered.
-pub fn code_attempts_left(session: &Session) -> Option<u8> {
-    match lesson_stage(session)? {
-        Stage::Verified(f) => Some(f.attempts_left),
-        _ => None,
+/// The bot as the course pages see it ([`Course`]): the lesson, the store and key pool for
+/// sessions, and the channel of admin events the bot's main loop turns into roster changes.
+pub struct CoursePages {
+    /// The lesson, which decides on what learners enter on the pages.
+    pub teacher: Teacher,
+    /// The store.
+    pub store: Store,
+    /// The key pool, for new sessions.
+    pub pool: Arc<KeyPool>,
+    /// The inactivity timeouts of new sessions.
+    pub timeouts: Timeouts,
+    /// Where changes go to the bot's main loop (as the admin socket's do).
+    pub events: mpsc::Sender<AdminEvent>,
+}
+
+fn task_err(e: tokio::task::JoinError) -> CourseError {
+    CourseError(format!("task: {e}"))
+}
+
+fn store_err(e: store::Error) -> CourseError {
+    CourseError(format!("store: {e}"))
+}
+
+impl CoursePages {
+    /// Tells the main loop about a change (logged if it no longer listens).
+    async fn event(&self, ev: AdminEvent) {
+        if let Err(e) = self.events.send(ev).await {
+            tracing::warn!(event = ?e.0, "the bot is not listening for LTI changes");
+        }
+    }
+}
+
+#[rocket::async_trait]
+impl Course for CoursePages {
+    async fn start_session(
+        &self,
+        jid: &str,
+        launch: &LtiBinding,
+        locale: &str,
+    ) -> Result<Started, CourseError> {
+        let now = crate::clock::unix_now();
+        let (s, j, l) = (self.store.clone(), jid.to_owned(), locale.to_owned());
+        let (reply, ev) = tokio::task::spawn_blocking(move || {
+            admin::whitelist_add(&s, &j, &l, WhitelistSource::Lti, now)
+        })
+        .await
+        .map_err(task_err)?;
+        if let admin::Response::Error { message, .. } = &reply {
+            return Err(CourseError(format!("whitelist: {message}")));
+        }
+        let mut session = Session::new("started", locale.to_owned(), now);
+        session.lti = Some(launch.clone());
+        match self.pool.create_session(jid, &session, self.timeouts).await {
+            Ok(_) => {}
+            // Another launch took this JID a moment ago.
+            Err(store::Error::SessionExists(_)) => return Ok(Started::InUse),
+            Err(e) => {
+                // No session, so no whitelist entry that this launch just made either.
+                if ev.is_some() {
+                    let (s, j) = (self.store.clone(), jid.to_owned());
+                    let undone = tokio::task::spawn_blocking(move || s.whitelist_remove(&j)).await;
+                    if !matches!(undone, Ok(Ok(_))) {
+                        tracing::error!(%jid, result = ?undone, "cannot undo the whitelist entry");
+                    }
+                }
+                return Err(store_err(e));
+            }
+        }
+        if let Some(ev) = ev {
+            self.event(ev).await;
+        }
+        self.event(AdminEvent::SessionStarted {
+            jid: jid.to_owned(),
+        })
+        .await;
+        Ok(Started::Started)
+    }
+
+    async fn end_session(&self, jid: &str, launch: &LtiBinding) -> Result<Ended, CourseError> {
+        let (s, j, lti) = (self.store.clone(), jid.to_owned(), launch.clone());
+        let (ended, still_listed) = tokio::task::spawn_blocking(move || {
+            let ours = s
+                .session(&j)?
+                .and_then(|r| r.session.lti)
+                .is_some_and(|b| same_learner(&b, &lti));
+            let ended = ours && s.remove_session(&j)?.is_some();
+            Ok::<_, store::Error>((ended, s.whitelist_get(&j)?.is_some()))
+        })
+        .await
+        .map_err(task_err)?
+        .map_err(store_err)?;
+        if !ended {
+            return Ok(Ended::NotTheirs);
+        }
+        self.event(AdminEvent::SessionKilled {
+            jid: jid.to_owned(),
+        })
+        .await;
+        if !still_listed {
+            self.event(AdminEvent::WhitelistRemoved {
+                jid: jid.to_owned(),
+            })
+            .await;
+        }
+        Ok(Ended::Ended)
+    }
+
+    async fn secret_entered(&self, jid: &str, secret: &str) -> Result<SecretVerdict, CourseError> {
+        self.teacher
+            .secret_entered(jid, secret)
+            .await
+            .map_err(|e| CourseError(format!("lesson: {e}")))
+    }
+
+    async fn code_entered(&self, jid: &str, code: &str) -> Result<CodeVerdict, CourseError> {
+        self.teacher
+            .code_entered(jid, code)
+            .await
+            .map_err(|e| CourseError(format!("lesson: {e}")))
+    }
+
+    fn stage(&self, session: &Session) -> Option<Stage> {
+        lesson_stage(session)
     }
 }

@@ -62,7 +62,7 @@ pub fn open_store(settings: &Settings) -> Result<Store, Failure> {
 pub fn run(settings: Settings) -> Result<(), Failure> {
     let store = open_store(&settings)?;
     let (added, removed) = store
-        .seed_whitelist(&settings.whitelist, scanner::unix_now())
+        .seed_whitelist(&settings.whitelist, crate::clock::unix_now())
         .map_err(store_failure)?;
     tracing::info!(
         path = %store.path().display(),
@@ -152,18 +152,19 @@ async fn serve(settings: Settings, store: Store) -> Result<(), Failure> {
         admin_tx.clone(),
         stop_rx.clone(),
     ));
-    // The LTI pages and the grade sender: same process, same runtime, same commands.
-    let lti = crate::lti::run::start(
-        &settings,
-        store.clone(),
-        pool.clone(),
-        catalogs,
-        admin_tx,
-        teacher.clone(),
-        stop_rx.clone(),
-    )
-    .await
-    .map_err(|e| Failure::new(ExitCode::BadSetting, e))?;
+    // The LTI pages and the grade sender: same process, same runtime. The pages reach the bot
+    // through `lti::Course` only, which the bot implements here; their changes arrive in the
+    // main loop as admin events, like the admin socket's.
+    let course = Arc::new(course::CoursePages {
+        teacher: teacher.clone(),
+        store: store.clone(),
+        pool: pool.clone(),
+        timeouts: timeouts(&settings),
+        events: admin_tx,
+    });
+    let lti = crate::lti::run::start(&settings, store.clone(), catalogs, course, stop_rx.clone())
+        .await
+        .map_err(|e| Failure::new(ExitCode::BadSetting, e))?;
     let xmpp_task = tokio::spawn(link::run(
         client,
         login.jid().clone(),

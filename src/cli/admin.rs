@@ -5,9 +5,10 @@ use crate::bot::admin::{
     self, check_jid, check_locale, ErrorKind, Reply, Request, Response, SessionRow, WhitelistRow,
 };
 use crate::bot::admin_secret::{set_offline, SecretText};
+use crate::clock::unix_now;
+use crate::clock::utc;
 use crate::exit::{ExitCode, Failure};
 use crate::settings::Settings;
-use crate::store::scanner::unix_now;
 use clap::Subcommand;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
@@ -332,39 +333,10 @@ fn table(head: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
-/// Unix seconds as `YYYY-MM-DD HH:MM:SS` (UTC).
-pub fn utc(t: u64) -> String {
-    let days = (t / 86_400) as i64;
-    let secs = t % 86_400;
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::store::WhitelistSource;
-
-    #[test]
-    fn utc_dates() {
-        assert_eq!(utc(0), "1970-01-01 00:00:00");
-        assert_eq!(utc(951_782_400), "2000-02-29 00:00:00");
-        assert_eq!(utc(1_700_000_000), "2023-11-14 22:13:20");
-    }
 
     #[test]
     fn tables_align() {

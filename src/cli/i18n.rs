@@ -94,22 +94,12 @@ pub fn po_path(dir: &Path, locale: &str) -> PathBuf {
 
 /// The current UTC time as a PO header date (`2026-01-31 12:00+0000`).
 fn now() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let days = (secs / 86_400) as i64;
-    let (h, m) = ((secs % 86_400) / 3600, (secs % 3600) / 60);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let mo = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(mo <= 2);
-    format!("{y:04}-{mo:02}-{d:02} {h:02}:{m:02}+0000")
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]+0000");
+    // Formatting a date with these components into a String cannot fail; the fallback only
+    // keeps a panic out of the path.
+    time::OffsetDateTime::now_utc()
+        .format(format)
+        .unwrap_or_else(|_| "1970-01-01 00:00+0000".to_owned())
 }
 
 /// Writes the template of every msgid in the sources and templates.

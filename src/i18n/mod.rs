@@ -341,6 +341,25 @@ mod tests {
         assert_eq!(c.ntext("xx", "{n} dog", "{n} dogs", 0), "{n} dogs");
     }
 
+    /// Why `plural` exists: gettext 0.4's own resolver reads this header as `n%10==1 && (…)`
+    /// and gives form 0 for 2 and 5. When this fails, the crate got it right and
+    /// `plural.rs` can go (see locales/README.md).
+    #[test]
+    fn the_gettext_crate_misreads_unparenthesised_and() {
+        let ru = "nplurals=3; plural=n%10==1 && n%100!=11 ? 0 : n%10>=2 && n%10<=4 && (n%100<10 || n%100>=20) ? 1 : 2;";
+        let mut po = po::Catalog::new_header("ru_RU", ru);
+        let mut e = po::Entry::new("{n} file");
+        e.msgid_plural = Some("{n} files".into());
+        e.msgstr = vec!["{n} файл".into(), "{n} файла".into(), "{n} файлов".into()];
+        po.entries.push(e);
+        let crate_own = gettext::Catalog::parse(&mo::compile(&po)[..]).unwrap();
+        let forms: Vec<_> = [1, 2, 5]
+            .iter()
+            .map(|&n| crate_own.ngettext("{n} file", "{n} files", n))
+            .collect();
+        assert_eq!(forms, ["{n} файл", "{n} файл", "{n} файл"]);
+    }
+
     #[test]
     fn best_locale_maps_lti_locales() {
         let mut c = Catalogs::empty();

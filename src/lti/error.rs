@@ -58,7 +58,7 @@ const MSG_500: &str = crate::tr!("Something went wrong on our side. Please try a
 pub fn render(req: &Request<'_>, status: Status, msgid: &str, locale: Option<&str>) -> Page {
     let body = req.rocket().state::<App>().and_then(|app| {
         let locale = locale.map(str::to_owned).unwrap_or_else(|| {
-            visit::from_jar(req.cookies(), app, crate::store::scanner::unix_now())
+            visit::from_jar(req.cookies(), app, crate::clock::unix_now())
                 .map_or_else(|| app.pages.locale_for(None), |v| v.locale)
         });
         let mut ctx = app.base_context();

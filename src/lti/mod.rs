@@ -3,11 +3,11 @@
 //! Routes (all under the path of `lti.public_url`): `POST /launch` (the LMS's launch),
 //! `GET /` (where the learner is), `GET|POST /jid`, `GET /added`, `GET|POST /secret`,
 //! `GET|POST /code`, `GET /done`, `GET /instructor`, `GET /is_up`. Everything but the launch
-//! and `/is_up` needs the private cookie a valid launch sets. Changes that the bot must act
-//! on go to it as [`AdminEvent`]s on the same channel the admin socket uses.
+//! and `/is_up` needs the private cookie a valid launch sets. What the bot must act on or
+//! decide goes to it through [`Course`], which the bot implements: `lti` does not use the bot.
 
+pub mod course;
 pub mod error;
-pub mod instructor;
 pub mod launch;
 pub mod oauth;
 pub mod outcome;
@@ -16,27 +16,23 @@ pub mod run;
 pub mod templates;
 pub mod visit;
 
-use crate::bot::admin::AdminEvent;
 use crate::settings::{Format, Lti};
-use crate::store::{KeyPool, Store, Timeouts};
+use crate::store::{Store, Timeouts};
 use rocket::fairing::AdHoc;
 use rocket::figment::Figment;
 use rocket::shield::{Frame, Shield};
 use std::sync::Arc;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::Notify;
 
+pub use course::{CodeVerdict, Course, SecretVerdict};
 pub use templates::Pages;
 
 /// Everything the pages need; managed by Rocket.
 pub struct App {
     /// The store.
     pub store: Store,
-    /// The key pool, for new sessions.
-    pub pool: Arc<KeyPool>,
-    /// Where changes are reported to the bot.
-    pub events: mpsc::Sender<AdminEvent>,
-    /// The lesson, which decides on what learners enter on the pages.
-    pub teacher: crate::bot::teach::Teacher,
+    /// The bot, as the pages reach it.
+    pub course: Arc<dyn Course>,
     /// Wakes the grade sender after a grade was queued.
     pub grade_wake: Arc<Notify>,
     /// The templates.
@@ -82,13 +78,6 @@ impl App {
         ctx.insert("bot_jid", &self.bot_jid);
         ctx.insert("prefix", &self.prefix);
         ctx
-    }
-
-    /// Tells the bot about a change (logged if the bot no longer listens).
-    pub async fn event(&self, ev: AdminEvent) {
-        if let Err(e) = self.events.send(ev).await {
-            tracing::warn!(event = ?e.0, "the bot is not listening for LTI changes");
-        }
     }
 }
 

@@ -4,6 +4,7 @@
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use hmac::{KeyInit, Mac};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use sha1::{Digest, Sha1};
 use subtle::ConstantTimeEq;
 
@@ -14,20 +15,17 @@ type HmacSha1 = hmac::Hmac<Sha1>;
 #[error("not an absolute http(s) URL: {0}")]
 pub struct BadUrl(pub String);
 
+/// What RFC 5849 §3.6 leaves unencoded: ASCII letters, digits and `-._~`.
+const RFC5849: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 /// Percent-encodes per RFC 5849 §3.6: unreserved characters stay, every other byte of the
 /// UTF-8 form becomes `%XX` with upper-case hex.
 pub fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() * 3);
-    for &b in s.as_bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push('%');
-            out.push(char::from(b"0123456789ABCDEF"[usize::from(b >> 4)]));
-            out.push(char::from(b"0123456789ABCDEF"[usize::from(b & 15)]));
-        }
-    }
-    out
+    utf8_percent_encode(s, RFC5849).to_string()
 }
 
 /// Decodes `application/x-www-form-urlencoded` text into name/value pairs, in order,

@@ -2,13 +2,13 @@
 //! outbox sender, both stopped by the bot's shutdown signal.
 
 use super::outcome::{self, Backoff};
+use super::Course;
 use super::{figment, path_prefix, rocket, App, Pages};
-use crate::bot::admin::AdminEvent;
 use crate::i18n::Catalogs;
 use crate::settings::Settings;
-use crate::store::{KeyPool, Store, Timeouts};
+use crate::store::{Store, Timeouts};
 use std::sync::Arc;
-use tokio::sync::{mpsc, watch, Notify};
+use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
 /// The running LTI side.
@@ -21,14 +21,13 @@ pub struct Running {
     pub address: String,
 }
 
-/// Starts Rocket and the grade sender; both stop when `stop` turns true.
+/// Starts Rocket and the grade sender; both stop when `stop` turns true. The pages reach the
+/// bot only through `course`.
 pub async fn start(
     settings: &Settings,
     store: Store,
-    pool: Arc<KeyPool>,
     catalogs: Arc<Catalogs>,
-    events: mpsc::Sender<AdminEvent>,
-    teacher: crate::bot::teach::Teacher,
+    course: Arc<dyn Course>,
     stop: watch::Receiver<bool>,
 ) -> Result<Running, String> {
     let fig = figment(&settings.lti)?;
@@ -45,9 +44,7 @@ pub async fn start(
     let wake = Arc::new(Notify::new());
     let app = App {
         store: store.clone(),
-        pool,
-        events,
-        teacher,
+        course,
         grade_wake: wake.clone(),
         pages,
         lti: settings.lti.clone(),

@@ -7,6 +7,7 @@
 use super::error::PageError;
 use super::App;
 use crate::store::{GradeNote, LtiBinding};
+use data_encoding::HEXLOWER;
 use rocket::http::{Cookie, CookieJar, SameSite, Status};
 use rocket::request::{FromRequest, Outcome, Request};
 use serde::{Deserialize, Serialize};
@@ -44,7 +45,7 @@ pub struct Visit {
 pub fn token() -> Result<String, PageError> {
     let mut b = [0u8; 32];
     getrandom::fill(&mut b).map_err(|e| PageError::internal(format!("no randomness: {e}")))?;
-    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+    Ok(HEXLOWER.encode(&b))
 }
 
 impl Visit {
@@ -85,7 +86,7 @@ impl Visit {
 pub fn from_jar(jar: &CookieJar<'_>, app: &App, now: u64) -> Option<Visit> {
     let c = jar.get_private(COOKIE)?;
     let id = c.value();
-    if id.len() != 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !HEXLOWER.decode(id.as_bytes()).is_ok_and(|b| b.len() == 32) {
         return None;
     }
     let bytes = match app.store.visit_get(id.as_bytes(), now) {
@@ -107,7 +108,7 @@ impl<'r> FromRequest<'r> for Visit {
         let Some(app) = req.rocket().state::<App>() else {
             return Outcome::Error((Status::InternalServerError, ()));
         };
-        match from_jar(req.cookies(), app, crate::store::scanner::unix_now()) {
+        match from_jar(req.cookies(), app, crate::clock::unix_now()) {
             Some(v) => Outcome::Success(v),
             None => Outcome::Error((Status::Forbidden, ())),
         }

@@ -1,7 +1,7 @@
 //! The background scanner: every interval, hand what is due to the bot and prune old nonces.
 
 use super::{Due, Store};
-pub use crate::clock::unix_now;
+use crate::clock::unix_now;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 

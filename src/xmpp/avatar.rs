@@ -2,6 +2,7 @@
 //! image in `urn:xmpp:avatar:data`, then its description in `urn:xmpp:avatar:metadata`), and
 //! the XEP-0153 hash announced in the bot's presence.
 
+use data_encoding::HEXLOWER;
 use sha1::{Digest, Sha1};
 use std::path::Path;
 use tokio_xmpp::minidom::Element;
@@ -85,7 +86,8 @@ impl Avatar {
             bytes: bytes.len() as u32,
             width: size.map(|s| s.0),
             height: size.map(|s| s.1),
-            id: hex(&sha1)
+            id: HEXLOWER
+                .encode(&sha1)
                 .parse()
                 .map_err(|e: std::num::ParseIntError| AvatarError::Id(e.to_string()))?,
             type_: mime.to_owned(),
@@ -102,7 +104,7 @@ impl Avatar {
 
     /// The SHA-1 in lower-case hex.
     pub fn id(&self) -> String {
-        hex(&self.sha1)
+        HEXLOWER.encode(&self.sha1)
     }
 
     /// The two iq sets that publish the avatar: the data first, then the metadata (XEP-0084
@@ -129,10 +131,6 @@ impl Avatar {
         }
         .into()
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn publish_iq(id: &str, node: &str, item: &str, payload: Element) -> Stanza {

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 use otrbot::bot::admin::AdminEvent;
+use otrbot::bot::course::CoursePages;
 use otrbot::bot::teach::{Teacher, Teaching};
 use otrbot::i18n::Catalogs;
 use otrbot::lti::{self, App, Pages};
@@ -34,7 +35,7 @@ pub fn python() -> &'static str {
 
 /// Now, in Unix seconds.
 pub fn now() -> u64 {
-    otrbot::store::scanner::unix_now()
+    otrbot::clock::unix_now()
 }
 
 /// One launch to sign.
@@ -158,11 +159,18 @@ pub fn app(public_url: &str, keys: otrbot::store::KeyGenerator) -> (App, Env) {
     let wake = Arc::new(Notify::new());
     let mut consumers = BTreeMap::new();
     consumers.insert(KEY.to_owned(), SECRET.to_owned());
-    let app = App {
+    // The pages reach the bot through the bot's own `lti::Course`, as in `otrbot run`; its
+    // admin events come out here instead of in the bot's main loop.
+    let course = Arc::new(CoursePages {
+        teacher,
         store: store.clone(),
         pool: pool.clone(),
+        timeouts,
         events: tx,
-        teacher,
+    });
+    let app = App {
+        store: store.clone(),
+        course,
         grade_wake: wake.clone(),
         pages,
         lti: Lti {

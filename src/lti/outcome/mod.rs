@@ -1,17 +1,18 @@
 //! LTI 1.1 Basic Outcomes: the `replaceResult` POX message, its signed POST, and the
 //! outbox sender that retries with back-off until the LMS answers `success`.
 
+pub mod http;
+pub mod pox;
+
+pub use http::{request, MAX_RESPONSE};
+pub use pox::{code_major, replace_result_xml};
+
 use super::oauth;
 use crate::store::{GradeRequest, Store};
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Bytes;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{watch, Notify};
-
-/// The longest LMS answer read, in bytes.
-pub const MAX_RESPONSE: usize = 64 * 1024;
 
 /// Why a grade was not accepted.
 #[derive(Debug, thiserror::Error)]
@@ -28,87 +29,12 @@ pub enum SendError {
     /// The LMS answered with an HTTP error.
     #[error("HTTP {0}")]
     Status(u16),
+    /// The request could not be written (text XML cannot carry).
+    #[error(transparent)]
+    Xml(#[from] pox::XmlError),
     /// The LMS answered, but not with `success`.
     #[error("LMS answered imsx_codeMajor {0:?}")]
     NotSuccess(String),
-}
-
-/// Escapes text for XML content.
-fn xml_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// The `replaceResult` request body for `sourcedid` and `score` (clamped to 0..=1).
-pub fn replace_result_xml(message_id: &str, sourcedid: &str, score: f64) -> String {
-    let score = if score.is_finite() {
-        score.clamp(0.0, 1.0)
-    } else {
-        0.0
-    };
-    format!(
-        r#"<?xml version="1.0" encoding="UTF-8"?>
-<imsx_POXEnvelopeRequest xmlns="http://www.imsglobal.org/services/ltiv1p1/xsd/imsoms_v1p0">
-  <imsx_POXHeader>
-    <imsx_POXRequestHeaderInfo>
-      <imsx_version>V1.0</imsx_version>
-      <imsx_messageIdentifier>{}</imsx_messageIdentifier>
-    </imsx_POXRequestHeaderInfo>
-  </imsx_POXHeader>
-  <imsx_POXBody>
-    <replaceResultRequest>
-      <resultRecord>
-        <sourcedGUID>
-          <sourcedId>{}</sourcedId>
-        </sourcedGUID>
-        <result>
-          <resultScore>
-            <language>en</language>
-            <textString>{score}</textString>
-          </resultScore>
-        </result>
-      </resultRecord>
-    </replaceResultRequest>
-  </imsx_POXBody>
-</imsx_POXEnvelopeRequest>
-"#,
-        xml_escape(message_id),
-        xml_escape(sourcedid)
-    )
-}
-
-/// The text of the first `imsx_codeMajor` element (any namespace prefix), trimmed.
-pub fn code_major(xml: &str) -> Option<String> {
-    let mut rest = xml;
-    while let Some(i) = rest.find("imsx_codeMajor") {
-        let before = &rest[..i];
-        let after = &rest[i + "imsx_codeMajor".len()..];
-        // An opening tag: '<' (maybe with a prefix) right before, '>' or attributes after.
-        let opening = before
-            .rfind('<')
-            .is_some_and(|lt| !before[lt + 1..].contains(['>', '/', ' ']));
-        if opening {
-            let gt = after.find('>')?;
-            if after[..gt].ends_with('/') {
-                return Some(String::new());
-            }
-            let content = &after[gt + 1..];
-            let end = content.find('<')?;
-            return Some(content[..end].trim().to_owned());
-        }
-        rest = after;
-    }
-    None
 }
 
 fn random_token() -> String {
@@ -116,10 +42,10 @@ fn random_token() -> String {
     // getrandom only fails when the OS has no entropy source; a time-based nonce would then
     // still be unique enough for a retry, so fall back instead of panicking.
     if getrandom::fill(&mut b).is_err() {
-        let t = crate::store::scanner::unix_now();
+        let t = crate::clock::unix_now();
         b[..8].copy_from_slice(&t.to_be_bytes());
     }
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    data_encoding::HEXLOWER.encode(&b)
 }
 
 /// Sends one grade and waits for the LMS's answer.
@@ -130,7 +56,7 @@ pub async fn send(
     timeout: Duration,
     now: u64,
 ) -> Result<(), SendError> {
-    let body = replace_result_xml(&random_token(), &g.sourcedid, g.score);
+    let body = replace_result_xml(&random_token(), &g.sourcedid, g.score)?;
     let auth = oauth::authorization_for_body(
         &g.url,
         &g.consumer_key,
@@ -153,86 +79,6 @@ pub async fn send(
         Some(c) => Err(SendError::NotSuccess(c)),
         None => Err(SendError::NotSuccess("(none)".into())),
     }
-}
-
-/// One HTTP/1.1 request to an http(s) URL (certificates checked with `tls`), within 30 s;
-/// returns the status and the (bounded) body.
-pub async fn request(
-    method: hyper::Method,
-    url: &str,
-    headers: &[(hyper::header::HeaderName, String)],
-    body: String,
-    tls: Option<&Arc<tokio_rustls::rustls::ClientConfig>>,
-    timeout: Duration,
-) -> Result<(u16, String), SendError> {
-    let uri: hyper::Uri = url.parse().map_err(|e| SendError::Url(format!("{e}")))?;
-    let https = match uri.scheme_str() {
-        Some("https") => true,
-        Some("http") => false,
-        _ => return Err(SendError::Url("not http(s)".into())),
-    };
-    let host = uri
-        .host()
-        .ok_or_else(|| SendError::Url("no host".into()))?
-        .to_owned();
-    let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-    let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
-    let authority = uri
-        .authority()
-        .map(|a| a.as_str().to_owned())
-        .unwrap_or_else(|| host.clone());
-    let mut builder = hyper::Request::builder()
-        .method(method)
-        .uri(path)
-        .header(hyper::header::HOST, authority)
-        .header(hyper::header::USER_AGENT, "otrbot");
-    for (k, v) in headers {
-        builder = builder.header(k, v);
-    }
-    let req = builder
-        .body(Full::new(Bytes::from(body)))
-        .map_err(|e| SendError::Url(e.to_string()))?;
-    let t = |e: &dyn std::fmt::Display| SendError::Transport(e.to_string());
-    let work = async {
-        let tcp = tokio::net::TcpStream::connect((host.as_str(), port))
-            .await
-            .map_err(|e| t(&e))?;
-        if https {
-            let cfg = tls.ok_or_else(|| SendError::Transport("no TLS configuration".into()))?;
-            let name = tokio_rustls::rustls::pki_types::ServerName::try_from(host.clone())
-                .map_err(|e| SendError::Url(e.to_string()))?;
-            let stream = tokio_rustls::TlsConnector::from(cfg.clone())
-                .connect(name, tcp)
-                .await
-                .map_err(|e| t(&e))?;
-            exchange(hyper_util::rt::TokioIo::new(stream), req).await
-        } else {
-            exchange(hyper_util::rt::TokioIo::new(tcp), req).await
-        }
-    };
-    tokio::time::timeout(timeout, work).await.map_err(|_| {
-        SendError::Transport(format!("no answer within {} s", timeout.as_secs_f32()))
-    })?
-}
-
-async fn exchange<I>(io: I, req: hyper::Request<Full<Bytes>>) -> Result<(u16, String), SendError>
-where
-    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
-{
-    let t = |e: &dyn std::fmt::Display| SendError::Transport(e.to_string());
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
-        .await
-        .map_err(|e| t(&e))?;
-    let driver = tokio::spawn(conn);
-    let resp = sender.send_request(req).await.map_err(|e| t(&e))?;
-    let status = resp.status().as_u16();
-    let body = Limited::new(resp.into_body(), MAX_RESPONSE)
-        .collect()
-        .await
-        .map_err(|e| t(&*e))?
-        .to_bytes();
-    driver.abort();
-    Ok((status, String::from_utf8_lossy(&body).into_owned()))
 }
 
 /// How the sender paces itself.
@@ -300,7 +146,7 @@ impl Sender {
     pub async fn send_lms(&self, grades: Vec<(u64, GradeRequest)>) -> usize {
         let mut sent = 0;
         for (id, g) in grades {
-            let started = crate::store::scanner::unix_now();
+            let started = crate::clock::unix_now();
             let r = match self.consumers.get(&g.consumer_key) {
                 Some(secret) => {
                     send(&g, secret, self.tls.as_ref(), self.backoff.timeout, started).await
@@ -316,7 +162,7 @@ impl Sender {
                     sent += 1;
                 }
                 Err(e) => {
-                    let ended = crate::store::scanner::unix_now();
+                    let ended = crate::clock::unix_now();
                     let next =
                         ended.saturating_add(self.backoff.delay(g.attempts.saturating_add(1)));
                     tracing::warn!(id, url = %g.url, attempts = g.attempts + 1, next_try = next, error = %e, "grade not accepted; will retry");
@@ -390,7 +236,7 @@ pub async fn run_sender(
         if *stop.borrow() {
             break;
         }
-        let now = crate::store::scanner::unix_now();
+        let now = crate::clock::unix_now();
         for (lms, grades) in sender.due_by_lms(now) {
             if sending.insert(lms.clone()) {
                 let s = sender.clone();
@@ -407,7 +253,7 @@ pub async fn run_sender(
                 .map(|(_, g)| g.next_try)
                 .min()
         });
-        let now = crate::store::scanner::unix_now();
+        let now = crate::clock::unix_now();
         let wait = match next {
             Some(t) if t <= now => Duration::from_millis(100),
             Some(t) => Duration::from_secs(t - now).min(backoff.poll),
@@ -434,25 +280,6 @@ pub async fn run_sender(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn xml_is_escaped_and_score_clamped() {
-        let x = replace_result_xml("m<1>", "a&b</sourcedId>", 2.0);
-        assert!(x.contains("<sourcedId>a&amp;b&lt;/sourcedId&gt;</sourcedId>"));
-        assert!(x.contains("<imsx_messageIdentifier>m&lt;1&gt;</imsx_messageIdentifier>"));
-        assert!(x.contains("<textString>1</textString>"));
-        assert!(replace_result_xml("m", "s", f64::NAN).contains("<textString>0</textString>"));
-    }
-
-    #[test]
-    fn code_major_found() {
-        let ok = "<x:imsx_POXEnvelopeResponse><x:imsx_statusInfo><x:imsx_codeMajor> success </x:imsx_codeMajor>";
-        assert_eq!(code_major(ok).as_deref(), Some("success"));
-        let fail = r#"<imsx_codeMajor a="1">failure</imsx_codeMajor>"#;
-        assert_eq!(code_major(fail).as_deref(), Some("failure"));
-        assert_eq!(code_major("<html>nothing</html>"), None);
-        assert_eq!(code_major("imsx_codeMajor"), None);
-    }
 
     #[test]
     fn lms_is_scheme_and_authority() {

@@ -1,17 +1,16 @@
-//! The routes: launch, the learner's pages, the instructor view and `/is_up`.
+//! The learner's pages: the JID (`/jid`, `/added`), the shared secret (`/secret`), the
+//! completion code (`/code`) and the end (`/done`).
 
-use super::error::PageError;
-use super::launch::{launch_params, LaunchError, Verifier};
-use super::visit::{self, Visit};
-use super::App;
-use crate::bot::admin::{self, AdminEvent};
-use crate::bot::course::{self, CodeVerdict, SecretVerdict};
-use crate::store::{self, GradeNote, LtiBinding, Session, StoredSession, WhitelistSource};
-use rocket::data::{Data, ToByteUnit};
+use super::{blocking, context, now, render, session_ended, to, Page};
+use crate::lti::course::same_learner;
+use crate::lti::course::{code_attempts_left, CodeVerdict, Ended, SecretVerdict, Started};
+use crate::lti::error::PageError;
+use crate::lti::visit::Visit;
+use crate::lti::App;
+use crate::store::{self, GradeNote, LtiBinding, StoredSession};
+use crate::xmpp::jid::parse_bare;
 use rocket::form::{Form, FromForm};
-use rocket::http::uri::Origin;
-use rocket::http::{ContentType, CookieJar, Status};
-use rocket::request::{FromRequest, Outcome, Request};
+use rocket::http::{CookieJar, Status};
 use rocket::response::content::RawHtml;
 use rocket::response::Redirect;
 use rocket::State;
@@ -26,203 +25,21 @@ const TOO_MANY_JIDS: &str = crate::tr!("You have already used {n} different Jabb
 pub const MAX_JIDS_PER_LEARNER: usize = 3;
 /// The window over which [`MAX_JIDS_PER_LEARNER`] counts, in seconds.
 pub const JID_CLAIM_WINDOW: u64 = 24 * 3600;
-/// The longest launch body read, in bytes.
-pub const MAX_LAUNCH_BODY: u64 = 32 * 1024;
-
-type Page = Result<RawHtml<String>, PageError>;
-
-fn now() -> u64 {
-    store::scanner::unix_now()
-}
-
-/// The `Authorization` header, if any.
-pub struct AuthHeader(Option<String>);
-
-#[rocket::async_trait]
-impl<'r> FromRequest<'r> for AuthHeader {
-    type Error = ();
-    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, ()> {
-        Outcome::Success(AuthHeader(
-            req.headers().get_one("Authorization").map(str::to_owned),
-        ))
-    }
-}
-
-fn render(app: &App, locale: &str, name: &str, ctx: &Context) -> Page {
-    app.pages
-        .render(locale, name, ctx)
-        .map(RawHtml)
-        .map_err(|e| PageError::internal(e.to_string()))
-}
-
-/// What every page of a visit gets: the base context, the CSRF token, the JIDs.
-pub(super) fn context(app: &App, v: &Visit) -> Context {
-    let mut ctx = app.base_context();
-    ctx.insert("csrf", &v.csrf);
-    ctx.insert("jid", &v.jid);
-    ctx.insert("replaced_jid", &v.replaced_jid);
-    ctx
-}
-
-fn to(app: &App, path: &str) -> Redirect {
-    Redirect::to(format!("{}{path}", app.prefix))
-}
-
-fn store_err(e: store::Error) -> PageError {
-    PageError::internal(format!("store: {e}"))
-}
-
-/// Runs blocking store work off the async runtime.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, store::Error> + Send + 'static,
-) -> Result<T, PageError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| PageError::internal(format!("task: {e}")))?
-        .map_err(store_err)
-}
-
-#[rocket::get("/is_up")]
-fn is_up() -> &'static str {
-    "ok\n"
-}
-
-fn launch_refused(e: &LaunchError) -> PageError {
-    let (status, msgid) = match e {
-        LaunchError::Missing(_) | LaunchError::Unsupported(_) | LaunchError::TooLong(_) => (
-            Status::BadRequest,
-            crate::tr!("The course did not send what this exercise needs. Please tell your teacher."),
-        ),
-        LaunchError::UnknownConsumer | LaunchError::BadSignature => (
-            Status::Forbidden,
-            crate::tr!("This launch could not be verified. Please start the exercise again from your course."),
-        ),
-        LaunchError::StaleTimestamp | LaunchError::Replayed => (
-            Status::Forbidden,
-            crate::tr!("This launch has expired or was already used. Please start the exercise again from your course."),
-        ),
-        LaunchError::Store(_) => return PageError::internal(e.to_string()),
-    };
-    PageError {
-        log: None,
-        ..PageError::new(status, msgid)
-    }
-}
-
-#[rocket::post("/launch", data = "<body>")]
-async fn launch(
-    app: &State<App>,
-    origin: &Origin<'_>,
-    ct: Option<&ContentType>,
-    auth: AuthHeader,
-    body: Data<'_>,
-    jar: &CookieJar<'_>,
-) -> Result<Redirect, PageError> {
-    let raw = body
-        .open(MAX_LAUNCH_BODY.bytes())
-        .into_string()
-        .await
-        .map_err(|e| PageError::internal(format!("reading the launch: {e}")))?;
-    if !raw.is_complete() {
-        return Err(PageError::new(
-            Status::PayloadTooLarge,
-            crate::tr!("What you sent is too long."),
-        ));
-    }
-    let form = ct.is_some_and(|c| c.is_form()).then_some(raw.as_str());
-    let query = origin.query().map(|q| q.as_str());
-    let Some(params) = launch_params(query, form, auth.0.as_deref()) else {
-        return Err(PageError::new(
-            Status::PayloadTooLarge,
-            crate::tr!("What you sent is too long."),
-        ));
-    };
-    let path = origin.path().as_str().to_owned();
-    let store = app.store.clone();
-    let (consumers, public_url, window) = (
-        app.lti.consumers.clone(),
-        app.lti.public_url.clone(),
-        app.lti.timestamp_window,
-    );
-    let checked = tokio::task::spawn_blocking(move || {
-        Verifier {
-            consumers: &consumers,
-            public_url: &public_url,
-            window,
-            store: &store,
-        }
-        .check(&path, &params, now())
-    })
-    .await
-    .map_err(|e| PageError::internal(format!("task: {e}")))?;
-    let mut l = checked.map_err(|e| {
-        tracing::info!(error = %e, "LTI launch refused");
-        launch_refused(&e)
-    })?;
-    if l.binding.user_id.is_empty() {
-        // No user_id: this launch is a learner of its own, matched to no other launch's
-        // session or grade.
-        l.binding.user_id = format!("(anonymous launch {})", visit::token()?);
-    }
-    let locale = app.pages.locale_for(l.locale.as_deref());
-    tracing::info!(
-        consumer = %l.binding.consumer_key,
-        resource_link = %l.binding.resource_link_id,
-        staff = l.staff,
-        locale = %locale,
-        "LTI launch"
-    );
-    let v = Visit {
-        id: visit::token()?,
-        lti: l.binding,
-        locale,
-        staff: l.staff,
-        csrf: visit::token()?,
-        jid: None,
-        issued_at: now(),
-        done: false,
-        grade: None,
-        replaced_jid: None,
-    };
-    v.save(app, jar)?;
-    Ok(to(app, if v.staff { "/instructor" } else { "/jid" }))
-}
-
-/// Someone opened the launch address directly (a bookmark, a link copied from the LMS).
-#[rocket::get("/launch")]
-fn launch_get() -> PageError {
-    PageError::new(
-        Status::BadRequest,
-        crate::tr!("This address only works when your course opens it. Please open the exercise from your course page."),
-    )
-}
-
-#[rocket::get("/")]
-fn home(app: &State<App>, v: Visit) -> Redirect {
-    let next = match (&v.jid, v.staff, v.done) {
-        (_, true, _) => "/instructor",
-        (_, _, true) => "/done",
-        (Some(_), _, _) => "/added",
-        (None, _, _) => "/jid",
-    };
-    to(app, next)
-}
 
 #[rocket::get("/jid")]
-fn jid_page(app: &State<App>, v: Visit) -> Page {
+pub(super) fn jid_page(app: &State<App>, v: Visit) -> Page {
     render(app, &v.locale, "jid.html.tera", &context(app, &v))
 }
 
 /// The JID form.
 #[derive(FromForm)]
-struct JidForm<'r> {
+pub(super) struct JidForm<'r> {
     #[field(validate = len(..=128))]
     csrf: &'r str,
     #[field(validate = len(..=3100))]
     jid: &'r str,
 }
 
-/// Whether a session's launch is the same learner on the same resource link.
 /// The JID page again, with what was entered and why it was refused (422).
 fn jid_refused(
     app: &App,
@@ -237,21 +54,15 @@ fn jid_refused(
     Ok((Status::UnprocessableEntity, page))
 }
 
-fn same_learner(a: &LtiBinding, b: &LtiBinding) -> bool {
-    a.consumer_key == b.consumer_key
-        && a.user_id == b.user_id
-        && a.resource_link_id == b.resource_link_id
-}
-
 #[rocket::post("/jid", data = "<form>")]
-async fn jid_submit(
+pub(super) async fn jid_submit(
     app: &State<App>,
     mut v: Visit,
     form: Form<JidForm<'_>>,
     jar: &CookieJar<'_>,
 ) -> Result<Redirect, Result<(Status, RawHtml<String>), PageError>> {
     v.check_csrf(form.csrf).map_err(Err)?;
-    let jid = match admin::check_jid(form.jid) {
+    let jid = match parse_bare(form.jid).map(|j| j.to_string()) {
         Ok(j) => j,
         Err(reason) => {
             tracing::info!(%reason, "JID refused");
@@ -309,51 +120,16 @@ async fn jid_submit(
             .await
             .map_err(Err)?;
         }
-        Some(_) => {
-            let mut ctx = context(app, &v);
-            ctx.insert("entered", form.jid);
-            ctx.insert("error", &app.pages.text(&v.locale, IN_USE));
-            let page = render(app, &v.locale, "jid.html.tera", &ctx).map_err(Err)?;
-            return Err(Ok((Status::UnprocessableEntity, page)));
-        }
+        Some(_) => return Err(in_use(app, &v, form.jid)),
         None => {
-            let (s, j, l) = (app.store.clone(), jid.clone(), v.locale.clone());
-            let (reply, ev) = tokio::task::spawn_blocking(move || {
-                admin::whitelist_add(&s, &j, &l, WhitelistSource::Lti, t)
-            })
-            .await
-            .map_err(|e| Err(PageError::internal(format!("task: {e}"))))?;
-            if let admin::Response::Error { message, .. } = &reply {
-                return Err(Err(PageError::internal(format!("whitelist: {message}"))));
+            let started = app
+                .course
+                .start_session(&jid, &v.lti, &v.locale)
+                .await
+                .map_err(|e| Err(PageError::internal(e.to_string())))?;
+            if started == Started::InUse {
+                return Err(in_use(app, &v, form.jid));
             }
-            let mut session = Session::new("started", v.locale.clone(), t);
-            session.lti = Some(v.lti.clone());
-            match app.pool.create_session(&jid, &session, app.timeouts).await {
-                Ok(_) => {}
-                Err(store::Error::SessionExists(_)) => {
-                    // Another launch took this JID a moment ago.
-                    let mut ctx = context(app, &v);
-                    ctx.insert("entered", form.jid);
-                    ctx.insert("error", &app.pages.text(&v.locale, IN_USE));
-                    let page = render(app, &v.locale, "jid.html.tera", &ctx).map_err(Err)?;
-                    return Err(Ok((Status::UnprocessableEntity, page)));
-                }
-                Err(e) => {
-                    // No session, so no whitelist entry that this launch just made either.
-                    if ev.is_some() {
-                        let (s, j) = (app.store.clone(), jid.clone());
-                        if let Err(e) = blocking(move || s.whitelist_remove(&j)).await {
-                            tracing::error!(%jid, error = ?e, "cannot undo the whitelist entry");
-                        }
-                    }
-                    return Err(Err(store_err(e)));
-                }
-            }
-            if let Some(ev) = ev {
-                app.event(ev).await;
-            }
-            app.event(AdminEvent::SessionStarted { jid: jid.clone() })
-                .await;
         }
     }
     tracing::info!(%jid, "learner entered a JID");
@@ -366,32 +142,22 @@ async fn jid_submit(
     Ok(to(app, "/added"))
 }
 
+/// The JID page again, saying that `entered` is in another learner's session (422).
+fn in_use(app: &App, v: &Visit, entered: &str) -> Result<(Status, RawHtml<String>), PageError> {
+    jid_refused(app, v, entered, IN_USE)
+}
+
 /// Ends the session of the JID this visit entered before, if it is still this learner's:
 /// the bot stops talking to it and, when the launch had put it on the whitelist, takes it
 /// off its roster. One learner has one JID in the bot at a time.
 async fn end_replaced(app: &App, v: &Visit, old: &str) -> Result<(), PageError> {
-    let (s, o, lti) = (app.store.clone(), old.to_owned(), v.lti.clone());
-    let (ended, still_listed) = blocking(move || {
-        let ours = s
-            .session(&o)?
-            .and_then(|r| r.session.lti)
-            .is_some_and(|b| same_learner(&b, &lti));
-        let ended = ours && s.remove_session(&o)?.is_some();
-        Ok((ended, s.whitelist_get(&o)?.is_some()))
-    })
-    .await?;
-    if ended {
+    let ended = app
+        .course
+        .end_session(old, &v.lti)
+        .await
+        .map_err(|e| PageError::internal(e.to_string()))?;
+    if ended == Ended::Ended {
         tracing::info!(jid = %old, "the learner entered another JID; the earlier session ended");
-        app.event(AdminEvent::SessionKilled {
-            jid: old.to_owned(),
-        })
-        .await;
-        if !still_listed {
-            app.event(AdminEvent::WhitelistRemoved {
-                jid: old.to_owned(),
-            })
-            .await;
-        }
     }
     Ok(())
 }
@@ -426,19 +192,19 @@ async fn learner_session(app: &App, v: &Visit) -> Result<(String, StoredSession)
 }
 
 #[rocket::get("/added")]
-async fn added(app: &State<App>, v: Visit) -> Page {
+pub(super) async fn added(app: &State<App>, v: Visit) -> Page {
     let (jid, _) = learner_session(app, &v).await?;
     let mut ctx = context(app, &v);
     let (s, j) = (app.store.clone(), jid.clone());
     let fingerprint = blocking(move || s.otr_key(&j))
         .await?
-        .and_then(|k| super::fingerprint(k.expose()));
+        .and_then(|k| crate::lti::fingerprint(k.expose()));
     ctx.insert("fingerprint", &fingerprint);
     render(app, &v.locale, "added.html.tera", &ctx)
 }
 
 #[rocket::get("/secret")]
-async fn secret_page(app: &State<App>, v: Visit) -> Page {
+pub(super) async fn secret_page(app: &State<App>, v: Visit) -> Page {
     let (_, rec) = learner_session(app, &v).await?;
     let mut ctx = context(app, &v);
     ctx.insert("has_secret", &rec.session.shared_secret.is_some());
@@ -447,7 +213,7 @@ async fn secret_page(app: &State<App>, v: Visit) -> Page {
 
 /// The shared-secret form.
 #[derive(FromForm)]
-struct SecretForm<'r> {
+pub(super) struct SecretForm<'r> {
     #[field(validate = len(..=128))]
     csrf: &'r str,
     #[field(validate = len(..=1024))]
@@ -455,7 +221,7 @@ struct SecretForm<'r> {
 }
 
 #[rocket::post("/secret", data = "<form>")]
-async fn secret_submit(
+pub(super) async fn secret_submit(
     app: &State<App>,
     v: Visit,
     form: Form<SecretForm<'_>>,
@@ -463,10 +229,10 @@ async fn secret_submit(
     v.check_csrf(form.csrf).map_err(Err)?;
     let (jid, rec) = learner_session(app, &v).await.map_err(Err)?;
     let verdict = app
-        .teacher
+        .course
         .secret_entered(&jid, form.secret)
         .await
-        .map_err(|e| Err(PageError::internal(format!("lesson: {e}"))))?;
+        .map_err(|e| Err(PageError::internal(e.to_string())))?;
     match verdict {
         SecretVerdict::Stored | SecretVerdict::AlreadyVerified => Ok(to(app, "/code")),
         SecretVerdict::NoSession => Err(Err(session_ended(&v))),
@@ -492,15 +258,19 @@ fn code_context(app: &App, v: &Visit, attempts_left: Option<u8>) -> Context {
 }
 
 #[rocket::get("/code")]
-async fn code_page(app: &State<App>, v: Visit) -> Page {
+pub(super) async fn code_page(app: &State<App>, v: Visit) -> Page {
     let (_, rec) = learner_session(app, &v).await?;
-    let ctx = code_context(app, &v, course::code_attempts_left(&rec.session));
+    let ctx = code_context(
+        app,
+        &v,
+        code_attempts_left(app.course.stage(&rec.session).as_ref()),
+    );
     render(app, &v.locale, "code.html.tera", &ctx)
 }
 
 /// The completion-code form.
 #[derive(FromForm)]
-struct CodeForm<'r> {
+pub(super) struct CodeForm<'r> {
     #[field(validate = len(..=128))]
     csrf: &'r str,
     #[field(validate = len(..=64))]
@@ -510,7 +280,7 @@ struct CodeForm<'r> {
 /// The lesson judges the code (under the learner's lock, so codes sent at once are counted
 /// one by one); the page shows its verdict.
 #[rocket::post("/code", data = "<form>")]
-async fn code_submit(
+pub(super) async fn code_submit(
     app: &State<App>,
     mut v: Visit,
     form: Form<CodeForm<'_>>,
@@ -519,10 +289,10 @@ async fn code_submit(
     v.check_csrf(form.csrf).map_err(Err)?;
     let (jid, _) = learner_session(app, &v).await.map_err(Err)?;
     let verdict = app
-        .teacher
+        .course
         .code_entered(&jid, form.code)
         .await
-        .map_err(|e| Err(PageError::internal(format!("lesson: {e}"))))?;
+        .map_err(|e| Err(PageError::internal(e.to_string())))?;
     let refuse = |status: Status, msg: &str, left: Option<u8>| {
         let mut ctx = code_context(app, &v, left);
         ctx.insert("error", &app.pages.text(&v.locale, msg));
@@ -566,17 +336,8 @@ async fn code_submit(
 /// Said when the last attempt for a code was wrong.
 const CODE_VOIDED: &str = crate::tr!("That was the last attempt for this code, so the code no longer works. Choose a new shared secret, then verify the bot again in the chat: it gives you a new code.");
 
-/// The page for a visit whose session is gone.
-fn session_ended(v: &Visit) -> PageError {
-    PageError::new(
-        Status::NotFound,
-        crate::tr!("Your session has ended. Please start the exercise again from your course."),
-    )
-    .with_locale(&v.locale)
-}
-
 #[rocket::get("/done")]
-fn done(app: &State<App>, v: Visit) -> Page {
+pub(super) fn done(app: &State<App>, v: Visit) -> Page {
     if !v.done {
         return Err(PageError::new(
             Status::Forbidden,
@@ -593,23 +354,4 @@ fn done(app: &State<App>, v: Visit) -> Page {
     };
     ctx.insert("grade", grade);
     render(app, &v.locale, "done.html.tera", &ctx)
-}
-
-/// Every route.
-pub fn routes() -> Vec<rocket::Route> {
-    rocket::routes![
-        is_up,
-        launch,
-        launch_get,
-        home,
-        jid_page,
-        jid_submit,
-        added,
-        secret_page,
-        secret_submit,
-        code_page,
-        code_submit,
-        done,
-        super::instructor::instructor
-    ]
 }

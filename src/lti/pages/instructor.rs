@@ -1,12 +1,11 @@
 //! The instructor's page: the learners of the launching activity, with where each is. Only
-//! for launches with a context role that teaches ([`super::launch::is_staff`]), and only the
+//! for launches with a context role that teaches ([`crate::lti::launch::is_staff`]), and only the
 //! learners of that consumer's resource link.
 
-use super::error::PageError;
-use super::visit::Visit;
-use super::App;
-use crate::bot::course::lesson_stage;
 use crate::lesson::Stage;
+use crate::lti::error::PageError;
+use crate::lti::visit::Visit;
+use crate::lti::App;
 use rocket::http::Status;
 use rocket::response::content::RawHtml;
 use rocket::State;
@@ -77,19 +76,19 @@ pub async fn instructor(app: &State<App>, v: Visit) -> Result<RawHtml<String>, P
             })
         })
         .map(|(jid, r)| {
-            let stage = lesson_stage(&r.session);
+            let stage = app.course.stage(&r.session);
             let (name, help) = stage_text(stage.as_ref());
             LearnerRow {
                 jid,
                 stage: app.pages.text(&v.locale, name),
                 stage_help: app.pages.text(&v.locale, help),
-                last_activity: crate::cli::admin::utc(r.session.last_activity),
+                last_activity: crate::clock::utc(r.session.last_activity),
                 has_secret: r.session.shared_secret.is_some(),
                 completed: matches!(stage, Some(Stage::Completed(_))),
             }
         })
         .collect();
-    let mut ctx = super::pages::context(app, &v);
+    let mut ctx = super::context(app, &v);
     ctx.insert("learners", &rows);
     ctx.insert("resource_link_id", &v.lti.resource_link_id);
     app.pages
