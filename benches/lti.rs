@@ -1,7 +1,11 @@
 //! LTI launches per second (not a timed test): Rocket on a loopback port, a load generator of
 //! 16 keep-alive HTTP/1.1 connections (hyper) posting pre-signed launches with distinct
-//! nonces. Each launch is a full OAuth check plus a durable nonce write in sled. Anchor: the
-//! same load on `GET /is_up` (Rocket's floor on this machine); the ratio is printed.
+//! nonces, each with the ~30 fields (~1.1 KB) a Canvas or Moodle launch carries. Each launch is
+//! a full OAuth check plus a durable nonce write in sled.
+//!
+//! There is no anchor in this run: no other LTI tool provider runs here the same way, and
+//! Rocket's own `GET /is_up` (also measured) is the web server's floor on this machine, not a
+//! comparable tool; the client shares the process (and the 2 cores) with the server.
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -27,6 +31,31 @@ fn signed_launch(url: &str, user: usize, ts: u64) -> String {
         ("lti_version", "LTI-1p0"),
         ("resource_link_id", "link-1"),
         ("roles", "Learner"),
+        // What Canvas and Moodle send beside the required fields (~1.1 KB in all).
+        ("resource_link_title", "Encrypted chat: verify the bot"),
+        ("resource_link_description", "Start OTR with the course bot and verify it with SMP."),
+        ("context_id", "4dde05e8ca1973bcca9bffc13e1548820eee93a3"),
+        ("context_label", "PRIV101"),
+        ("context_title", "Privacy and Security 101"),
+        ("context_type", "CourseSection"),
+        ("lis_person_name_full", "Ada Learner"),
+        ("lis_person_name_given", "Ada"),
+        ("lis_person_name_family", "Learner"),
+        ("lis_person_contact_email_primary", "ada.learner@example.edu"),
+        ("lis_person_sourcedid", "sis-2718281"),
+        ("lis_course_offering_sourcedid", "PRIV101-2026-FALL"),
+        ("lis_outcome_service_url", "https://lms.example.edu/api/lti/v1/tools/42/grade_passback"),
+        ("launch_presentation_document_target", "iframe"),
+        ("launch_presentation_locale", "en"),
+        ("launch_presentation_return_url", "https://lms.example.edu/courses/7/external_content/success/external_tool_redirect"),
+        ("tool_consumer_info_product_family_code", "canvas"),
+        ("tool_consumer_info_version", "cloud"),
+        ("tool_consumer_instance_guid", "07adb3e60637ff02d9ea11c7c74f1ca921699bd7.lms.example.edu"),
+        ("tool_consumer_instance_name", "Example University"),
+        ("ext_roles", "urn:lti:instrole:ims/lis/Student,urn:lti:role:ims/lis/Learner,urn:lti:sysrole:ims/lis/User"),
+        ("custom_canvas_course_id", "7"),
+        ("custom_canvas_user_id", "1138"),
+        ("oauth_callback", "about:blank"),
         ("oauth_consumer_key", KEY),
         ("oauth_signature_method", "HMAC-SHA1"),
         ("oauth_version", "1.0"),
@@ -35,6 +64,10 @@ fn signed_launch(url: &str, user: usize, ts: u64) -> String {
     .map(|(a, b)| (a.to_string(), b.to_string()))
     .collect();
     p.push(("user_id".into(), format!("user-{user}")));
+    p.push((
+        "lis_result_sourcedid".into(),
+        format!("42-7-{user}-1138-6f3b1a2c9d8e7f60a5b4c3d2e1f00112"),
+    ));
     p.push(("oauth_nonce".into(), format!("nonce-{user}-{ts}")));
     p.push(("oauth_timestamp".into(), ts.to_string()));
     let uri = oauth::base_uri(url).unwrap();
@@ -188,13 +221,14 @@ fn main() {
         assert_eq!(refused, LAUNCHES, "every replay refused");
         assert_eq!(up_ok, LAUNCHES);
         println!("lti bench: {CONNECTIONS} connections, {LAUNCHES} requests each phase, loopback");
-        println!("  GET /is_up (anchor):            {up_rate:>8.0} req/s");
+        println!("  no anchor in this run (no other tool provider runs here); /is_up is Rocket's floor");
+        println!("  GET /is_up (web server floor):  {up_rate:>8.0} req/s");
         println!(
-            "  POST /launch (OAuth + nonce):   {rate:>8.0} launches/s  ({:.2}x anchor)",
+            "  POST /launch (OAuth + nonce):   {rate:>8.0} launches/s  ({:.2} of the floor; goal: a class of 300 in 30 s = 10/s)",
             rate / up_rate
         );
         println!(
-            "  POST /launch replayed (refused):{replay_rate:>8.0} req/s  ({:.2}x anchor)",
+            "  POST /launch replayed (refused):{replay_rate:>8.0} req/s  ({:.2} of the floor)",
             replay_rate / up_rate
         );
         println!(
