@@ -14,6 +14,12 @@
 //! `OTRBOT_LOAD_ARRIVAL=start` whitelists all N in the settings instead, so the bot befriends
 //! them all at start-up (a burst of 3 N stanzas while the first lessons run).
 //!
+//! `OTRBOT_LOAD_RATE=R` makes arrivals open-loop: learner i starts at i/R seconds whatever the
+//! others do (issue 19's class: 10 a second), with no cap on learners in a lesson at once.
+//! `OTRBOT_LOAD_POOL=empty` starts the bot with an empty key pool and its fillers running
+//! (target `OTRBOT_LOAD_POOL_TARGET`, default 32), so key generation shows in the first reply
+//! ("hello -> explanation", goal p99 < 1 s); by default the pool is filled before the start.
+//!
 //! Run: `cargo bench --bench lesson_load -- 1000` (N, default 100). Environment:
 //! `OTRBOT_LOAD_CONCURRENCY` (C, default 8), `OTRBOT_LOAD_DEADLINE` (seconds a learner may
 //! take before it counts as failed, default 120). Uses the Prosody of
@@ -43,6 +49,9 @@ const PASSWORD: &str = "load-test-password";
 const GOAL_LEARNERS: usize = 1000;
 const GOAL_P99: Duration = Duration::from_millis(250);
 const GOAL_RSS_MB: f64 = 150.0;
+/// The first reply, which waits for the session's key when the pool is empty.
+const GOAL_FIRST_P99: Duration = Duration::from_secs(1);
+const FIRST_PAIR: &str = "hello -> explanation";
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)
@@ -453,13 +462,26 @@ fn main() {
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or_else(|| env_or("OTRBOT_LOAD_LEARNERS", 100));
-    let concurrency: usize = env_or("OTRBOT_LOAD_CONCURRENCY", 8);
+    let rate: Option<f64> = std::env::var("OTRBOT_LOAD_RATE")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .filter(|r: &f64| *r > 0.0);
+    // Open-loop arrivals have no cap; a closed loop keeps C learners in a lesson at once.
+    let concurrency: usize = env_or(
+        "OTRBOT_LOAD_CONCURRENCY",
+        if rate.is_some() { n } else { 8 },
+    );
+    let empty_pool = std::env::var("OTRBOT_LOAD_POOL").is_ok_and(|p| p == "empty");
+    let pool_target: usize = env_or("OTRBOT_LOAD_POOL_TARGET", 32);
     let deadline = Duration::from_secs(env_or("OTRBOT_LOAD_DEADLINE", 120));
     let own_prosody = ensure_prosody();
     let loadavg = || std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
-        "lesson_load: {n} learners, at most {concurrency} in a lesson at once, through Prosody on \
-         127.0.0.1:{}; load average before: {}",
+        "lesson_load: {n} learners, {}, through Prosody on 127.0.0.1:{}; load average before: {}",
+        match rate {
+            Some(r) => format!("arriving {r} a second (open loop)"),
+            None => format!("at most {concurrency} in a lesson at once"),
+        },
         prosody::port(),
         loadavg()
             .split_whitespace()
@@ -482,9 +504,14 @@ fn main() {
         }
     );
 
-    // Keys: one per session from a pool filled before the start (see the note printed below).
+    // Keys: one per session from a pool filled before the start (see the note printed below),
+    // or none: the bot's fillers make them during the run.
     let t = Instant::now();
-    let (keys, per_key) = load::keys(n + 1, 3);
+    let (keys, per_key) = if empty_pool {
+        (Vec::new(), Duration::ZERO)
+    } else {
+        load::keys(n + 1, 3)
+    };
     let keys_time = t.elapsed();
 
     // Accounts, written straight into Prosody's storage.
@@ -501,10 +528,13 @@ fn main() {
 
     let dir = tempfile::tempdir().expect("temp dir");
     let data = dir.path().join("data");
-    load::prefill_pool(&data, &keys);
+    if !keys.is_empty() {
+        load::prefill_pool(&data, &keys);
+    }
     let level: String = env_or("OTRBOT_LOAD_LOG_LEVEL", "info".to_owned());
     let whitelisted: &[String] = if at_start { &learner_jids } else { &[] };
-    let settings = load::bot_settings(&bot_jid, PASSWORD, &data, whitelisted, 1)
+    let target = if empty_pool { pool_target } else { 1 };
+    let settings = load::bot_settings(&bot_jid, PASSWORD, &data, whitelisted, target)
         .replace("level = \"info\"", &format!("level = {level:?}"));
     if std::env::var_os("ROCKET_SECRET_KEY").is_none() {
         // A release build of the bot refuses to start its LTI pages without one.
@@ -558,10 +588,12 @@ fn main() {
         });
         let tasks: Vec<_> = learner_jids
             .iter()
-            .map(|jid| {
+            .enumerate()
+            .map(|(i, jid)| {
                 let mut account = Account::new(jid, key.clone()).expect("account");
                 account.policy = Policy::MANUAL;
-                tokio::spawn(one_learner(
+                let arrival = rate.map(|r| t0 + Duration::from_secs_f64(i as f64 / r));
+                let learner = one_learner(
                     jid.clone(),
                     (!at_start).then(|| otrbot::bot::admin::socket_path(&data)),
                     bot_bare.clone(),
@@ -569,7 +601,13 @@ fn main() {
                     gate.clone(),
                     deadline,
                     gone_rx.clone(),
-                ))
+                );
+                tokio::spawn(async move {
+                    if let Some(at) = arrival {
+                        tokio::time::sleep_until(at.into()).await;
+                    }
+                    learner.await
+                })
             })
             .collect();
         let mut out = Vec::new();
@@ -623,6 +661,16 @@ fn main() {
         all.len(),
         met(!all.is_empty() && p99 < GOAL_P99)
     );
+    if let Some(first) = by_pair.get(FIRST_PAIR) {
+        let mut v = first.clone();
+        v.sort();
+        let p99 = percentile(&v, 99.0);
+        println!(
+            "first reply   p99 {p99:.1?} ({FIRST_PAIR}; the session's key {})      goal p99 < {GOAL_FIRST_P99:?}: {}",
+            if empty_pool { "from fillers that started empty" } else { "was made before the start" },
+            met(empty_pool && p99 < GOAL_FIRST_P99)
+        );
+    }
     for (pair, mut v) in by_pair {
         v.sort();
         println!(
@@ -641,7 +689,13 @@ fn main() {
         met(hwm < GOAL_RSS_MB)
     );
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    println!(
+    if empty_pool {
+        println!(
+            "key pool      started empty; the bot's fillers (target {pool_target}, one per core at low \
+             priority) made every session's key during the run"
+        );
+    } else {
+        println!(
         "key pool      {} keys made before the start (target 1, so the fillers stayed idle); one key \
          takes {per_key:.0?} on one thread, so one filler thread per core ({cores}) sustains about \
          {:.1} new sessions/s: {}",
@@ -654,6 +708,7 @@ fn main() {
             "key generation keeps up with this rate"
         }
     );
+    }
     println!(
         "learners' CPU {:.1} s in this process (their OTR, TLS and XML); load average after: {}",
         bench_cpu.as_secs_f64(),
