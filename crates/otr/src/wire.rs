@@ -135,6 +135,12 @@ const LENIENT_B64: base64::engine::GeneralPurpose = base64::engine::GeneralPurpo
         .with_decode_allow_trailing_bits(true),
 );
 
+/// Standard base64 with padding, appended to `out`.
+pub fn base64_encode_into(data: &[u8], out: &mut String) {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode_string(data, out)
+}
+
 /// Standard base64 with padding.
 pub fn base64_encode(data: &[u8]) -> String {
     use base64::Engine;

@@ -246,7 +246,7 @@ impl Channel {
                 return;
             }
         };
-        let opened = match session.open(d, now) {
+        let mut opened = match session.open(d, now) {
             Ok(o) => o,
             Err(e) => {
                 if !ignore {
@@ -260,7 +260,9 @@ impl Channel {
         if !opened.text.is_empty() {
             out.report(Event::Message {
                 instance,
-                text: String::from_utf8_lossy(&opened.text).into_owned(),
+                // Valid UTF-8 (the usual case) becomes the String without a copy.
+                text: String::from_utf8(std::mem::take(&mut opened.text))
+                    .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
                 encrypted: true,
             });
         }

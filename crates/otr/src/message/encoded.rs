@@ -7,7 +7,12 @@ use crate::wire::{self, Reader};
 
 /// Wraps binary OTR message bytes as `?OTR:<base64>.`.
 pub fn armor(bytes: &[u8]) -> String {
-    format!("?OTR:{}.", wire::base64_encode(bytes))
+    // Written into one buffer of the final size: no second copy of the base64 text.
+    let mut s = String::with_capacity(6 + bytes.len().div_ceil(3) * 4);
+    s.push_str("?OTR:");
+    wire::base64_encode_into(bytes, &mut s);
+    s.push('.');
+    s
 }
 
 /// Message type byte of a DH-Commit.
