@@ -6,18 +6,12 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use otrbot::otr::{import_libotr, Account, Channel, Event, Policy};
-use support::keys::{fixture_key_path, fixture_key_sexp};
+use otrbot::otr::{Account, Channel, Event, Policy};
+use support::keys::{engine_account, fixture_key_path};
 use support::libotr::Peer;
 
 fn account(name: &str) -> Account {
-    let key = import_libotr(fixture_key_sexp(name).as_bytes())
-        .expect("fixture key")
-        .remove(0)
-        .key;
-    let mut a = Account::new(&format!("{name}@test"), key).expect("instance tag");
-    a.policy = Policy::MANUAL;
-    a
+    engine_account(name, Policy::MANUAL)
 }
 
 /// One full AKE between fresh channels (query, DH-Commit, DH-Key, Reveal Signature, Signature).

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use otrbot::otr::group::{self, Exponent};
 use otrbot::otr::smp::SmpEvent;
-use otrbot::otr::{import_libotr, Account, Channel, Event, Policy};
-use support::keys::{fixture_key_path, fixture_key_sexp};
+use otrbot::otr::{Account, Channel, Event, Policy};
+use support::keys::{engine_account, fixture_key_path};
 use support::libotr::Peer;
 
 /// The engine's clock (constant: no heartbeat is made).
@@ -27,14 +27,8 @@ struct Side {
 
 impl Side {
     fn new(name: &str) -> Side {
-        let key = import_libotr(fixture_key_sexp(name).as_bytes())
-            .expect("fixture key")
-            .remove(0)
-            .key;
-        let mut account = Account::new(&format!("{name}@test"), key).expect("instance tag");
-        account.policy = Policy::MANUAL;
         Side {
-            account,
+            account: engine_account(name, Policy::MANUAL),
             channel: Channel::new(),
         }
     }

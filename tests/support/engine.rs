@@ -1,9 +1,9 @@
 //! The project's OTR engine as one side of a conversation with the libotr peer: a bot account
 //! with the fixture key "bot", and a relay that runs both sides until they are quiet.
 
-use super::keys::fixture_key_sexp;
+use super::keys::engine_account;
 use super::libotr::{Outcome, Peer};
-use otrbot::otr::{import_libotr, Account, Channel, Event, Output, Policy};
+use otrbot::otr::{Account, Channel, Event, Output, Policy};
 
 /// The engine's account name (the libotr peer's contact).
 pub const BOT: &str = "bot@test";
@@ -19,9 +19,7 @@ pub struct Bot {
 impl Bot {
     /// A bot with the fixture key "bot" and this policy.
     pub fn new(policy: Policy) -> Bot {
-        let mut keys = import_libotr(fixture_key_sexp("bot").as_bytes()).unwrap();
-        let mut account = Account::new(BOT, keys.remove(0).key).unwrap();
-        account.policy = policy;
+        let account = engine_account("bot", policy);
         Bot {
             account,
             channel: Channel::new(),

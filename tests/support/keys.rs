@@ -33,3 +33,14 @@ pub fn fixture_key_sexp(name: &str) -> String {
     std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read fixture key {}: {e}", path.display()))
 }
+
+/// An account of the project's engine with the fixture key of `name` (`name@test`) and `policy`.
+pub fn engine_account(name: &str, policy: otrbot::otr::Policy) -> otrbot::otr::Account {
+    let key = otrbot::otr::import_libotr(fixture_key_sexp(name).as_bytes())
+        .expect("fixture key")
+        .remove(0)
+        .key;
+    let mut a = otrbot::otr::Account::new(&fixture_account(name), key).expect("instance tag");
+    a.policy = policy;
+    a
+}
