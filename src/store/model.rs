@@ -164,6 +164,16 @@ impl Deadlines {
             expire_at,
         }
     }
+
+    /// The warning's time, if it is due at `now` and not given yet.
+    pub fn warning_due(&self, now: u64) -> Option<u64> {
+        self.warn_at.filter(|w| *w <= now)
+    }
+
+    /// Whether the session has expired at `now`.
+    pub fn expired(&self, now: u64) -> bool {
+        self.expire_at <= now
+    }
 }
 
 /// A session as stored: the lesson's data and the deadlines the store maintains.

@@ -31,6 +31,14 @@ pub(super) fn drop_deadlines(dl: &TransactionalTree, jid: &str, d: &Deadlines) -
     Ok(())
 }
 
+/// The entries of an index keyed `due time || JID` that are due at `now`.
+fn due_range(index: &sled::Tree, now: u64) -> sled::Iter {
+    match deadline::due_bound(now) {
+        Some(end) => index.range(..end.to_vec()),
+        None => index.range::<Vec<u8>, _>(..),
+    }
+}
+
 /// Moves the OTR timer of `jid` to `at` (or removes it) in both its trees.
 fn put_otr_timer(
     timers: &TransactionalTree,
@@ -189,15 +197,15 @@ impl Store {
                 let Some(mut rec) = get_session(s, jid)? else {
                     return Ok(false);
                 };
-                match rec.deadlines.warn_at {
-                    Some(w) if w <= now => {
+                match rec.deadlines.warning_due(now) {
+                    Some(w) => {
                         dl.remove(deadline::key(w, jid))?;
                         rec.deadlines.warn_at = None;
                         s.insert(jid.as_bytes(), enc(&rec)?.as_slice())?;
                         self.durable(s);
                         Ok(true)
                     }
-                    _ => Ok(false),
+                    None => Ok(false),
                 }
             })
             .map_err(from_tx)
@@ -230,7 +238,7 @@ impl Store {
                 let Some(rec) = get_session(s, jid)? else {
                     return Ok(None);
                 };
-                if due_at.is_some_and(|now| rec.deadlines.expire_at > now) {
+                if due_at.is_some_and(|now| !rec.deadlines.expired(now)) {
                     return Ok(None);
                 }
                 drop_deadlines(dl, jid, &rec.deadlines)?;
@@ -341,12 +349,8 @@ impl Store {
     /// What is due at `now`: one range scan over the deadline index, reading only due entries.
     /// Entries that cannot be decoded are logged and skipped, so one bad record stops nothing.
     pub fn due(&self, now: u64) -> Result<Vec<Due>> {
-        let range = match deadline::due_bound(now) {
-            Some(end) => self.t.deadlines.range(..end.to_vec()),
-            None => self.t.deadlines.range::<Vec<u8>, _>(..),
-        };
         let mut entries = Vec::new();
-        for kv in range {
+        for kv in due_range(&self.t.deadlines, now) {
             let (k, v) = kv?;
             let parsed = deadline::parse_key(&k).and_then(|(at, jid)| {
                 codec::decode::<DeadlineKind>(DEADLINES, &v).map(|kind| (at, jid, kind))
@@ -356,11 +360,7 @@ impl Store {
                 Err(e) => tracing::warn!(error = %e, "skipping a bad deadline entry"),
             }
         }
-        let timers = match deadline::due_bound(now) {
-            Some(end) => self.t.otr_timer_index.range(..end.to_vec()),
-            None => self.t.otr_timer_index.range::<Vec<u8>, _>(..),
-        };
-        for kv in timers {
+        for kv in due_range(&self.t.otr_timer_index, now) {
             let (k, _) = kv?;
             match deadline::parse_key(&k) {
                 Ok((at, jid)) => entries.push((at, jid, DeadlineKind::OtrTimer)),

@@ -101,7 +101,7 @@ impl Sessions for Memory {
         let Some(rec) = st.sessions.get_mut(jid) else {
             return Ok(false);
         };
-        let due = rec.deadlines.warn_at.is_some_and(|w| w <= now);
+        let due = rec.deadlines.warning_due(now).is_some();
         if due {
             rec.deadlines.warn_at = None;
         }
@@ -112,7 +112,7 @@ impl Sessions for Memory {
             .state()
             .sessions
             .get(jid)
-            .is_some_and(|r| r.deadlines.expire_at <= now);
+            .is_some_and(|r| r.deadlines.expired(now));
         if due {
             self.remove_session(jid)?;
         }

@@ -200,7 +200,7 @@ impl Teacher {
                 Err(e) => Err(e.into()),
             },
             store::DeadlineKind::Expire => match self.parts.sessions.session(&jid) {
-                Ok(Some(s)) if s.deadlines.expire_at <= now => {
+                Ok(Some(s)) if s.deadlines.expired(now) => {
                     let r = self.event_turn(&jid, lesson::Event::Expire).await;
                     // Whatever the lesson said, the session, its secrets and keys go now.
                     let _ = self.parts.sessions.expire_if_due(&jid, now);

@@ -89,15 +89,17 @@ impl Teacher {
             return Ok(());
         };
         self.ensure_otr(&mut turn)?;
-        let out = otr_blocking(&mut turn, move |c, _| {
-            c.handle_timeout(now);
-            crate::otr::Output::default()
-        })
-        .await?;
-        let mut queue = VecDeque::new();
-        self.apply_otr(&mut turn, out, &mut queue).await?;
-        self.run_lesson(&mut turn, &mut queue).await?;
-        Ok(())
+        // Forgetting is cheap (no arithmetic): no trip to the blocking pool; nothing is sent
+        // and the lesson hears nothing.
+        if let Some(otr) = turn.otr.as_mut() {
+            otr.channel.handle_timeout(now);
+        }
+        self.apply_otr(
+            &mut turn,
+            crate::otr::Output::default(),
+            &mut VecDeque::new(),
+        )
+        .await
     }
 
     pub(super) async fn chat_turn(

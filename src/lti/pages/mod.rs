@@ -21,10 +21,7 @@ pub use learner::{JID_CLAIM_WINDOW, MAX_JIDS_PER_LEARNER};
 /// A rendered page, or the error page.
 type Page = Result<RawHtml<String>, PageError>;
 
-/// Now, in Unix seconds.
-fn now() -> u64 {
-    crate::clock::unix_now()
-}
+use crate::clock::unix_now as now;
 
 /// Renders template `name` in `locale`.
 fn render(app: &App, locale: &str, name: &str, ctx: &Context) -> Page {
