@@ -5,6 +5,7 @@ pub mod connector;
 pub mod jid;
 pub mod link;
 pub mod login;
+pub mod omemo;
 mod redact;
 pub mod stanza;
 pub mod stream;

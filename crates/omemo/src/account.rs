@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::bundle::Bundle;
 use crate::error::{OmemoError, Result};
-use crate::keys::{Fingerprint, KeyPair, PublicKey};
+use crate::keys::{Fingerprint, KeyPair, PublicKey, SecretKey};
 use crate::random::{self, Random};
 use crate::session::{PendingPreKey, Session, SessionState};
 use crate::wire::PreKeySignalMessage;
@@ -68,6 +68,31 @@ impl Account {
         account.rotate_signed_pre_key(now, rng)?;
         account.refill_pre_keys(rng)?;
         Ok(account)
+    }
+
+    /// A device from existing keys (an import, or known-answer tests): the identity, one
+    /// signed prekey with its signature, and one-time prekeys by id.
+    pub fn from_keys(
+        device_id: u32,
+        identity: SecretKey,
+        signed_pre_key: SignedPreKey,
+        pre_keys: Vec<(u32, SecretKey)>,
+    ) -> Self {
+        let next_pre_key_id = pre_keys
+            .iter()
+            .map(|(id, _)| id % MAX_PRE_KEY_ID + 1)
+            .max()
+            .unwrap_or(1);
+        Account {
+            device_id,
+            identity: KeyPair::from_secret(identity),
+            signed_pre_keys: VecDeque::from([signed_pre_key]),
+            pre_keys: pre_keys
+                .into_iter()
+                .map(|(id, k)| (id, KeyPair::from_secret(k)))
+                .collect(),
+            next_pre_key_id,
+        }
     }
 
     /// A random device id in 1..2^31, as clients choose them.

@@ -26,6 +26,14 @@ pub fn sign(key: &SecretKey, message: &[u8], random: &[u8; 64]) -> [u8; SIGNATUR
     let negative = Choice::from(edwards.as_bytes()[31] >> 7);
     // calculate_key_pair: A with sign bit 0, a = -k when kB's sign bit was 1.
     let a = Zeroizing::new(Scalar::conditional_select(&k, &-*k, negative));
+    // As libsignal's xed25519_sign and libxeddsa hash it: the clamped key's own bytes when it
+    // is kept (unreduced), -k mod q when negated. (Any a works for validity; this matches
+    // their signatures byte for byte.)
+    let mut a_hashed = Zeroizing::new(*key.scalar_bytes());
+    let negated = a.to_bytes();
+    for (byte, neg) in a_hashed.iter_mut().zip(negated.iter()) {
+        byte.conditional_assign(neg, negative);
+    }
     let mut public = edwards.to_bytes();
     public[31] &= 0x7f;
 
@@ -33,7 +41,7 @@ pub fn sign(key: &SecretKey, message: &[u8], random: &[u8; 64]) -> [u8; SIGNATUR
     let mut h = Sha512::new();
     h.update([0xfe]);
     h.update([0xff; 31]);
-    h.update(a.as_bytes());
+    h.update(a_hashed.as_ref());
     h.update(message);
     h.update(random);
     let r = Zeroizing::new(Scalar::from_bytes_mod_order_wide(&h.finalize().into()));
