@@ -16,6 +16,11 @@ use xmpp_parsers::minidom::Element;
 const PY: &str = "py@example.org";
 const RS: &str = "rust@example.org";
 
+/// The Python with omemo and oldmemo: scripts/test's virtual environment, or `python3`.
+fn python() -> String {
+    std::env::var("OTRBOT_TEST_PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
 /// The Python peer process.
 struct Peer {
     child: Child,
@@ -28,13 +33,13 @@ struct Peer {
 impl Peer {
     fn start() -> Peer {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/omemo/peer.py");
-        let mut child = Command::new("python3")
+        let mut child = Command::new(python())
             .arg(script)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .expect("python3 runs (scripts/test installs omemo and oldmemo with pip)");
+            .expect("python runs (scripts/test makes .run/python with omemo and oldmemo)");
         let stdin = child.stdin.take().unwrap();
         let stdout = BufReader::new(child.stdout.take().unwrap());
         Peer {
@@ -416,4 +421,23 @@ fn what_python_sends_is_refused_cleanly_when_tampered_or_not_for_us() {
         other.decrypt(x),
         Err(OmemoError::NotForThisDevice(_))
     ));
+}
+
+#[test]
+fn the_checked_in_known_answers_are_what_python_omemo_makes_today() {
+    let out = std::env::temp_dir().join(format!("omemo-vectors-{}.json", std::process::id()));
+    let status = Command::new(python())
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/omemo/make_vectors.py"
+        ))
+        .arg(&out)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "make_vectors.py failed");
+    let made = std::fs::read_to_string(&out).unwrap();
+    let _ = std::fs::remove_file(&out);
+    let checked_in = include_str!("../crates/omemo/tests/vectors/oldmemo.json");
+    assert!(made == checked_in, "crates/omemo/tests/vectors/oldmemo.json differs from what the pinned python-omemo makes now");
 }

@@ -2,7 +2,7 @@
 # Needs root (or sudo) only when something is missing.
 
 OTRBOT_APT_PACKAGES=(prosody lua-sec lua-dbi-sqlite3 libotr5-dev libgcrypt20-dev gcc pkg-config openssl
-  gettext ca-certificates curl python3 python3-oauthlib chromium mcabber profanity pidgin-otr)
+  gettext ca-certificates curl python3 python3-oauthlib python3-venv chromium mcabber profanity pidgin-otr)
 
 otrbot_install_deps() {
   local missing=()
@@ -34,4 +34,23 @@ otrbot_install_deps() {
     echo "otrbot: apt-get install ${missing[*]} failed" >&2
     return 5
   fi
+}
+
+# python-omemo with the oldmemo backend: the independent OMEMO implementation the interop tests,
+# the known answers and the omemo benchmark compare against. Pinned: the known answers in
+# crates/omemo/tests/vectors were made with these versions. In a virtual environment of the
+# project's own (.run/python), so that neither Debian's nor another Python is changed.
+OTRBOT_PYTHON_PACKAGES=(omemo==2.1.0 "oldmemo[xml]==2.1.0" XEdDSA==1.2.0 X3DH==1.3.0 DoubleRatchet==1.3.0)
+
+otrbot_python_env() {
+  local venv="$PWD/.run/python"
+  if ! "$venv/bin/python" -c 'import omemo, oldmemo.etree' 2>/dev/null; then
+    echo "otrbot: installing ${OTRBOT_PYTHON_PACKAGES[*]} into $venv (pip)" >&2
+    python3 -m venv "$venv" &&
+      "$venv/bin/pip" install -q --disable-pip-version-check "${OTRBOT_PYTHON_PACKAGES[@]}" || {
+      echo "otrbot: pip install ${OTRBOT_PYTHON_PACKAGES[*]} into $venv failed" >&2
+      return 5
+    }
+  fi
+  export OTRBOT_TEST_PYTHON="$venv/bin/python"
 }
