@@ -310,6 +310,58 @@ fn messages_out_of_order_and_lost_decrypt_both_ways_and_replays_do_not() {
 }
 
 #[test]
+fn a_late_message_from_before_a_ratchet_step_still_decrypts_both_ways() {
+    let (mut peer, mut ours, p1, bundle) = established(true);
+    let r = peer.encrypt("p1", "turn");
+    ours.decrypt(r["xml"].as_str().unwrap()).unwrap();
+    // Ours: m0..m4 on one chain; python reads m0, answers, we turn the ratchet and write again;
+    // python reads the new message, then the late m1..m4 of the old chain.
+    let old: Vec<String> = (0..5)
+        .map(|i| ours.encrypt(&[(p1, &bundle)], &format!("old {i}")).0)
+        .collect();
+    assert_eq!(peer.decrypt("p1", &old[0])["text"], "old 0");
+    let r = peer.encrypt("p1", "answer");
+    ours.decrypt(r["xml"].as_str().unwrap()).unwrap();
+    let (new, _) = ours.encrypt(&[(p1, &bundle)], "new chain");
+    assert_eq!(peer.decrypt("p1", &new)["text"], "new chain");
+    for (i, late) in old.iter().enumerate().skip(1).rev() {
+        let r = peer.decrypt("p1", late);
+        assert_eq!(
+            r["text"],
+            format!("old {i}"),
+            "python lost message {i} of our old chain: {r}"
+        );
+    }
+    deliver_outbox(&mut peer, &mut [&mut ours]);
+    // Python's: the same the other way.
+    let old: Vec<String> = (0..5)
+        .map(|i| {
+            peer.encrypt("p1", &format!("py old {i}"))["xml"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        ours.decrypt(&old[0]).unwrap().0.as_deref(),
+        Some("py old 0")
+    );
+    let (x, _) = ours.encrypt(&[(p1, &bundle)], "answer");
+    assert_eq!(peer.decrypt("p1", &x)["text"], "answer");
+    let r = peer.encrypt("p1", "py new chain");
+    assert_eq!(
+        ours.decrypt(r["xml"].as_str().unwrap())
+            .unwrap()
+            .0
+            .as_deref(),
+        Some("py new chain")
+    );
+    for (i, late) in old.iter().enumerate().skip(1).rev() {
+        assert_eq!(ours.decrypt(late).unwrap().0, Some(format!("py old {i}")));
+    }
+}
+
+#[test]
 fn several_devices_on_each_side_all_read_every_message() {
     let mut peer = Peer::start();
     let (p1, b1) = peer.device("p1", PY);

@@ -249,8 +249,11 @@ impl SessionState {
             ratchet_key: their,
             chain_key: receiving,
         });
-        // libsignal's previous counter: the last index used on the old chain.
-        self.previous_counter = self.sender.chain_key.index().saturating_sub(1);
+        // The old sending chain's length. (libsignal sends one less, the last index used, and
+        // ignores the field when receiving: it keeps old receiving chains instead. A receiver
+        // that skips by it, as python-doubleratchet does, would then lose the old chain's last
+        // message if it came late; the length serves both.)
+        self.previous_counter = self.sender.chain_key.index();
         self.sender = SenderChain {
             ratchet,
             chain_key: sending,
