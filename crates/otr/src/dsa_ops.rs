@@ -37,6 +37,18 @@ impl DsaPublic {
     /// Checks and prepares p, q, g, y (minimal big-endian): p and q odd, q divides p - 1,
     /// 1 < g < p, 1 < y < p, and y of order q (variable time: all values are public).
     pub fn new(p: &[u8], q: &[u8], g: &[u8], y: &[u8]) -> Result<DsaPublic> {
+        let key = DsaPublic::new_stored(p, q, g, y)?;
+        let zero = BigUint::zero();
+        let unit = BoxedMontyForm::one(&key.params);
+        if key.multi_pow(&zero, &key.q) != unit {
+            return Err(OtrError::Key("y not of order q"));
+        }
+        Ok(key)
+    }
+
+    /// As [`DsaPublic::new`] without the order check (a 1024-bit power): for a key this
+    /// crate checked when it was made or imported, and serialised.
+    pub(crate) fn new_stored(p: &[u8], q: &[u8], g: &[u8], y: &[u8]) -> Result<DsaPublic> {
         let (pb, qb) = (BigUint::from_bytes_be(p), BigUint::from_bytes_be(q));
         let (gb, yb) = (BigUint::from_bytes_be(g), BigUint::from_bytes_be(y));
         let one = BigUint::one();
@@ -60,7 +72,7 @@ impl DsaPublic {
         let g = BoxedMontyForm::new(uint(g, pbits)?, &params);
         let y = BoxedMontyForm::new(uint(y, pbits)?, &params);
         let gy = g.mul(&y);
-        let key = DsaPublic {
+        Ok(DsaPublic {
             params,
             q_bits: qb.bits() as u32,
             p: pb,
@@ -69,13 +81,7 @@ impl DsaPublic {
             g,
             y,
             gy,
-        };
-        let zero = BigUint::zero();
-        let unit = BoxedMontyForm::one(&key.params);
-        if key.multi_pow(&zero, &key.q) != unit {
-            return Err(OtrError::Key("y not of order q"));
-        }
-        Ok(key)
+        })
     }
 
     /// g^a * y^b mod p, variable time (Shamir's trick: shared squarings, joint digits).
