@@ -238,16 +238,24 @@ struct Outcome {
 
 /// Whitelists `jid` through the bot's admin socket, as an LTI launch does.
 async fn whitelist_add(sock: &Path, jid: &str) -> Result<(), String> {
+    let req = otrbot::bot::admin::Request::WhitelistAdd {
+        jid: jid.to_owned(),
+        locale: "en_GB".to_owned(),
+    };
+    admin(sock, &req).await.map(drop)
+}
+
+/// One request to the bot's admin socket; its successful reply.
+async fn admin(
+    sock: &Path,
+    req: &otrbot::bot::admin::Request,
+) -> Result<otrbot::bot::admin::Reply, String> {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
     let stream = tokio::net::UnixStream::connect(sock)
         .await
         .map_err(|e| e.to_string())?;
     let (read, mut write) = stream.into_split();
-    let req = otrbot::bot::admin::Request::WhitelistAdd {
-        jid: jid.to_owned(),
-        locale: "en_GB".to_owned(),
-    };
-    let line = serde_json::to_string(&req).map_err(|e| e.to_string())? + "\n";
+    let line = serde_json::to_string(req).map_err(|e| e.to_string())? + "\n";
     write
         .write_all(line.as_bytes())
         .await
@@ -258,7 +266,7 @@ async fn whitelist_add(sock: &Path, jid: &str) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     match serde_json::from_str(&answer) {
-        Ok(otrbot::bot::admin::Response::Ok { .. }) => Ok(()),
+        Ok(otrbot::bot::admin::Response::Ok { reply }) => Ok(reply),
         _ => Err(format!("the bot answered {answer:?}")),
     }
 }
@@ -727,6 +735,21 @@ fn main() {
         all.len(),
         met(!all.is_empty() && p99 < GOAL_P99)
     );
+    // The bot's own time per chat message (arrival at the bot to the end of its turn), apart
+    // from what the learners' side adds on this shared machine (their OTR, Prosody, TLS).
+    let sock = otrbot::bot::admin::socket_path(&data);
+    match rt.block_on(admin(&sock, &otrbot::bot::admin::Request::Stats)) {
+        Ok(otrbot::bot::admin::Reply::Stats { turn_times: t }) => println!(
+            "bot's own     p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms per chat message ({} turns; \
+             arrival at the bot to the end of its turn, from `otrbot stats`)      goal p99 < {GOAL_P99:?}: {}",
+            t.p50_us as f64 / 1000.0,
+            t.p99_us as f64 / 1000.0,
+            t.max_us as f64 / 1000.0,
+            t.turns,
+            met(t.turns > 0 && Duration::from_micros(t.p99_us) < GOAL_P99)
+        ),
+        other => println!("bot's own     turn times unavailable: {other:?}"),
+    }
     if let Some(first) = by_pair.get(FIRST_PAIR) {
         let mut v = first.clone();
         v.sort();

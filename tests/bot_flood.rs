@@ -379,6 +379,19 @@ async fn learners_keep_their_latency_during_a_flood_and_lose_nothing() {
         );
     }
     assert_eq!(sessions.len(), wl.len(), "{sessions:?}");
+    // The bot's own time per chat message, as `otrbot stats` reports it.
+    let stats = admin_json(&bot, &["stats", "--json"]);
+    let t = &stats["turn_times"];
+    let us = |k: &str| t[k].as_u64().unwrap_or_else(|| panic!("{k} in {stats}"));
+    assert!(
+        us("turns") >= 2 * wl.len() as u64,
+        "every learner's messages counted: {stats}"
+    );
+    assert!(
+        us("p50_us") <= us("p99_us") && us("p99_us") <= us("max_us"),
+        "{stats}"
+    );
+    eprintln!("flood: the bot's own time per chat message {stats}");
     eprintln!("flood: whole test {:.1} s", started.elapsed().as_secs_f64());
 }
 

@@ -59,6 +59,8 @@ pub enum Request {
         /// The secret (never logged).
         secret: super::admin_secret::SecretText,
     },
+    /// How the running bot is doing (its own turn times).
+    Stats,
 }
 
 /// A whitelist entry as listed.
@@ -152,6 +154,11 @@ pub enum Reply {
     SecretSet {
         /// The JID.
         jid: String,
+    },
+    /// The running bot's figures.
+    Stats {
+        /// Per chat message: its arrival at the bot to the end of its turn.
+        turn_times: super::turn_times::TurnTimesSummary,
     },
 }
 
@@ -350,6 +357,11 @@ pub fn handle(store: &Store, req: &Request, now: u64) -> (Response, Option<Admin
             ErrorKind::Protocol,
             "a shared secret goes to the lesson, not to the store",
         )),
+        // The running bot's teacher answers this one (`connection`).
+        Request::Stats => Err(error(
+            ErrorKind::Protocol,
+            "figures come from the running bot, not from the store",
+        )),
     };
     match r {
         Ok((reply, ev)) => (Response::Ok { reply }, ev),
@@ -448,6 +460,12 @@ async fn connection(
                     error(ErrorKind::Protocol, format!("bad request: {e}")),
                     None,
                 ),
+                Ok(Request::Stats) => {
+                    let reply = Reply::Stats {
+                        turn_times: teacher.turn_times(),
+                    };
+                    (Response::Ok { reply }, None)
+                }
                 Ok(Request::SecretSet { jid, secret }) => {
                     tracing::info!(%jid, "admin request: a shared secret");
                     (

@@ -12,6 +12,7 @@ mod data_dir;
 pub mod otr_state;
 pub mod roster;
 pub mod teach;
+pub mod turn_times;
 pub mod turns;
 
 #[cfg(test)]

@@ -66,6 +66,14 @@ pub enum SessionsCmd {
     },
 }
 
+/// `otrbot stats`
+#[derive(Debug, clap::Args)]
+pub struct StatsArgs {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// `otrbot secret …`
 #[derive(Debug, Subcommand)]
 pub enum SecretCmd {
@@ -242,7 +250,29 @@ fn print_reply(reply: &Reply, json: bool) {
         Reply::Whitelist { entries } => out!("{}", whitelist_table(entries)),
         Reply::Sessions { entries } if entries.is_empty() => outln!("no sessions"),
         Reply::Sessions { entries } => out!("{}", sessions_table(entries)),
+        Reply::Stats { turn_times: t } => {
+            let ms = |us: u64| us as f64 / 1000.0;
+            outln!(
+                "turns: {} chat messages since the bot started; the bot's own time per message \
+                 (arrival to the end of its turn): p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+                t.turns,
+                ms(t.p50_us),
+                ms(t.p90_us),
+                ms(t.p99_us),
+                ms(t.max_us)
+            );
+        }
     }
+}
+
+/// Runs `otrbot stats`.
+pub fn stats(
+    cmd: &StatsArgs,
+    settings: impl FnOnce() -> Result<Settings, Failure>,
+) -> Result<(), Failure> {
+    let reply = send(&settings()?, &Request::Stats)?;
+    print_reply(&reply, cmd.json);
+    Ok(())
 }
 
 /// The whitelist as a text table.

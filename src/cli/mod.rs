@@ -69,6 +69,8 @@ pub enum Command {
     /// Set a learner's shared secret, read from standard input (works while the bot runs).
     #[command(subcommand)]
     Secret(admin::SecretCmd),
+    /// Show the running bot's own time per chat message (works while the bot runs).
+    Stats(admin::StatsArgs),
     /// Write a template (.pot) of every translatable text in src/, crates/*/src/ and templates/.
     Extract(i18n::ExtractCmd),
     /// Start a translation catalogue for a new locale from a template.
@@ -110,6 +112,7 @@ pub fn execute(cli: Cli) -> Result<(), Failure> {
         Command::Whitelist(ref c) => admin::whitelist(c, || cli.load_settings()),
         Command::Sessions(ref c) => admin::sessions(c, || cli.load_settings()),
         Command::Secret(ref c) => admin::secret(c, || cli.load_settings()),
+        Command::Stats(ref c) => admin::stats(c, || cli.load_settings()),
         Command::Extract(ref c) => i18n::extract(c),
         Command::Init(ref c) => i18n::init(c),
         Command::Update(ref c) => i18n::update(c),

@@ -19,6 +19,7 @@ pub use teaching::Teaching;
 pub use turn::stage_of;
 
 use super::roster;
+use super::turn_times::{TurnTimes, TurnTimesSummary};
 use super::turns::{self, Ticket, TurnLocks};
 use crate::i18n::Catalogs;
 use crate::lesson::{self, Action};
@@ -26,6 +27,7 @@ use crate::store::{self, KeyPool, Store};
 use crate::xmpp::link::Command;
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::time::Instant;
 use tokio::sync::mpsc;
 use tokio_xmpp::jid::{BareJid, Jid};
 
@@ -53,7 +55,8 @@ pub struct Teacher {
     catalogs: Arc<Catalogs>,
     cfg: Arc<Teaching>,
     locks: TurnLocks,
-    inbox: turns::Inbox<(Jid, String)>,
+    inbox: turns::Inbox<(Jid, String, Instant)>,
+    times: TurnTimes,
 }
 
 impl Teacher {
@@ -76,11 +79,17 @@ impl Teacher {
             cfg: Arc::new(cfg),
             locks: TurnLocks::default(),
             inbox: turns::Inbox::default(),
+            times: TurnTimes::default(),
         }
     }
 
     fn lock_for(&self, jid: &str) -> Ticket {
         self.locks.enter(jid)
+    }
+
+    /// The bot's own time per chat message so far: arrival to the end of its turn.
+    pub fn turn_times(&self) -> TurnTimesSummary {
+        self.times.summary()
     }
 
     /// How many learners have a turn running or waiting (for tests of the bound).
@@ -94,15 +103,18 @@ impl Teacher {
     pub fn chat_in_order(&self, from: Jid, body: String) {
         let jid = from.to_bare().to_string();
         let bytes = body.len();
-        match self
-            .inbox
-            .push(&jid, (from, body), bytes, turns::INBOX_BOUND)
-        {
+        match self.inbox.push(
+            &jid,
+            (from, body, Instant::now()),
+            bytes,
+            turns::INBOX_BOUND,
+        ) {
             turns::Pushed::Start => {
                 let t = self.clone();
                 tokio::spawn(async move {
-                    while let Some((from, body)) = t.inbox.next(&jid) {
+                    while let Some((from, body, arrived)) = t.inbox.next(&jid) {
                         t.on_chat(from, body).await;
+                        t.times.record(arrived.elapsed());
                     }
                 });
             }
