@@ -1,7 +1,7 @@
 //! Thin wrappers over the symmetric primitives OTR uses.
 
 use aes::Aes128;
-use ctr::cipher::{KeyIvInit, StreamCipher};
+use ctr::cipher::{InnerIvInit, StreamCipher};
 use hmac::{Hmac, KeyInit, Mac};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
@@ -11,10 +11,34 @@ type Aes128Ctr = ctr::Ctr128BE<Aes128>;
 
 /// AES-128 in counter mode with the 8-byte `top` as the counter's top half, in place.
 pub fn aes_ctr(key: &[u8; 16], top: &[u8; 8], data: &mut [u8]) {
+    aes_ctr_keyed(&aes_key(key), top, data);
+}
+
+/// An AES-128 key schedule, for [`aes_ctr_keyed`] (wiped when dropped, by the aes crate).
+pub fn aes_key(key: &[u8; 16]) -> Aes128 {
+    Aes128::new(key.into())
+}
+
+/// [`aes_ctr`] with a key schedule made once for many messages.
+pub fn aes_ctr_keyed(cipher: &Aes128, top: &[u8; 8], data: &mut [u8]) {
     let mut iv = [0u8; 16];
     iv[..8].copy_from_slice(top);
-    let mut c = Aes128Ctr::new(key.into(), (&iv).into());
+    let core =
+        ctr::CtrCore::<Aes128, ctr::flavors::Ctr128BE>::inner_iv_init(cipher.clone(), (&iv).into());
+    let mut c = Aes128Ctr::from_core(core);
     c.apply_keystream(data);
+}
+
+/// HMAC-SHA1 keyed once (the inner and outer pads hashed), for [`hmac_sha1_keyed`].
+pub fn hmac_sha1_key(key: &[u8]) -> Hmac<Sha1> {
+    <Hmac<Sha1> as KeyInit>::new_from_slice(key).unwrap_or_else(|_| unreachable_hmac())
+}
+
+/// [`hmac_sha1`] with a key prepared once for many messages.
+pub fn hmac_sha1_keyed(keyed: &Hmac<Sha1>, data: &[u8]) -> [u8; 20] {
+    let mut m = keyed.clone();
+    m.update(data);
+    m.finalize().into_bytes().into()
 }
 
 /// HMAC-SHA256 over the concatenation of `parts`.
@@ -29,9 +53,7 @@ pub fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
 
 /// HMAC-SHA1 over `data`.
 pub fn hmac_sha1(key: &[u8], data: &[u8]) -> [u8; 20] {
-    let mut m = <Hmac<Sha1> as KeyInit>::new_from_slice(key).unwrap_or_else(|_| unreachable_hmac());
-    m.update(data);
-    m.finalize().into_bytes().into()
+    hmac_sha1_keyed(&hmac_sha1_key(key), data)
 }
 
 /// HMAC accepts keys of every length; this only satisfies the type checker.

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use super::ake::{DhKeyPair, Established, AKE_KEYID};
-use super::crypto::{aes_ctr, ct_eq, hmac_sha1, sha1, sha256};
+use super::crypto::{aes_ctr_keyed, aes_key, ct_eq, hmac_sha1_key, hmac_sha1_keyed, sha1, sha256};
 use super::error::{OtrError, Result};
 use super::group::{self, Element};
 use super::message::{data_authenticated, DataMessage, Header};
@@ -23,6 +23,44 @@ pub struct SessionKeys {
     recv_ctr: u64,
     send_mac_used: bool,
     recv_mac_used: bool,
+    /// The keys above as key schedules, made on first use while the channel is in memory.
+    #[serde(skip)]
+    keyed: KeyedCache,
+}
+
+/// AES key schedules and keyed HMACs of one [`SessionKeys`]: a run of messages under the same
+/// keys expands the AES key and hashes the HMAC pads once, not per message. Not stored; the
+/// AES schedules are wiped when dropped (the aes crate), and MAC keys are revealed by OTR
+/// once used anyway.
+struct Keyed {
+    send_aes: aes::Aes128,
+    recv_aes: aes::Aes128,
+    send_mac: hmac::Hmac<sha1::Sha1>,
+    recv_mac: hmac::Hmac<sha1::Sha1>,
+}
+
+/// The cache slot: equal whatever it holds (it is derived from the keys), emptied by zeroize.
+#[derive(Default)]
+struct KeyedCache(Option<Box<Keyed>>);
+
+impl Clone for KeyedCache {
+    fn clone(&self) -> Self {
+        KeyedCache::default()
+    }
+}
+
+impl PartialEq for KeyedCache {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for KeyedCache {}
+
+impl Zeroize for KeyedCache {
+    fn zeroize(&mut self) {
+        self.0 = None;
+    }
 }
 
 impl core::fmt::Debug for SessionKeys {
@@ -66,7 +104,26 @@ impl SessionKeys {
             recv_ctr: 0,
             send_mac_used: false,
             recv_mac_used: false,
+            keyed: KeyedCache::default(),
         }
+    }
+
+    /// The key schedules, made on first use.
+    fn keyed(&mut self) -> &Keyed {
+        let (send_aes, recv_aes, send_mac, recv_mac) = (
+            &self.send_aes,
+            &self.recv_aes,
+            &self.send_mac,
+            &self.recv_mac,
+        );
+        self.keyed.0.get_or_insert_with(|| {
+            Box::new(Keyed {
+                send_aes: aes_key(send_aes),
+                recv_aes: aes_key(recv_aes),
+                send_mac: hmac_sha1_key(send_mac),
+                recv_mac: hmac_sha1_key(recv_mac),
+            })
+        })
     }
 
     fn reveal_into(&self, out: &mut Vec<u8>) {
@@ -180,7 +237,7 @@ impl DataState {
         sess.send_ctr = sess.send_ctr.checked_add(1).ok_or(OtrError::TooLarge)?;
         let ctr = sess.send_ctr.to_be_bytes();
         let mut encrypted = plaintext.to_vec();
-        aes_ctr(&sess.send_aes, &ctr, &mut encrypted);
+        aes_ctr_keyed(&sess.keyed().send_aes, &ctr, &mut encrypted);
         let authenticated = data_authenticated(
             &header,
             flags,
@@ -190,7 +247,7 @@ impl DataState {
             &ctr,
             &encrypted,
         );
-        let mac = hmac_sha1(&sess.send_mac, &authenticated);
+        let mac = hmac_sha1_keyed(&sess.keyed().send_mac, &authenticated);
         sess.send_mac_used = true;
         let old_mac_keys = core::mem::take(&mut self.saved_mac_keys);
         Ok(DataMessage {
@@ -227,7 +284,10 @@ impl DataState {
             return Err(OtrError::UnknownKeys);
         };
         let sess = self.keys(oi, ti)?;
-        if !ct_eq(&hmac_sha1(&sess.recv_mac, &msg.authenticated), &msg.mac) {
+        if !ct_eq(
+            &hmac_sha1_keyed(&sess.keyed().recv_mac, &msg.authenticated),
+            &msg.mac,
+        ) {
             return Err(OtrError::Mac);
         }
         let ctr = u64::from_be_bytes(msg.ctr);
@@ -252,7 +312,7 @@ impl DataState {
         sess.recv_ctr = ctr;
         sess.recv_mac_used = true;
         let mut plaintext = Zeroizing::new(msg.encrypted.clone());
-        aes_ctr(&sess.recv_aes, &msg.ctr, &mut plaintext);
+        aes_ctr_keyed(&sess.keyed().recv_aes, &msg.ctr, &mut plaintext);
         let extra_key = sess.extra;
         if r == self.our_keyid {
             self.rotate_ours();
@@ -395,7 +455,7 @@ pub(crate) mod tests {
             &m.ctr,
             &m.encrypted,
         );
-        m.mac = hmac_sha1(&from.keys(1, 0).unwrap().send_mac, &m.authenticated);
+        m.mac = crate::crypto::hmac_sha1(&from.keys(1, 0).unwrap().send_mac, &m.authenticated);
         m
     }
 
