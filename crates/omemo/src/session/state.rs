@@ -194,6 +194,10 @@ impl SessionState {
     ) -> Result<MessageKeys> {
         let their = message.ratchet_key;
         let counter = message.counter;
+        if counter == u32::MAX {
+            // Its chain could go no further (and no sender gets there: ours refuses).
+            return Err(OmemoError::Malformed("SignalMessage counter"));
+        }
         let position = match self.receivers.iter().position(|r| r.ratchet_key == their) {
             Some(i) => i,
             None => self.ratchet_step(their, rng)?,
