@@ -76,8 +76,11 @@ fuzz_run() {
     mkdir -p ".run/fuzz/corpus/$t" ".run/fuzz/logs"
     log=".run/fuzz/logs/$t.log"
     echo "== fuzz $t ($dir, ${secs}s)"
+    # The committed seeds, where the target has any (git keeps no empty directory).
+    local seeds=()
+    [ -d "$dir/corpus/$t" ] && seeds=("$dir/corpus/$t")
     if ! "${FUZZ_CARGO[@]}" fuzz run --fuzz-dir "$dir" "${FUZZ_FLAGS[@]}" "$t" \
-      ".run/fuzz/corpus/$t" "$dir/corpus/$t" -- \
+      ".run/fuzz/corpus/$t" "${seeds[@]}" -- \
       -max_total_time="$secs" -timeout=20 -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1; then
       tail -n 60 "$log"
       echo "otrbot: fuzz target $t failed (log: $log; reproducer under $dir/artifacts/$t/)" >&2
