@@ -4,7 +4,7 @@
 mod support;
 
 use futures::StreamExt;
-use otrbot::xmpp::link::{add_jid, answer_subscription, run, Command, Link};
+use otrbot::xmpp::link::{add_jid, answer_subscription, run, Command, Link, Published};
 use otrbot::xmpp::stanza::{incoming, outgoing, Incoming, Outgoing};
 use otrbot::xmpp::stream::Connection;
 use std::time::Duration;
@@ -74,7 +74,7 @@ async fn befriends_learner_refuses_stranger_and_talks() {
         ev_tx,
         stop_rx,
         Some("ready".into()),
-        None,
+        Published::default(),
     ));
 
     // The bot befriends the whitelisted learner: the learner is asked to subscribe.

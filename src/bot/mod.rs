@@ -9,6 +9,7 @@ pub mod admin;
 pub mod admin_secret;
 pub mod course;
 mod data_dir;
+pub mod omemo_device;
 pub mod otr_state;
 pub mod roster;
 pub mod teach;
@@ -166,6 +167,17 @@ async fn serve(settings: Settings, store: Store) -> Result<(), Failure> {
     let lti = crate::lti::run::start(&settings, store.clone(), catalogs, course, stop_rx.clone())
         .await
         .map_err(|e| Failure::new(ExitCode::BadSetting, e))?;
+    let omemo = omemo_device::load_or_create(&store, crate::clock::unix_now())
+        .map_err(|e| Failure::new(ExitCode::Store, format!("the bot's OMEMO device: {e}")))?;
+    tracing::info!(
+        device = omemo.device_id(),
+        fingerprint = %omemo.fingerprint(),
+        "OMEMO device (published with PEP at every login)"
+    );
+    let published = link::Published {
+        avatar,
+        omemo: Some(omemo_device::publication(&omemo)),
+    };
     let xmpp_task = tokio::spawn(link::run(
         client,
         login.jid().clone(),
@@ -173,7 +185,7 @@ async fn serve(settings: Settings, store: Store) -> Result<(), Failure> {
         link_tx,
         stop_rx,
         status,
-        avatar,
+        published,
     ));
 
     tracing::info!(

@@ -15,6 +15,7 @@ pub mod keypool;
 mod lti;
 mod migrate;
 mod model;
+mod omemo;
 pub mod scanner;
 mod sessions;
 pub mod trees;

@@ -33,11 +33,16 @@ pub const LTI_VISIT_EXPIRY: &str = "lti_visit_expiry";
 /// each with when (`Vec<(String, u64)>`).
 pub const LTI_CLAIMS: &str = "lti_claims";
 
+/// `"device"` → the bot's own OMEMO device (opaque [`SecretBytes`](super::SecretBytes)).
+pub const OMEMO: &str = "omemo";
+/// The key of the bot's device in [`OMEMO`].
+pub const OMEMO_DEVICE_KEY: &[u8] = b"device";
+
 /// The meta key holding the schema version.
 pub const SCHEMA_KEY: &[u8] = b"schema_version";
 
 /// Every data tree (all but [`META`]), to tell a fresh store from one without a version.
-pub const DATA_TREES: [&str; 14] = [
+pub const DATA_TREES: [&str; 15] = [
     WHITELIST,
     SESSIONS,
     DEADLINES,
@@ -52,6 +57,7 @@ pub const DATA_TREES: [&str; 14] = [
     LTI_VISITS,
     LTI_VISIT_EXPIRY,
     LTI_CLAIMS,
+    OMEMO,
 ];
 
 /// The open trees.
@@ -72,6 +78,7 @@ pub(crate) struct Trees {
     pub visits: sled::Tree,
     pub visit_expiry: sled::Tree,
     pub claims: sled::Tree,
+    pub omemo: sled::Tree,
 }
 
 impl Trees {
@@ -92,6 +99,7 @@ impl Trees {
             visits: db.open_tree(LTI_VISITS)?,
             visit_expiry: db.open_tree(LTI_VISIT_EXPIRY)?,
             claims: db.open_tree(LTI_CLAIMS)?,
+            omemo: db.open_tree(OMEMO)?,
         })
     }
 }

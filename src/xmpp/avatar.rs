@@ -2,14 +2,12 @@
 //! image in `urn:xmpp:avatar:data`, then its description in `urn:xmpp:avatar:metadata`), and
 //! the XEP-0153 hash announced in the bot's presence.
 
+use super::pep::{publish_iq, Access};
 use data_encoding::HEXLOWER;
 use sha1::{Digest, Sha1};
 use std::path::Path;
 use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::avatar::{Data, Info, Metadata};
-use tokio_xmpp::parsers::iq::Iq;
-use tokio_xmpp::parsers::pubsub::pubsub::{Item, Publish};
-use tokio_xmpp::parsers::pubsub::{ItemId, NodeName, PubSub};
 use tokio_xmpp::parsers::vcard_update::{Photo, VCardUpdate};
 use tokio_xmpp::Stanza;
 
@@ -117,8 +115,20 @@ impl Avatar {
             infos: vec![self.info.clone()],
         };
         [
-            publish_iq(PUBLISH_IDS[0], DATA_NODE, &self.id(), data.into()),
-            publish_iq(PUBLISH_IDS[1], METADATA_NODE, &self.id(), metadata.into()),
+            publish_iq(
+                PUBLISH_IDS[0],
+                DATA_NODE,
+                &self.id(),
+                data.into(),
+                Access::Default,
+            ),
+            publish_iq(
+                PUBLISH_IDS[1],
+                METADATA_NODE,
+                &self.id(),
+                metadata.into(),
+                Access::Default,
+            ),
         ]
     }
 
@@ -131,25 +141,6 @@ impl Avatar {
         }
         .into()
     }
-}
-
-fn publish_iq(id: &str, node: &str, item: &str, payload: Element) -> Stanza {
-    let publish = Publish {
-        node: NodeName(node.to_owned()),
-        items: vec![Item {
-            id: Some(ItemId(item.to_owned())),
-            publisher: None,
-            payload: Some(payload),
-        }],
-    };
-    Iq::from_set(
-        id,
-        PubSub::Publish {
-            publish,
-            publish_options: None,
-        },
-    )
-    .into()
 }
 
 /// Width and height from a PNG's IHDR chunk (bytes 16..24, big-endian), if they fit a u16.

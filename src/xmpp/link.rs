@@ -47,8 +47,17 @@ pub fn answer_subscription(from: &BareJid, whitelisted: bool) -> Vec<Command> {
     }
 }
 
+/// What the bot publishes about itself whenever it comes online.
+#[derive(Default)]
+pub struct Published {
+    /// The avatar (XEP-0084, and its XEP-0153 hash in presence).
+    pub avatar: Option<Avatar>,
+    /// The OMEMO device list and bundle.
+    pub omemo: Option<super::omemo::Publication>,
+}
+
 /// Pumps `client` until `shutdown` turns true or the command channel closes, publishing
-/// `avatar` (XEP-0084, and its XEP-0153 hash in presence) whenever online.
+/// `published` whenever online.
 pub async fn run(
     mut client: Connection,
     own: BareJid,
@@ -56,11 +65,12 @@ pub async fn run(
     events: mpsc::Sender<Link>,
     mut shutdown: watch::Receiver<bool>,
     mut status: Option<String>,
-    avatar: Option<Avatar>,
+    published: Published,
 ) {
+    let avatar = published.avatar.as_ref();
     // The roster first: it makes the server deliver subscription requests to this resource.
     send(&mut client, Outgoing::RosterGet).await;
-    announce(&mut client, &status, avatar.as_ref()).await;
+    announce(&mut client, &status, &published).await;
     loop {
         tokio::select! {
             _ = shutdown.changed() => {
@@ -72,7 +82,7 @@ pub async fn run(
                     Command::Send(o) => send(&mut client, o).await,
                     Command::SetStatus(s) => {
                         status = s;
-                        send_raw(&mut client, presence(&status, avatar.as_ref())).await;
+                        send_raw(&mut client, presence(&status, avatar)).await;
                     }
                 }
             }
@@ -82,7 +92,7 @@ pub async fn run(
                 let link = match ev {
                     Event::Online { bound_jid, .. } => {
                         send(&mut client, Outgoing::RosterGet).await;
-                        announce(&mut client, &status, avatar.as_ref()).await;
+                        announce(&mut client, &status, &published).await;
                         Link::Online(bound_jid)
                     }
                     Event::Disconnected(e) => Link::Offline(e.to_string()),
@@ -148,9 +158,15 @@ fn presence(status: &Option<String>, avatar: Option<&Avatar>) -> Stanza {
 
 /// Once online: the avatar is published (before the presence that announces its hash), then
 /// the presence is sent.
-async fn announce(client: &mut Connection, status: &Option<String>, avatar: Option<&Avatar>) {
+async fn announce(client: &mut Connection, status: &Option<String>, published: &Published) {
+    let avatar = published.avatar.as_ref();
     if let Some(a) = avatar {
         for st in a.publish() {
+            send_raw(client, st).await;
+        }
+    }
+    if let Some(o) = &published.omemo {
+        for st in o.stanzas() {
             send_raw(client, st).await;
         }
     }

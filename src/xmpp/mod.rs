@@ -6,6 +6,7 @@ pub mod jid;
 pub mod link;
 pub mod login;
 pub mod omemo;
+pub mod pep;
 mod redact;
 pub mod stanza;
 pub mod stream;

@@ -1,7 +1,54 @@
 //! OMEMO 0.3's elements (xmpp-parsers' `legacy_omemo`: device list, bundle, `<encrypted>`)
 //! to and from the omemo crate's plain data, with every size bounded.
 
+use tokio_xmpp::Stanza;
 use xmpp_parsers::legacy_omemo as xml;
+
+use super::pep::{publish_iq, Access};
+
+/// The PEP node of an account's OMEMO 0.3 device list.
+pub const DEVICE_LIST_NODE: &str = "eu.siacs.conversations.axolotl.devicelist";
+/// The iq ids of the bot's OMEMO publications (errors are logged by the connection).
+pub const PUBLISH_IDS: [&str; 2] = ["otrbot-omemo-devicelist", "otrbot-omemo-bundle"];
+
+/// The PEP node of device `id`'s bundle.
+pub fn bundle_node(id: u32) -> String {
+    format!("eu.siacs.conversations.axolotl.bundles:{id}")
+}
+
+/// Our OMEMO devices as published: the device list and one device's bundle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Publication {
+    /// The device list.
+    pub ids: Vec<u32>,
+    /// The device whose bundle this is.
+    pub device: u32,
+    /// Its bundle.
+    pub bundle: omemo::Bundle,
+}
+
+impl Publication {
+    /// The iq sets that publish the device list and the bundle, both readable by anyone
+    /// (item `current`, as OMEMO 0.3 clients read them).
+    pub fn stanzas(&self) -> [Stanza; 2] {
+        [
+            publish_iq(
+                PUBLISH_IDS[0],
+                DEVICE_LIST_NODE,
+                "current",
+                device_list(&self.ids).into(),
+                Access::Open,
+            ),
+            publish_iq(
+                PUBLISH_IDS[1],
+                &bundle_node(self.device),
+                "current",
+                bundle_element(&self.bundle).into(),
+                Access::Open,
+            ),
+        ]
+    }
+}
 
 /// Devices accepted in one device list.
 pub const MAX_DEVICES: usize = 64;
