@@ -175,19 +175,24 @@ impl Ours {
     }
 }
 
+/// The device ids in a list field of a peer response (`rids`, `prekey_rids`).
+fn ids(response: &Value, field: &str) -> Vec<u32> {
+    response[field]
+        .as_array()
+        .unwrap_or_else(|| panic!("no {field} in {response}"))
+        .iter()
+        .map(|v| v.as_u64().unwrap() as u32)
+        .collect()
+}
+
 /// Delivers the Python side's queued empty messages to us (those addressed to our JID).
 fn deliver_outbox(peer: &mut Peer, ours: &mut [&mut Ours]) {
     for m in std::mem::take(&mut peer.outbox) {
         if m["to"] != RS {
             continue;
         }
-        let rids: Vec<u64> = m["rids"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| r.as_u64().unwrap())
-            .collect();
-        for d in ours.iter_mut().filter(|d| rids.contains(&(d.id() as u64))) {
+        let rids = ids(&m, "rids");
+        for d in ours.iter_mut().filter(|d| rids.contains(&d.id())) {
             let (text, _) = d
                 .decrypt(m["xml"].as_str().unwrap())
                 .expect("an empty message from python");
@@ -211,13 +216,7 @@ fn established(rust_first: bool) -> (Peer, Ours, u32, String) {
         deliver_outbox(&mut peer, &mut [&mut ours]);
     } else {
         let r = peer.encrypt("p1", "hello from python");
-        assert!(
-            r["prekey_rids"]
-                .as_array()
-                .unwrap()
-                .contains(&json!(ours.id())),
-            "{r}"
-        );
+        assert!(ids(&r, "prekey_rids").contains(&ours.id()), "{r}");
         let (text, bundle_changed) = ours.decrypt(r["xml"].as_str().unwrap()).unwrap();
         assert_eq!(text.as_deref(), Some("hello from python"));
         assert!(bundle_changed, "python used one of our one-time prekeys");
@@ -231,7 +230,7 @@ fn a_session_we_start_is_answered_and_stops_carrying_the_key_exchange() {
     let (mut peer, mut ours, p1, bundle) = established(true);
     let r = peer.encrypt("p1", "reply from python");
     assert!(
-        r["prekey_rids"].as_array().unwrap().is_empty(),
+        ids(&r, "prekey_rids").is_empty(),
         "python answers on the session: {r}"
     );
     let (text, _) = ours.decrypt(r["xml"].as_str().unwrap()).unwrap();
@@ -251,7 +250,7 @@ fn a_session_python_starts_is_accepted_and_answered() {
     let r = peer.decrypt("p1", &x);
     assert_eq!(r["text"], "answer from rust", "{r}");
     let r = peer.encrypt("p1", "second from python");
-    assert!(r["prekey_rids"].as_array().unwrap().is_empty(), "{r}");
+    assert!(ids(&r, "prekey_rids").is_empty(), "{r}");
     assert_eq!(
         ours.decrypt(r["xml"].as_str().unwrap())
             .unwrap()
@@ -375,16 +374,8 @@ fn several_devices_on_each_side_all_read_every_message() {
 
     // Python's p1 writes to our account: both our devices get a key (and p1's other device).
     let r = peer.encrypt("p1", "to all rust devices");
-    let rids: Vec<u64> = r["rids"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_u64().unwrap())
-        .collect();
-    assert!(
-        rids.contains(&(r1.id() as u64)) && rids.contains(&(r2.id() as u64)),
-        "{r}"
-    );
+    let rids = ids(&r, "rids");
+    assert!(rids.contains(&r1.id()) && rids.contains(&r2.id()), "{r}");
     for d in [&mut r1, &mut r2] {
         assert_eq!(
             d.decrypt(r["xml"].as_str().unwrap()).unwrap().0.as_deref(),
@@ -419,13 +410,7 @@ fn a_session_is_re_established_after_either_side_lost_its_state() {
     let r = peer.call(json!({"op": "reset", "name": "p1"}));
     assert!(r["sessions_dropped"].as_u64().unwrap() >= 1, "{r}");
     let r = peer.encrypt("p1", "after python lost its state");
-    assert!(
-        r["prekey_rids"]
-            .as_array()
-            .unwrap()
-            .contains(&json!(ours.id())),
-        "{r}"
-    );
+    assert!(ids(&r, "prekey_rids").contains(&ours.id()), "{r}");
     let (text, changed) = ours.decrypt(r["xml"].as_str().unwrap()).unwrap();
     assert_eq!(text.as_deref(), Some("after python lost its state"));
     assert!(changed);
