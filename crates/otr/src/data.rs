@@ -4,9 +4,10 @@ use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use super::ake::{DhKeyPair, Established, AKE_KEYID};
-use super::crypto::{aes_ctr_keyed, aes_key, ct_eq, hmac_sha1_key, hmac_sha1_keyed, sha1, sha256};
+use super::crypto::{aes_ctr_keyed, ct_eq, hmac_sha1_keyed, sha1, sha256};
 use super::error::{OtrError, Result};
 use super::group::{self, Element};
+use super::keyed::{Keyed, KeyedCache};
 use super::message::{data_authenticated, DataMessage, Header};
 use super::wire;
 
@@ -26,41 +27,6 @@ pub struct SessionKeys {
     /// The keys above as key schedules, made on first use while the channel is in memory.
     #[serde(skip)]
     keyed: KeyedCache,
-}
-
-/// AES key schedules and keyed HMACs of one [`SessionKeys`]: a run of messages under the same
-/// keys expands the AES key and hashes the HMAC pads once, not per message. Not stored; the
-/// AES schedules are wiped when dropped (the aes crate), and MAC keys are revealed by OTR
-/// once used anyway.
-struct Keyed {
-    send_aes: aes::Aes128,
-    recv_aes: aes::Aes128,
-    send_mac: hmac::Hmac<sha1::Sha1>,
-    recv_mac: hmac::Hmac<sha1::Sha1>,
-}
-
-/// The cache slot: equal whatever it holds (it is derived from the keys), emptied by zeroize.
-#[derive(Default)]
-struct KeyedCache(Option<Box<Keyed>>);
-
-impl Clone for KeyedCache {
-    fn clone(&self) -> Self {
-        KeyedCache::default()
-    }
-}
-
-impl PartialEq for KeyedCache {
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
-}
-
-impl Eq for KeyedCache {}
-
-impl Zeroize for KeyedCache {
-    fn zeroize(&mut self) {
-        self.0 = None;
-    }
 }
 
 impl core::fmt::Debug for SessionKeys {
@@ -110,20 +76,12 @@ impl SessionKeys {
 
     /// The key schedules, made on first use.
     fn keyed(&mut self) -> &Keyed {
-        let (send_aes, recv_aes, send_mac, recv_mac) = (
+        self.keyed.get(
             &self.send_aes,
             &self.recv_aes,
             &self.send_mac,
             &self.recv_mac,
-        );
-        self.keyed.0.get_or_insert_with(|| {
-            Box::new(Keyed {
-                send_aes: aes_key(send_aes),
-                recv_aes: aes_key(recv_aes),
-                send_mac: hmac_sha1_key(send_mac),
-                recv_mac: hmac_sha1_key(recv_mac),
-            })
-        })
+        )
     }
 
     fn reveal_into(&self, out: &mut Vec<u8>) {

@@ -29,6 +29,7 @@ pub mod dsa_ops;
 pub mod error;
 pub mod fragment;
 pub mod group;
+mod keyed;
 pub mod keyfile;
 pub mod keygen;
 pub mod keys;
