@@ -27,11 +27,13 @@ macro_rules! trn {
 mod machine;
 pub mod markup;
 pub mod msg;
+pub mod omemo;
 pub mod secret;
 
 pub use machine::step;
 pub use markup::strip_markup;
 pub use msg::{Msg, Param, Text};
+pub use omemo::{BotDevices, OmemoProgress, OmemoStage, Protocol};
 
 use secret::SecretWeakness;
 use serde::{Deserialize, Serialize};
@@ -102,6 +104,8 @@ pub enum Stage {
     Completed(Finished),
     /// The session is over; only deletion remains.
     Ended(EndReason),
+    /// The OMEMO lesson (after the OTR stages, so that their stored encoding stays the same).
+    Omemo(OmemoStage),
 }
 
 impl Stage {
@@ -113,9 +117,52 @@ impl Stage {
         })
     }
 
+    /// The stage of a newly whitelisted learner of `protocol`'s lesson.
+    pub fn start_with(protocol: Protocol, secret_set: bool) -> Stage {
+        match protocol {
+            Protocol::Otr => Stage::start(secret_set),
+            Protocol::Omemo => Stage::Omemo(OmemoStage::Waiting(OmemoProgress::default())),
+        }
+    }
+
+    /// Which lesson this stage belongs to.
+    pub fn protocol(&self) -> Protocol {
+        match self {
+            Stage::Omemo(_) => Protocol::Omemo,
+            _ => Protocol::Otr,
+        }
+    }
+
+    /// The code and its attempts, once the bot is verified (either lesson).
+    pub fn finished(&self) -> Option<&Finished> {
+        match self {
+            Stage::Verified(f)
+            | Stage::Completed(f)
+            | Stage::Omemo(OmemoStage::Verified(f) | OmemoStage::Completed(f)) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// Whether the code was entered and the grade posted (either lesson).
+    pub fn is_completed(&self) -> bool {
+        matches!(
+            self,
+            Stage::Completed(_) | Stage::Omemo(OmemoStage::Completed(_))
+        )
+    }
+
+    /// Whether the code is given and waits for the course page (either lesson).
+    pub fn is_verified(&self) -> bool {
+        matches!(
+            self,
+            Stage::Verified(_) | Stage::Omemo(OmemoStage::Verified(_))
+        )
+    }
+
     /// A stable name for the store and logs.
     pub fn name(&self) -> &'static str {
         match self {
+            Stage::Omemo(s) => s.name(),
             Stage::Waiting(_) => "waiting",
             Stage::Plaintext(_) => "plaintext",
             Stage::Encrypted(_) => "encrypted",
@@ -181,6 +228,17 @@ pub enum Event {
     },
     /// The session has expired.
     Expire,
+    /// An OMEMO message with a payload from the learner (empty key-transport messages are not
+    /// events): which of the bot's devices it was encrypted for, and its text when the bot's
+    /// true device could read it.
+    OmemoReceived {
+        /// The text (markup is stripped here); empty when it was not for the true device.
+        text: String,
+        /// The bot's devices named by its `<key>` elements.
+        devices: BotDevices,
+        /// How many OMEMO devices of the learner's account the bot knows of.
+        learner_devices: u32,
+    },
 }
 
 impl Event {
@@ -203,6 +261,7 @@ impl Event {
             Event::CompletionCodeEntered { .. } => "bot_secret_checked",
             Event::Warn { .. } => "warn",
             Event::Expire => "expire",
+            Event::OmemoReceived { .. } => "omemo_received",
         }
     }
 }
@@ -217,6 +276,15 @@ impl std::fmt::Debug for Event {
                 text.len()
             ),
             Event::Warn { minutes_left } => write!(f, "Warn {{ minutes_left: {minutes_left} }}"),
+            Event::OmemoReceived {
+                text,
+                devices,
+                learner_devices,
+            } => write!(
+                f,
+                "OmemoReceived {{ text: <{} bytes>, devices: {devices:?}, learner_devices: {learner_devices} }}",
+                text.len()
+            ),
             other => write!(f, "{}", other.name()),
         }
     }
@@ -289,6 +357,9 @@ pub struct Env {
     pub has_help_url: bool,
     /// Fresh random bytes for a completion code.
     pub random: [u8; secret::CODE_BYTES],
+    /// The fingerprints (hex) of the bot's OMEMO devices, true and impostor, to recognise
+    /// one typed into the chat.
+    pub omemo_fingerprints: Vec<String>,
 }
 
 impl Default for Env {
@@ -298,6 +369,7 @@ impl Default for Env {
             code_attempts: DEFAULT_CODE_ATTEMPTS,
             has_help_url: false,
             random: [0; secret::CODE_BYTES],
+            omemo_fingerprints: Vec::new(),
         }
     }
 }

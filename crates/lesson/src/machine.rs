@@ -7,6 +7,7 @@ use super::{
 };
 
 mod finished;
+mod omemo;
 use finished::{completed, verified};
 
 type Step = Result<(Stage, Vec<Action>), LessonError>;
@@ -21,6 +22,7 @@ pub fn step(stage: &Stage, event: &Event, env: &Env) -> Step {
         Stage::Ended(_) => Err(LessonError::SessionOver),
         Stage::Verified(f) => verified(f, event),
         Stage::Completed(f) => completed(f, event),
+        Stage::Omemo(s) => omemo::step(s, event, env),
         Stage::Waiting(p) | Stage::Plaintext(p) | Stage::Encrypted(p) | Stage::Verifying(p, _) => {
             learning(stage, p.clone(), event, env).ok_or_else(impossible)?
         }
@@ -283,6 +285,8 @@ fn learning(stage: &Stage, mut p: Progress, event: &Event, env: &Env) -> Option<
             }
         }
         Event::CompletionCodeEntered { .. } => Some(Err(LessonError::NoCodeYet)),
+        // The OTR lesson does not read OMEMO (the bot routes by the session's lesson).
+        Event::OmemoReceived { .. } => None,
     }
 }
 

@@ -110,6 +110,32 @@ messages! {
     Expired => Text::One(tr!("This session has ended because nothing happened for a while. To start again, open the exercise from your course again.")),
     /// The bot's status text, shown to a learner whose session expired.
     ExpiredStatus => Text::One(tr!("Session ended. To start again, open the exercise from your course again.")),
+    /// The OMEMO lesson: the first plain-text message.
+    OmemoPlaintextHello => Text::One(tr!("Hello! Your message reached me as plain text: the servers between us, and anyone who can watch them, can read everything we write. Let's make this conversation private. Please switch on OMEMO encryption for our chat in your client.")),
+    /// The OMEMO lesson: plain text again.
+    OmemoPlaintextReminder => Text::One(tr!("We are still writing in plain text, so this conversation is not private yet. Please switch on OMEMO.")),
+    /// How to switch OMEMO on in the common clients.
+    OmemoHints => Text::One(tr!("How to switch on OMEMO:\n- Conversations: tap the lock icon at the top of this chat and choose OMEMO.\n- Gajim: click the lock icon next to the message field and choose OMEMO.\n- Dino: click the lock icon in the message field and choose OMEMO.\n- Monal: tap the lock icon at the top of this chat.\n- Profanity: type /omemo gen once (it makes your keys), then /omemo start")),
+    /// The first OMEMO message, also for the impostor: encrypted, not verified.
+    OmemoUnverified => Text::One(tr!("Well done: your message was encrypted with OMEMO. But it is not verified yet. Your client encrypted it for two devices that claim to be mine, and only one of them is really mine: whoever holds the other one can read along, and you cannot yet know which is which.")),
+    /// How to verify the bot's true device and refuse the other.
+    OmemoVerifyHints => Text::One(tr!("To verify me, compare the fingerprints of my devices in your client with the fingerprint on the course page. Trust the device whose fingerprint matches, and distrust the other one:\n- Conversations: scan the QR code on the course page, then open my contact details and switch off the key that does not match.\n- Gajim: open my contact details, then Encryption: mark the matching device as verified and the other as not trusted.\n- Dino: open my contact details, then Encryption: verify the matching key and reject the other.\n- Monal: open my contact details, then Encryption Keys: switch off the key that does not match.\n- Profanity: type /omemo fingerprint in this chat, then /omemo trust followed by the matching fingerprint, and /omemo untrust followed by the other one.\nThen write to me again.")),
+    /// A message still encrypted for the impostor as well.
+    OmemoImpostorTrusted => Text::One(tr!("Your last message was encrypted for my real device, but also for a device that is not mine: its fingerprint is not the one on the course page. Whoever holds that device can read what you write. Distrust that device in your client, then write to me again.")),
+    /// A message for the impostor only: the true device distrusted.
+    OmemoTrueDistrusted => Text::One(tr!("Your last message was encrypted only for a device that is not mine, and not for my real device. I cannot read it, but whoever holds that other device can. You trusted the wrong fingerprint: compare again with the course page, trust the device whose fingerprint matches, and distrust the other.")),
+    /// A message for the true device only: verified; the completion code.
+    OmemoVerified => Text::One(tr!("Your message was encrypted for my real device only: you compared my fingerprint with the one on the course page and refused the device that only pretended to be me. Congratulations, you have completed the exercise! Your completion code is {code}. Enter it on the course page.")),
+    /// The learner typed a fingerprint into the chat.
+    OmemoFingerprintInChat => Text::One(tr!("You typed a fingerprint into this chat. That proves nothing: anyone in between could repeat a fingerprint they have seen. Verifying happens in your client: compare my fingerprint there with the one on the course page, and mark the device as trusted or not trusted there.")),
+    /// The learner's account has several OMEMO devices.
+    OmemoSeveralDevices => plural(trn!("I can see {n} OMEMO device on your account. Each of your devices keeps its own list of trusted keys: verify me on every device you use, and check that every device listed for your account is really yours.", "I can see {n} OMEMO devices on your account. Each of your devices keeps its own list of trusted keys: verify me on every device you use, and check that every device listed for your account is really yours.")),
+    /// Plain text while OMEMO is on between the learner and the bot.
+    OmemoPlainWhileOn => Text::One(tr!("Your last message reached me as plain text, although our chat can be encrypted with OMEMO. Please make sure OMEMO is switched on before you write.")),
+    /// The plain-text body of the bot's OMEMO messages, for clients that cannot decrypt them.
+    OmemoFallbackBody => Text::One(tr!("I sent you an OMEMO encrypted message, but your client does not seem to support OMEMO. Please switch on OMEMO, or use a client that has it.")),
+    /// No attempts left for the OMEMO lesson's code (page and chat).
+    OmemoCodeAttemptsExhausted => Text::One(tr!("That code is not right, and it was the last attempt for it: the code no longer works. To get a new code, write to me again, encrypted for my real device only.")),
 }
 
 /// A parameter value of a message.

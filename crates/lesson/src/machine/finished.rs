@@ -18,6 +18,45 @@ fn done_reply(f: &Finished) -> Action {
     }
 }
 
+/// What a completion code entered on the page came to.
+pub(super) enum CodeCheck {
+    /// The right code: the grade goes out; the finished state to complete with.
+    Accepted(Finished, Vec<Action>),
+    /// A wrong code with attempts left.
+    Refused(Finished, Vec<Action>),
+    /// A wrong code and the last attempt: the code is void (and the secret with it).
+    Void {
+        /// Whether the conversation was encrypted when the code died.
+        encrypted: bool,
+        /// What to do.
+        actions: Vec<Action>,
+    },
+}
+
+/// Checks `code` against the one given (either lesson); `exhausted` is said when it dies.
+pub(super) fn check_code(mut f: Finished, code: &str, exhausted: Msg) -> CodeCheck {
+    if code_matches(code, &f.code) {
+        let actions = vec![
+            Action::AcceptCode,
+            Action::PostGrade(1.0),
+            Action::say(Msg::CodeAccepted),
+        ];
+        return CodeCheck::Accepted(f, actions);
+    }
+    f.attempts_left = f.attempts_left.saturating_sub(1);
+    let mut actions = vec![Action::RefuseCode {
+        attempts_left: f.attempts_left,
+    }];
+    if f.attempts_left > 0 {
+        return CodeCheck::Refused(f, actions);
+    }
+    actions.extend([Action::VoidSecret, Action::say(exhausted)]);
+    CodeCheck::Void {
+        encrypted: f.encrypted,
+        actions,
+    }
+}
+
 /// Events once the bot is verified and the code given.
 pub(super) fn verified(f: &Finished, event: &Event) -> Step {
     let mut f = f.clone();
@@ -76,30 +115,34 @@ pub(super) fn verified(f: &Finished, event: &Event) -> Step {
             acts.extend([Action::VoidSecret, Action::say(Msg::SecretInChatDone)]);
         }
         Event::SecretReceived { .. } => return Err(LessonError::AlreadyVerified),
+        Event::OmemoReceived { .. } => {
+            return Err(LessonError::Impossible {
+                stage: "verified",
+                event: event.name(),
+            })
+        }
         Event::CompletionCodeEntered { code } => {
-            if code_matches(code, &f.code) {
-                acts.extend([
-                    Action::AcceptCode,
-                    Action::PostGrade(1.0),
-                    Action::say(Msg::CodeAccepted),
-                ]);
-                return Ok((Stage::Completed(f), acts));
-            }
-            f.attempts_left = f.attempts_left.saturating_sub(1);
-            acts.push(Action::RefuseCode {
-                attempts_left: f.attempts_left,
-            });
-            if f.attempts_left == 0 {
-                // The code is void. Guessing stops here: a new code needs a new secret on
-                // the course page and a new verification (the exercise once more).
-                acts.extend([Action::VoidSecret, Action::say(Msg::CodeAttemptsExhausted)]);
-                let again = Progress::default();
-                let next = if f.encrypted {
-                    Stage::Encrypted(again)
-                } else {
-                    Stage::Plaintext(again)
-                };
-                return Ok((next, acts));
+            match check_code(f, code, Msg::CodeAttemptsExhausted) {
+                CodeCheck::Accepted(f, a) => {
+                    acts.extend(a);
+                    return Ok((Stage::Completed(f), acts));
+                }
+                CodeCheck::Refused(refused, a) => {
+                    acts.extend(a);
+                    return Ok((Stage::Verified(refused), acts));
+                }
+                CodeCheck::Void { encrypted, actions } => {
+                    // The code is void. Guessing stops here: a new code needs a new secret on
+                    // the course page and a new verification (the exercise once more).
+                    acts.extend(actions);
+                    let again = Progress::default();
+                    let next = if encrypted {
+                        Stage::Encrypted(again)
+                    } else {
+                        Stage::Plaintext(again)
+                    };
+                    return Ok((next, acts));
+                }
             }
         }
     }
