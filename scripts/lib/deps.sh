@@ -40,11 +40,14 @@ otrbot_install_deps() {
 # the known answers and the omemo benchmark compare against. Pinned: the known answers in
 # crates/omemo/tests/vectors were made with these versions. In a virtual environment of the
 # project's own (.run/python), so that neither Debian's nor another Python is changed.
-OTRBOT_PYTHON_PACKAGES=(omemo==2.1.0 "oldmemo[xml]==2.1.0" XEdDSA==1.2.0 X3DH==1.3.0 DoubleRatchet==1.3.0)
+# slixmpp + slixmpp-omemo (and Twomemo, which slixmpp-omemo needs) drive the scripted OMEMO learner
+# (tests/omemo/clients/learner.py) and the two-device stand-in bot; these versions keep the pins above.
+OTRBOT_PYTHON_PACKAGES=(omemo==2.1.0 "oldmemo[xml]==2.1.0" XEdDSA==1.2.0 X3DH==1.3.0 DoubleRatchet==1.3.0
+  "twomemo[xml]==2.1.0" slixmpp==1.17.0 slixmpp-omemo==2.2.0)
 
 otrbot_python_env() {
   local venv="$PWD/.run/python"
-  if ! "$venv/bin/python" -c 'import omemo, oldmemo.etree' 2>/dev/null; then
+  if ! "$venv/bin/python" -c 'import omemo, oldmemo.etree, slixmpp_omemo' 2>/dev/null; then
     echo "otrbot: installing ${OTRBOT_PYTHON_PACKAGES[*]} into $venv (pip)" >&2
     python3 -m venv "$venv" &&
       "$venv/bin/pip" install -q --disable-pip-version-check "${OTRBOT_PYTHON_PACKAGES[@]}" || {
