@@ -154,7 +154,8 @@ fn main() {
             catalogs,
             otrbot::bot::teach::Teaching::with_defaults("bot@example.org", timeouts),
             xmpp,
-        );
+        )
+        .expect("the teacher");
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -171,6 +172,7 @@ fn main() {
             pool,
             timeouts,
             events: tx,
+            protocol: otrbot::lesson::Protocol::Otr,
         });
         let app = App {
             store: store.clone(),

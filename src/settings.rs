@@ -145,6 +145,9 @@ pub struct Lesson {
     pub scheduled_say: bool,
     /// Typing speed in characters per second when `scheduled_say` is on.
     pub type_speed: u32,
+    /// The lesson of a session whose launch does not choose one (`custom_protocol`): `otr`
+    /// or `omemo`.
+    pub protocol: crate::lesson::Protocol,
 }
 
 impl Default for Lesson {
@@ -158,6 +161,7 @@ impl Default for Lesson {
             timeout_check_interval: 60,
             scheduled_say: true,
             type_speed: 20,
+            protocol: crate::lesson::Protocol::Otr,
         }
     }
 }

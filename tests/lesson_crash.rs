@@ -77,6 +77,7 @@ fn teacher(store: &Store) -> Teacher {
         Teaching::with_defaults("bot@example.org", T),
         xmpp,
     )
+    .expect("the teacher")
 }
 
 fn verifying() -> Stage {

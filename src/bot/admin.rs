@@ -380,10 +380,7 @@ fn session_row(jid: String, r: store::StoredSession) -> SessionRow {
         warn_at: r.deadlines.warn_at,
         expire_at: r.deadlines.expire_at,
         has_secret: s.shared_secret.is_some(),
-        completed: matches!(
-            super::course::lesson_stage(s),
-            Some(crate::lesson::Stage::Verified(_) | crate::lesson::Stage::Completed(_))
-        ),
+        completed: super::course::lesson_stage(s).is_some_and(|st| st.finished().is_some()),
         attempts: s.attempts,
         lti_context: s.lti.as_ref().and_then(|l| l.context_id.clone()),
         grade_pending: None,

@@ -91,7 +91,8 @@ pub fn set_offline(store: &Store, settings: &Settings, jid: &str, secret: &Secre
             Arc::new(Catalogs::empty()),
             teaching,
             xmpp,
-        );
+        )
+        .expect("the teacher");
         set(&teacher, jid, secret).await
     })
 }

@@ -40,6 +40,7 @@ pub(super) fn rig() -> Rig {
         },
         may_start_smp: false,
         per_char: None,
+        protocol: crate::lesson::Protocol::Otr,
     };
     let teacher = Teacher::new(
         store.clone(),
@@ -47,7 +48,8 @@ pub(super) fn rig() -> Rig {
         Arc::new(Catalogs::empty()),
         cfg,
         tx,
-    );
+    )
+    .expect("the teacher");
     Rig {
         teacher,
         store,

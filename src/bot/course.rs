@@ -7,7 +7,7 @@
 
 use super::admin::{self, AdminEvent};
 use super::teach::{stage_of, Teacher, TurnError};
-use crate::lesson::{self, Action, LessonError, Stage};
+use crate::lesson::{self, Action, LessonError, Protocol, Stage};
 use crate::lti::course::{same_learner, Course, CourseError, Ended, Started};
 use crate::lti::{CodeVerdict, SecretVerdict};
 use crate::store::{
@@ -91,6 +91,8 @@ pub struct CoursePages {
     pub timeouts: Timeouts,
     /// Where changes go to the bot's main loop (as the admin socket's do).
     pub events: mpsc::Sender<AdminEvent>,
+    /// The lesson of launches that choose none (`lesson.protocol`).
+    pub protocol: Protocol,
 }
 
 fn task_err(e: tokio::task::JoinError) -> CourseError {
@@ -117,6 +119,7 @@ impl Course for CoursePages {
         jid: &str,
         launch: &LtiBinding,
         locale: &str,
+        protocol: Option<Protocol>,
     ) -> Result<Started, CourseError> {
         let now = crate::clock::unix_now();
         let (s, j, l) = (self.store.clone(), jid.to_owned(), locale.to_owned());
@@ -130,6 +133,15 @@ impl Course for CoursePages {
         }
         let mut session = Session::new("started", locale.to_owned(), now);
         session.lti = Some(launch.clone());
+        let protocol = protocol.unwrap_or(self.protocol);
+        if protocol == Protocol::Omemo {
+            // The OTR lesson's start is an empty state (the stage is made at the first turn).
+            let stage = Stage::start_with(protocol, false);
+            session.stage = stage.name().to_owned();
+            session.lesson_state =
+                bincode::serde::encode_to_vec(&stage, bincode::config::standard())
+                    .map_err(|e| CourseError(format!("lesson state: {e}")))?;
+        }
         match self.pool.create_session(jid, &session, self.timeouts).await {
             Ok(_) => {}
             // Another launch took this JID a moment ago.
@@ -201,5 +213,10 @@ impl Course for CoursePages {
 
     fn stage(&self, session: &Session) -> Option<Stage> {
         lesson_stage(session)
+    }
+
+    fn omemo_device(&self) -> (u32, String) {
+        let d = self.teacher.omemo();
+        (d.true_id(), d.true_fingerprint().hex())
     }
 }

@@ -10,7 +10,9 @@ pub mod admin_secret;
 pub mod course;
 mod data_dir;
 pub mod omemo_device;
+pub mod omemo_state;
 pub mod otr_state;
+pub mod pep;
 pub mod roster;
 pub mod teach;
 pub mod turn_times;
@@ -145,7 +147,8 @@ async fn serve(settings: Settings, store: Store) -> Result<(), Failure> {
         catalogs.clone(),
         teach::Teaching::from_settings(&settings),
         cmd_tx.clone(),
-    );
+    )
+    .map_err(|e| Failure::new(ExitCode::Store, format!("the bot's OMEMO devices: {e}")))?;
     let (admin_tx, mut admin_rx) = mpsc::channel(64);
     let admin_task = tokio::spawn(admin::serve(
         listener,
@@ -163,20 +166,21 @@ async fn serve(settings: Settings, store: Store) -> Result<(), Failure> {
         pool: pool.clone(),
         timeouts: timeouts(&settings),
         events: admin_tx,
+        protocol: settings.lesson.protocol,
     });
     let lti = crate::lti::run::start(&settings, store.clone(), catalogs, course, stop_rx.clone())
         .await
         .map_err(|e| Failure::new(ExitCode::BadSetting, e))?;
-    let omemo = omemo_device::load_or_create(&store, crate::clock::unix_now())
-        .map_err(|e| Failure::new(ExitCode::Store, format!("the bot's OMEMO device: {e}")))?;
+    let omemo = teacher.omemo();
     tracing::info!(
-        device = omemo.device_id(),
-        fingerprint = %omemo.fingerprint(),
-        "OMEMO device (published with PEP at every login)"
+        device = omemo.true_id(),
+        fingerprint = %omemo.true_fingerprint(),
+        impostor = omemo.impostor_id(),
+        "OMEMO devices (published with PEP at every login)"
     );
     let published = link::Published {
         avatar,
-        omemo: Some(omemo_device::publication(&omemo)),
+        omemo: Some(omemo.publication()),
     };
     let xmpp_task = tokio::spawn(link::run(
         client,
@@ -318,6 +322,16 @@ fn on_link(store: &Store, tx: &mpsc::Sender<Command>, teacher: &teach::Teacher, 
                 Incoming::Chat { from, body } => {
                     tracing::debug!(%from, text = %crate::logging::UserText(&body), "chat message");
                     teacher.chat_in_order(from, body);
+                }
+                Incoming::Omemo {
+                    from,
+                    message,
+                    body,
+                } => teacher.omemo_in_order(from, message, body),
+                Incoming::PepAnswer { id, answer } => teacher.pep_answer(&id, answer),
+                Incoming::DeviceList { from, ids } => {
+                    let t = teacher.clone();
+                    tokio::spawn(async move { t.on_device_list(from, ids).await });
                 }
                 Incoming::TooLarge { from, bytes } => {
                     tracing::info!(%from, bytes, "oversized message ignored");

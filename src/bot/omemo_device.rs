@@ -1,24 +1,35 @@
-//! The bot's own OMEMO device: made once and kept in the store, so that its fingerprint (the
-//! one learners verify) survives restarts; published with PEP at every login.
+//! The bot's two OMEMO devices: the **true** one, whose fingerprint the course page shows (it
+//! reads the learners' messages and answers them), and the **impostor**, listed and published
+//! beside it so that learners can refuse it. The impostor is mute: it never sends, decrypts or
+//! answers anything, because a single key exchange from it makes a client that refused it
+//! encrypt for it again (seen in Profanity: docs/omemo-clients.md). Both are made once and
+//! stored; the true device's one-time prekeys are replaced (and it is stored and its bundle
+//! republished) as learners use them.
 
-use omemo::{Account, OsRandom};
+use std::sync::Mutex;
 
-use crate::store::{SecretBytes, Store};
+use omemo::{Account, Bundle, Decrypted, Encrypted, OsRandom, Session};
+
+use crate::store::{OmemoRole, SecretBytes, Store};
 use crate::xmpp::omemo as elements;
 
-/// Why the bot's OMEMO device could not be loaded or made.
+/// Why the bot's OMEMO devices could not be loaded, made or used.
 #[derive(Debug, thiserror::Error)]
 pub enum DeviceError {
     /// The store failed.
     #[error("store: {0}")]
     Store(#[from] crate::store::Error),
-    /// The stored device does not decode (or a new one does not encode).
+    /// A stored device does not decode (or a new one does not encode).
     #[error("the stored OMEMO device: {0}")]
     Codec(String),
-    /// The OS random number generator failed.
-    #[error("making the OMEMO device: {0}")]
-    Make(#[from] omemo::OmemoError),
+    /// The OMEMO engine refused (or the OS random number generator failed).
+    #[error("OMEMO: {0}")]
+    Omemo(#[from] omemo::OmemoError),
 }
+
+/// How old the true device's signed prekey may grow before it is replaced at start (30 days,
+/// as Conversations does; the last three are kept for late first messages).
+const SIGNED_PRE_KEY_MAX_AGE: u64 = 30 * 24 * 3600;
 
 fn encode(account: &Account) -> Result<SecretBytes, DeviceError> {
     bincode::serde::encode_to_vec(account, bincode::config::standard())
@@ -26,24 +37,163 @@ fn encode(account: &Account) -> Result<SecretBytes, DeviceError> {
         .map_err(|e| DeviceError::Codec(e.to_string()))
 }
 
-/// The bot's device, made (a random device id, identity key, signed prekey and 100 one-time
-/// prekeys) and stored the first time.
-pub fn load_or_create(store: &Store, now: u64) -> Result<Account, DeviceError> {
-    let bytes = store.omemo_device(|| {
-        let rng = &mut OsRandom;
-        let made = Account::random_device_id(rng).and_then(|id| Account::generate(id, now, rng))?;
-        encode(&made)
-    })?;
+fn decode(bytes: &SecretBytes) -> Result<Account, DeviceError> {
     bincode::serde::decode_from_slice(bytes.expose(), bincode::config::standard())
         .map(|(a, _)| a)
         .map_err(|e| DeviceError::Codec(e.to_string()))
 }
 
-/// What the bot publishes of its device: a device list naming it, and its bundle.
-pub fn publication(account: &Account) -> elements::Publication {
-    elements::Publication {
-        ids: vec![account.device_id()],
-        device: account.device_id(),
-        bundle: account.bundle(),
+/// Where the true device is written whenever it changes (the store, or nowhere in tests).
+pub type Persist = Box<dyn Fn(&SecretBytes) -> Result<(), crate::store::Error> + Send + Sync>;
+
+/// The bot's devices, shared by all learners' turns.
+pub struct Devices {
+    true_device: Mutex<Account>,
+    impostor: Account,
+    persist: Persist,
+}
+
+/// A decrypted message, and the true device's new bundle when it used a one-time prekey
+/// (publish it).
+pub struct Opened {
+    /// The message and the session to keep.
+    pub decrypted: Decrypted,
+    /// The new publication, after a one-time prekey was used and replaced.
+    pub republish: Option<elements::Publication>,
+}
+
+impl Devices {
+    /// Both devices from `store`, each made (a random device id, identity key, signed prekey
+    /// and 100 one-time prekeys) and stored the first time; an old signed prekey is rotated.
+    pub fn load_or_create(store: &Store, now: u64) -> Result<Devices, DeviceError> {
+        let load = |role| -> Result<Account, DeviceError> {
+            let bytes = store.omemo_device_of(role, || {
+                let rng = &mut OsRandom;
+                let made = Account::random_device_id(rng)
+                    .and_then(|id| Account::generate(id, now, rng))?;
+                encode(&made)
+            })?;
+            decode(&bytes)
+        };
+        let mut true_device = load(OmemoRole::True)?;
+        let impostor = load(OmemoRole::Impostor)?;
+        if true_device.signed_pre_key_due(now, SIGNED_PRE_KEY_MAX_AGE) {
+            true_device.rotate_signed_pre_key(now, &mut OsRandom)?;
+            store.put_omemo_device(&encode(&true_device)?)?;
+        }
+        let store = store.clone();
+        Ok(Devices::new(
+            true_device,
+            impostor,
+            Box::new(move |b| store.put_omemo_device(b)),
+        ))
+    }
+
+    /// Devices from accounts already made (tests), written to `persist` when they change.
+    pub fn new(true_device: Account, impostor: Account, persist: Persist) -> Devices {
+        Devices {
+            true_device: Mutex::new(true_device),
+            impostor,
+            persist,
+        }
+    }
+
+    fn account(&self) -> std::sync::MutexGuard<'_, Account> {
+        // A panic elsewhere while holding the lock leaves a consistent account: every change
+        // is made on a copy first (omemo::decrypt).
+        self.true_device.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The true device's id.
+    pub fn true_id(&self) -> u32 {
+        self.account().device_id()
+    }
+
+    /// The impostor's id.
+    pub fn impostor_id(&self) -> u32 {
+        self.impostor.device_id()
+    }
+
+    /// The true device's fingerprint (the course page shows it).
+    pub fn true_fingerprint(&self) -> omemo::Fingerprint {
+        self.account().fingerprint()
+    }
+
+    /// Both fingerprints as hex, true first (to recognise one typed into the chat).
+    pub fn fingerprints(&self) -> Vec<String> {
+        vec![
+            self.true_fingerprint().hex(),
+            self.impostor.fingerprint().hex(),
+        ]
+    }
+
+    /// What the bot publishes: the device list naming both, and both bundles.
+    pub fn publication(&self) -> elements::Publication {
+        let t = self.account();
+        elements::Publication {
+            ids: vec![t.device_id(), self.impostor.device_id()],
+            bundles: vec![
+                (t.device_id(), t.bundle()),
+                (self.impostor.device_id(), self.impostor.bundle()),
+            ],
+        }
+    }
+
+    /// Decrypts `message` with the true device and `session` (the one with its sender, if
+    /// any). When a one-time prekey was used, the device is stored (durably) before this
+    /// returns and its new bundle is to be published.
+    pub fn decrypt(
+        &self,
+        session: Option<&Session>,
+        message: &Encrypted,
+    ) -> Result<Opened, DeviceError> {
+        let mut account = self.account();
+        // Only a key exchange for this device can change it (a one-time prekey used).
+        let starts_session = message
+            .key_for(account.device_id())
+            .is_some_and(|k| k.prekey);
+        let before = starts_session.then(|| account.clone());
+        let decrypted = omemo::decrypt(&mut account, session, message, &mut OsRandom)?;
+        let republish = match decrypted.used_pre_key {
+            Some(_) => {
+                if let Err(e) = encode(&account).and_then(|b| Ok((self.persist)(&b)?)) {
+                    // Not stored: the prekey stays usable, so the message is refused too.
+                    if let Some(before) = before {
+                        *account = before;
+                    }
+                    return Err(e);
+                }
+                Some(elements::Publication {
+                    ids: vec![account.device_id(), self.impostor.device_id()],
+                    bundles: vec![(account.device_id(), account.bundle())],
+                })
+            }
+            None => None,
+        };
+        Ok(Opened {
+            decrypted,
+            republish,
+        })
+    }
+
+    /// Encrypts `body` from the true device for each `(device id, session)`; the sessions
+    /// move forward: store them before sending.
+    pub fn encrypt(
+        &self,
+        recipients: &mut [(u32, &mut Session)],
+        body: &[u8],
+    ) -> Result<Encrypted, DeviceError> {
+        let account = self.account();
+        Ok(omemo::encrypt(
+            &account,
+            recipients,
+            Some(body),
+            &mut OsRandom,
+        )?)
+    }
+
+    /// A new session of the true device with the device that published `bundle`.
+    pub fn start_session(&self, bundle: &Bundle) -> Result<Session, DeviceError> {
+        Ok(self.account().start_session(bundle, &mut OsRandom)?)
     }
 }

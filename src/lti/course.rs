@@ -4,19 +4,21 @@
 //! lesson comes back through it. The bot implements it and hands it to [`super::run::start`];
 //! `lti` never names the bot, so the dependency runs one way: `bot` → `lti`.
 
-use crate::lesson::{secret::SecretWeakness, Stage};
+use crate::lesson::{secret::SecretWeakness, Protocol, Stage};
 use crate::store::{GradeNote, LtiBinding, Session};
 
 /// What the course pages tell the bot and ask of its lesson.
 #[rocket::async_trait]
 pub trait Course: Send + Sync {
     /// A learner entered `jid`, which has no session: whitelist it in `locale`, start its
-    /// session for `launch` and bring it to the chat (roster, presence).
+    /// session for `launch` in the lesson the launch chose (the operator's default for
+    /// `None`) and bring it to the chat (roster, presence).
     async fn start_session(
         &self,
         jid: &str,
         launch: &LtiBinding,
         locale: &str,
+        protocol: Option<Protocol>,
     ) -> Result<Started, CourseError>;
 
     /// The learner of `launch` entered another JID: end `jid`'s session if it is still
@@ -31,6 +33,9 @@ pub trait Course: Send + Sync {
 
     /// Where a session's lesson stands, as the pages show it (`None`: not readable).
     fn stage(&self, session: &Session) -> Option<Stage>;
+
+    /// The bot's true OMEMO device: its id and fingerprint (64 hex digits, no `05`).
+    fn omemo_device(&self) -> (u32, String);
 }
 
 /// Why the bot could not act on what a page sent (shown as "something went wrong").
@@ -100,8 +105,9 @@ pub fn same_learner(a: &LtiBinding, b: &LtiBinding) -> bool {
 
 /// Completion-code attempts left, when a code has been given and not yet entered.
 pub fn code_attempts_left(stage: Option<&Stage>) -> Option<u8> {
-    match stage? {
-        Stage::Verified(f) => Some(f.attempts_left),
-        _ => None,
-    }
+    let stage = stage?;
+    stage
+        .is_verified()
+        .then(|| stage.finished().map(|f| f.attempts_left))
+        .flatten()
 }

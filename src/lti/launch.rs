@@ -1,6 +1,7 @@
 //! The LTI 1.1 basic launch: OAuth check, nonce and timestamp, required parameters, roles.
 
 use super::oauth;
+use crate::lesson::Protocol;
 use crate::store::{self, LtiBinding, Store};
 use std::collections::BTreeMap;
 
@@ -83,6 +84,8 @@ pub struct Launch {
     pub locale: Option<String>,
     /// Whether the launcher has a staff role.
     pub staff: bool,
+    /// The lesson the activity chose (`custom_protocol`), if it chose one.
+    pub protocol: Option<Protocol>,
 }
 
 /// What a launch is checked against.
@@ -257,10 +260,17 @@ pub fn lti_params(consumer_key: &str, params: &[(String, String)]) -> Result<Lau
         "launch_presentation_locale",
     )?
     .filter(|l| l.len() <= 35);
+    // The custom parameter `protocol` as the LMS sends it (LTI 1.1 prefixes `custom_`; the
+    // name is lower-cased and non-alphanumerics become `_`, so `Protocol` arrives like this).
+    let protocol = match one(params, "custom_protocol").map(str::trim) {
+        None | Some("") => None,
+        Some(v) => Some(Protocol::parse(v).ok_or(LaunchError::Unsupported("custom_protocol"))?),
+    };
     Ok(Launch {
         binding,
         locale,
         staff,
+        protocol,
     })
 }
 

@@ -39,6 +39,9 @@ pub struct Visit {
     pub grade: Option<GradeNote>,
     /// A JID this visit entered before the current one, whose session ended for it.
     pub replaced_jid: Option<String>,
+    /// The lesson the launch chose (`custom_protocol`); the operator's default otherwise.
+    #[serde(default)]
+    pub protocol: Option<crate::lesson::Protocol>,
 }
 
 /// A fresh random token, hex.

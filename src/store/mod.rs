@@ -16,6 +16,7 @@ mod lti;
 mod migrate;
 mod model;
 mod omemo;
+pub use omemo::OmemoRole;
 pub mod scanner;
 mod sessions;
 pub mod trees;

@@ -1,25 +1,54 @@
-//! The bot's own OMEMO device, kept so that its identity (the fingerprint learners verify)
-//! survives restarts. Opaque bytes here; the bot encodes the omemo crate's `Account`.
+//! The bot's own OMEMO devices (the true one and the lesson's impostor), kept so that their
+//! identities (the fingerprints learners compare) survive restarts. Opaque bytes here; the
+//! bot encodes the omemo crate's `Account`.
 
 use super::{trees, Error, Result, SecretBytes, Store};
+
+/// Which of the bot's OMEMO devices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OmemoRole {
+    /// The device whose fingerprint the course page shows; it reads and answers.
+    True,
+    /// The device listed beside it for learners to refuse; never used.
+    Impostor,
+}
+
+impl OmemoRole {
+    fn key(self) -> &'static [u8] {
+        match self {
+            OmemoRole::True => trees::OMEMO_DEVICE_KEY,
+            OmemoRole::Impostor => trees::OMEMO_IMPOSTOR_KEY,
+        }
+    }
+}
 
 const DEVICE_KEY: &[u8] = trees::OMEMO_DEVICE_KEY;
 
 impl Store {
-    /// The bot's OMEMO device, made by `make` and stored (durably) the first time. Two
-    /// callers at once store one device: the second gets the first's.
+    /// The bot's true OMEMO device, made by `make` and stored (durably) the first time.
     pub fn omemo_device<E: From<Error>>(
         &self,
         make: impl FnOnce() -> std::result::Result<SecretBytes, E>,
     ) -> std::result::Result<SecretBytes, E> {
-        if let Some(v) = self.t.omemo.get(DEVICE_KEY).map_err(Error::from)? {
+        self.omemo_device_of(OmemoRole::True, make)
+    }
+
+    /// The bot's OMEMO device of `role`, made by `make` and stored (durably) the first time.
+    /// Two callers at once store one device: the second gets the first's.
+    pub fn omemo_device_of<E: From<Error>>(
+        &self,
+        role: OmemoRole,
+        make: impl FnOnce() -> std::result::Result<SecretBytes, E>,
+    ) -> std::result::Result<SecretBytes, E> {
+        let key = role.key();
+        if let Some(v) = self.t.omemo.get(key).map_err(Error::from)? {
             return Ok(SecretBytes::from(&v[..]));
         }
         let made = make()?;
         let swapped = self
             .t
             .omemo
-            .compare_and_swap(DEVICE_KEY, None as Option<&[u8]>, Some(made.expose()))
+            .compare_and_swap(key, None as Option<&[u8]>, Some(made.expose()))
             .map_err(Error::from)?;
         let stored = match swapped {
             Ok(()) => made,

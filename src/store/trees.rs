@@ -33,10 +33,13 @@ pub const LTI_VISIT_EXPIRY: &str = "lti_visit_expiry";
 /// each with when (`Vec<(String, u64)>`).
 pub const LTI_CLAIMS: &str = "lti_claims";
 
-/// `"device"` → the bot's own OMEMO device (opaque [`SecretBytes`](super::SecretBytes)).
+/// `"device"` → the bot's own (true) OMEMO device, `"impostor"` → the device the OMEMO lesson
+/// lists beside it for learners to refuse (each opaque [`SecretBytes`](super::SecretBytes)).
 pub const OMEMO: &str = "omemo";
-/// The key of the bot's device in [`OMEMO`].
+/// The key of the bot's true device in [`OMEMO`].
 pub const OMEMO_DEVICE_KEY: &[u8] = b"device";
+/// The key of the impostor device in [`OMEMO`].
+pub const OMEMO_IMPOSTOR_KEY: &[u8] = b"impostor";
 
 /// The meta key holding the schema version.
 pub const SCHEMA_KEY: &[u8] = b"schema_version";

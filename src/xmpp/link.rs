@@ -27,6 +27,8 @@ pub enum Command {
     Send(Outgoing),
     /// Change the status text sent with presence (also after reconnects).
     SetStatus(Option<String>),
+    /// Publish (again) what changed of the bot's OMEMO devices.
+    PublishOmemo(super::omemo::Publication),
 }
 
 /// The stanzas that befriend a whitelisted learner: roster entry, subscription both ways.
@@ -80,6 +82,11 @@ pub async fn run(
                 let Some(cmd) = cmd else { break };
                 match cmd {
                     Command::Send(o) => send(&mut client, o).await,
+                    Command::PublishOmemo(p) => {
+                        for st in p.stanzas() {
+                            send_raw(&mut client, st).await;
+                        }
+                    }
                     Command::SetStatus(s) => {
                         status = s;
                         send_raw(&mut client, presence(&status, avatar)).await;
@@ -118,6 +125,12 @@ fn from_server_or_peer(st: Stanza, own: &BareJid) -> Option<Incoming> {
     if let Stanza::Iq(iq) = &st {
         use tokio_xmpp::parsers::iq::Iq;
         let from = match iq {
+            // Answers to our PEP queries come from the accounts asked.
+            Iq::Result { id, .. } | Iq::Error { id, .. }
+                if id.starts_with(super::omemo::QUERY_ID_PREFIX) =>
+            {
+                None
+            }
             Iq::Set { from, .. } | Iq::Result { from, .. } => from.clone(),
             Iq::Error { id, error, .. } if avatar::PUBLISH_IDS.contains(&id.as_str()) => {
                 tracing::warn!(?error, "the server refused to publish the avatar");

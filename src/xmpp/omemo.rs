@@ -16,37 +16,36 @@ pub fn bundle_node(id: u32) -> String {
     format!("eu.siacs.conversations.axolotl.bundles:{id}")
 }
 
-/// Our OMEMO devices as published: the device list and one device's bundle.
+/// Our OMEMO devices as published: the device list and each device's bundle.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Publication {
     /// The device list.
     pub ids: Vec<u32>,
-    /// The device whose bundle this is.
-    pub device: u32,
-    /// Its bundle.
-    pub bundle: omemo::Bundle,
+    /// The bundles to publish, by device id (all, or only one that changed).
+    pub bundles: Vec<(u32, omemo::Bundle)>,
 }
 
 impl Publication {
-    /// The iq sets that publish the device list and the bundle, both readable by anyone
+    /// The iq sets that publish the device list and the bundles, all readable by anyone
     /// (item `current`, as OMEMO 0.3 clients read them).
-    pub fn stanzas(&self) -> [Stanza; 2] {
-        [
-            publish_iq(
-                PUBLISH_IDS[0],
-                DEVICE_LIST_NODE,
-                "current",
-                device_list(&self.ids).into(),
-                Access::Open,
-            ),
+    pub fn stanzas(&self) -> Vec<Stanza> {
+        let list = publish_iq(
+            PUBLISH_IDS[0],
+            DEVICE_LIST_NODE,
+            "current",
+            device_list(&self.ids).into(),
+            Access::Open,
+        );
+        let bundles = self.bundles.iter().map(|(id, bundle)| {
             publish_iq(
                 PUBLISH_IDS[1],
-                &bundle_node(self.device),
+                &bundle_node(*id),
                 "current",
-                bundle_element(&self.bundle).into(),
+                bundle_element(bundle).into(),
                 Access::Open,
-            ),
-        ]
+            )
+        });
+        std::iter::once(list).chain(bundles).collect()
     }
 }
 
@@ -225,6 +224,114 @@ pub fn encrypted(element: &xml::Encrypted) -> Result<omemo::Encrypted, ElementEr
         iv: element.header.iv.data.clone(),
         payload: element.payload.as_ref().map(|p| p.data.clone()),
     })
+}
+
+/// The namespace of OMEMO 0.3's elements.
+pub const NS: &str = "eu.siacs.conversations.axolotl";
+/// The id prefix of our PEP queries (answers to them come from other accounts).
+pub const QUERY_ID_PREFIX: &str = "otrbot-pep-";
+
+/// The iq get for the items of `node` on `to`'s PEP service (a device list or a bundle).
+pub fn pep_get(id: &str, to: &tokio_xmpp::jid::BareJid, node: &str) -> Stanza {
+    use xmpp_parsers::pubsub::pubsub::Items;
+    let items = Items {
+        max_items: Some(1),
+        node: xmpp_parsers::pubsub::NodeName(node.to_owned()),
+        subid: None,
+        items: vec![],
+    };
+    xmpp_parsers::iq::Iq::from_get(id, xmpp_parsers::pubsub::PubSub::Items(items))
+        .with_to(tokio_xmpp::jid::Jid::from(to.clone()))
+        .into()
+}
+
+/// The payloads of a PEP items answer (`None` for an answer that is no items list).
+pub fn pep_items(
+    payload: xmpp_parsers::minidom::Element,
+) -> Option<Vec<xmpp_parsers::minidom::Element>> {
+    match xmpp_parsers::pubsub::PubSub::try_from(payload) {
+        Ok(xmpp_parsers::pubsub::PubSub::Items(items)) => {
+            Some(items.items.into_iter().filter_map(|i| i.payload).collect())
+        }
+        _ => None,
+    }
+}
+
+/// The device ids of a device list element.
+pub fn device_list_ids(element: xmpp_parsers::minidom::Element) -> Result<Vec<u32>, ElementError> {
+    let list = xml::DeviceList::try_from(element).map_err(|_| ElementError::Missing {
+        element: "device list",
+        part: "<list>",
+    })?;
+    device_ids(&list)
+}
+
+/// A bundle element, parsed and bounded.
+pub fn bundle_from(element: xmpp_parsers::minidom::Element) -> Result<omemo::Bundle, ElementError> {
+    let parsed = xml::Bundle::try_from(element).map_err(|_| ElementError::Missing {
+        element: "bundle",
+        part: "<bundle>",
+    })?;
+    bundle(&parsed)
+}
+
+/// A PEP notification of a device list (`<event>` in a message), if `m` carries one.
+pub fn device_list_event(
+    m: &xmpp_parsers::message::Message,
+) -> Option<Result<Vec<u32>, ElementError>> {
+    use xmpp_parsers::pubsub::event::{Event, Payload};
+    m.payloads.iter().find_map(|p| {
+        let Ok(Event { payload }) = Event::try_from(p.clone()) else {
+            return None;
+        };
+        match payload {
+            Payload::Items {
+                node, published, ..
+            } if node.0 == DEVICE_LIST_NODE => Some(
+                published
+                    .into_iter()
+                    .find_map(|i| i.payload)
+                    .map_or(Ok(Vec::new()), device_list_ids),
+            ),
+            _ => None,
+        }
+    })
+}
+
+/// The `<encrypted>` element of a message, if it has one (`Some(Err)` for one we cannot use).
+pub fn encrypted_in(
+    m: &xmpp_parsers::message::Message,
+) -> Option<Result<omemo::Encrypted, ElementError>> {
+    let el = m.payloads.iter().find(|p| p.is("encrypted", NS))?;
+    Some(match xml::Encrypted::try_from(el.clone()) {
+        Ok(e) => encrypted(&e),
+        Err(_) => Err(ElementError::Missing {
+            element: "message",
+            part: "well-formed <header>",
+        }),
+    })
+}
+
+/// An OMEMO chat message to `to`: the `<encrypted>` element, the plain-text `fallback` body
+/// for clients without OMEMO, the XEP-0380 encryption marker and a `<store/>` hint (so that
+/// the server keeps it for an offline client, as OMEMO clients expect).
+pub fn chat_message(
+    to: tokio_xmpp::jid::Jid,
+    message: &omemo::Encrypted,
+    fallback: String,
+) -> Stanza {
+    use xmpp_parsers::message::{Lang, Message};
+    let eme = xmpp_parsers::eme::ExplicitMessageEncryption {
+        namespace: NS.to_owned(),
+        name: Some("OMEMO".to_owned()),
+    };
+    let mut m = Message::chat(Some(to))
+        .with_body(Lang::new(), fallback)
+        .with_payload(encrypted_element(message))
+        .with_payload(eme);
+    m.payloads
+        .push(xmpp_parsers::minidom::Element::builder("store", "urn:xmpp:hints").build());
+    m.into()
 }
 
 #[cfg(test)]

@@ -34,6 +34,28 @@ impl fmt::Debug for Incoming {
                 .field("items", items)
                 .finish(),
             Incoming::Roster { items } => f.debug_struct("Roster").field("items", items).finish(),
+            Incoming::Omemo {
+                from,
+                message,
+                body,
+            } => f
+                .debug_struct("Omemo")
+                .field("from", from)
+                .field("sid", &message.sid)
+                .field("rids", &message.recipients().collect::<Vec<_>>())
+                .field("payload", &message.payload.as_ref().map(Vec::len))
+                .field("body", &body.as_deref().map(UserText))
+                .finish(),
+            Incoming::DeviceList { from, ids } => f
+                .debug_struct("DeviceList")
+                .field("from", from)
+                .field("ids", ids)
+                .finish(),
+            Incoming::PepAnswer { id, answer } => f
+                .debug_struct("PepAnswer")
+                .field("id", id)
+                .field("items", &answer.as_ref().map(Vec::len))
+                .finish(),
             Incoming::Ignored => f.write_str("Ignored"),
         }
     }
@@ -70,6 +92,17 @@ impl fmt::Debug for Outgoing {
             Outgoing::RosterPushResult { id } => {
                 f.debug_struct("RosterPushResult").field("id", id).finish()
             }
+            Outgoing::Omemo { to, message, .. } => f
+                .debug_struct("Omemo")
+                .field("to", to)
+                .field("rids", &message.recipients().collect::<Vec<_>>())
+                .finish(),
+            Outgoing::PepGet { id, to, node } => f
+                .debug_struct("PepGet")
+                .field("id", id)
+                .field("to", to)
+                .field("node", node)
+                .finish(),
         }
     }
 }

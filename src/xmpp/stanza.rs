@@ -75,6 +75,29 @@ pub enum Incoming {
         /// Every item: JID and subscription state.
         items: Vec<(BareJid, Subscription)>,
     },
+    /// An OMEMO 0.3 message (its `<encrypted>` element as the omemo crate's data).
+    Omemo {
+        /// The full JID it came from.
+        from: Jid,
+        /// The message.
+        message: Box<omemo::Encrypted>,
+        /// Its plain-text fallback body, if any (what a client without OMEMO shows).
+        body: Option<String>,
+    },
+    /// A contact published its OMEMO device list (a PEP notification).
+    DeviceList {
+        /// The contact.
+        from: BareJid,
+        /// The device ids.
+        ids: Vec<u32>,
+    },
+    /// The answer to one of our PEP queries: the items' payloads, or the error.
+    PepAnswer {
+        /// The query's iq id.
+        id: String,
+        /// The payloads, or what went wrong.
+        answer: Result<Vec<Element>, String>,
+    },
     /// Anything the bot ignores (errors, headlines, other iqs).
     Ignored,
 }
@@ -127,6 +150,24 @@ pub enum Outgoing {
         /// The push's iq id.
         id: String,
     },
+    /// An OMEMO 0.3 chat message with a plain-text fallback body.
+    Omemo {
+        /// The recipient.
+        to: Jid,
+        /// The message.
+        message: Box<omemo::Encrypted>,
+        /// What a client without OMEMO shows.
+        fallback: String,
+    },
+    /// Ask `to`'s PEP service for the items of `node` (a device list or a bundle).
+    PepGet {
+        /// The iq id (starts with [`super::omemo::QUERY_ID_PREFIX`]).
+        id: String,
+        /// The account.
+        to: BareJid,
+        /// The node.
+        node: String,
+    },
 }
 
 fn bare_from(p: &Presence) -> Option<BareJid> {
@@ -162,8 +203,36 @@ fn message(m: Message) -> Incoming {
     let Some(from) = m.from.clone() else {
         return Incoming::Ignored;
     };
+    if let Some(ids) = super::omemo::device_list_event(&m) {
+        return match ids {
+            Ok(ids) => Incoming::DeviceList {
+                from: from.to_bare(),
+                ids,
+            },
+            Err(_) => Incoming::Ignored,
+        };
+    }
     if !matches!(m.type_, MessageType::Chat | MessageType::Normal) {
         return Incoming::Ignored;
+    }
+    let body = m.get_best_body(vec![]).map(|(_, b)| b.clone());
+    if let Some(encrypted) = super::omemo::encrypted_in(&m) {
+        let bytes = encrypted.as_ref().map_or(0, |e| {
+            e.payload.as_ref().map_or(0, Vec::len)
+                + e.keys.iter().map(|k| k.data.len()).sum::<usize>()
+        }) + body.as_ref().map_or(0, String::len);
+        return match encrypted {
+            Ok(_) if bytes > MAX_BODY_BYTES => Incoming::TooLarge { from, bytes },
+            Ok(e) => Incoming::Omemo {
+                from,
+                message: Box::new(e),
+                body,
+            },
+            Err(e) => {
+                tracing::info!(%from, error = %e, "unusable OMEMO message ignored");
+                Incoming::Ignored
+            }
+        };
     }
     match m.get_best_body(vec![]) {
         Some((_, body)) if body.len() > MAX_BODY_BYTES => Incoming::TooLarge {
@@ -218,6 +287,20 @@ fn roster_items(r: Roster) -> Vec<(BareJid, Subscription)> {
 fn roster_push(iq: Iq) -> Incoming {
     // A roster push comes from our own account (no `from`, or our bare JID); the caller checks.
     match iq {
+        Iq::Result { id, payload, .. } if id.starts_with(super::omemo::QUERY_ID_PREFIX) => {
+            Incoming::PepAnswer {
+                id,
+                answer: payload
+                    .and_then(super::omemo::pep_items)
+                    .ok_or_else(|| "an answer without items".to_owned()),
+            }
+        }
+        Iq::Error { id, error, .. } if id.starts_with(super::omemo::QUERY_ID_PREFIX) => {
+            Incoming::PepAnswer {
+                id,
+                answer: Err(format!("{:?}", error.defined_condition)),
+            }
+        }
         Iq::Set { id, payload, .. } => match Roster::try_from(payload) {
             Ok(r) => Incoming::RosterPush {
                 id,
@@ -290,6 +373,12 @@ pub fn outgoing(o: Outgoing) -> Stanza {
             roster_item(jid, Subscription::Remove),
         ),
         Outgoing::RosterPushResult { id } => Iq::from_result(id, None::<Roster>).into(),
+        Outgoing::Omemo {
+            to,
+            message,
+            fallback,
+        } => super::omemo::chat_message(to, &message, fallback),
+        Outgoing::PepGet { id, to, node } => super::omemo::pep_get(&id, &to, &node),
     }
 }
 

@@ -154,7 +154,8 @@ pub fn app(public_url: &str, keys: otrbot::store::KeyGenerator) -> (App, Env) {
         catalogs,
         Teaching::with_defaults(BOT, timeouts),
         xmpp,
-    );
+    )
+    .expect("the teacher");
     let (tx, rx) = mpsc::channel(64);
     let wake = Arc::new(Notify::new());
     let mut consumers = BTreeMap::new();
@@ -167,6 +168,7 @@ pub fn app(public_url: &str, keys: otrbot::store::KeyGenerator) -> (App, Env) {
         pool: pool.clone(),
         timeouts,
         events: tx,
+        protocol: otrbot::lesson::Protocol::Otr,
     });
     let app = App {
         store: store.clone(),

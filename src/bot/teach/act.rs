@@ -5,7 +5,7 @@ use super::turn::Turn;
 use super::{Teacher, TurnError};
 use crate::bot::otr_state::{meaning, Meaning};
 use crate::i18n::speech::render;
-use crate::lesson::{self, Action};
+use crate::lesson::{self, Action, Protocol};
 use crate::otr::{Account, Channel};
 use crate::store::Session;
 use crate::xmpp::stanza::Outgoing;
@@ -83,6 +83,9 @@ impl Teacher {
         action: &Action,
         queue: &mut VecDeque<lesson::Event>,
     ) -> Result<(), TurnError> {
+        if turn.protocol == Protocol::Omemo {
+            return self.act_omemo(turn, action).await;
+        }
         let now = self.parts.clock.now();
         let secret = |session: &Session| {
             zeroize::Zeroizing::new(
@@ -127,13 +130,7 @@ impl Teacher {
                 turn.farewell = Some(self.text(&turn.session.locale, *msg, &[]));
                 crate::otr::Output::default()
             }
-            Action::EndSession => {
-                self.parts.sessions.remove_session(&turn.jid)?;
-                self.unfriend_unless_whitelisted(&turn.jid).await;
-                self.farewell(turn).await;
-                // The channel state went with the session: nothing is left to keep.
-                return Ok(());
-            }
+            Action::EndSession => return self.end_session(turn).await,
             // Written by `commit` before any of this turn's chat; answers for the course page.
             Action::StoreSecret(_)
             | Action::VoidSecret
@@ -146,8 +143,37 @@ impl Teacher {
         self.apply_otr(turn, out, queue).await
     }
 
+    /// The OMEMO lesson's actions: what it says goes through [`Self::omemo_say`]; OTR's
+    /// actions do not occur in it.
+    async fn act_omemo(&self, turn: &mut Turn, action: &Action) -> Result<(), TurnError> {
+        match action {
+            Action::Say { msg, params } => {
+                let text = self.text(&turn.session.locale, *msg, params);
+                self.typing(turn, &text).await;
+                turn.last_reply = Some(text.chars().count());
+                self.omemo_say(turn, text).await
+            }
+            Action::ShowStatus(msg) => {
+                turn.farewell = Some(self.text(&turn.session.locale, *msg, &[]));
+                Ok(())
+            }
+            Action::EndSession => self.end_session(turn).await,
+            _ => Ok(()),
+        }
+    }
+
+    /// Ends the session: its state, secrets and keys go, the roster entry too (unless the
+    /// operator listed the JID), and the farewell status is left.
+    async fn end_session(&self, turn: &mut Turn) -> Result<(), TurnError> {
+        self.parts.sessions.remove_session(&turn.jid)?;
+        self.unfriend_unless_whitelisted(&turn.jid).await;
+        self.farewell(turn).await;
+        // The channel state went with the session: nothing is left to keep.
+        Ok(())
+    }
+
     /// A lesson message in `locale`, with the operator's format strings.
-    fn text(
+    pub(super) fn text(
         &self,
         locale: &str,
         msg: lesson::Msg,

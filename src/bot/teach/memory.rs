@@ -2,7 +2,8 @@
 //! a stack of session keys instead of the pool, and a log of what was made durable and what
 //! was sent, in order, so that a test sees whether a message left before its state was saved.
 
-use super::ports::{ChannelStates, ChatOut, Parts, Result, SessionKeys, Sessions};
+use super::ports::{ChannelStates, ChatOut, Fetched, Parts, Pep, Result, SessionKeys, Sessions};
+use crate::bot::omemo_device::Devices;
 use crate::clock::Clock;
 use crate::store::{
     Deadlines, Error, GradeRequest, LessonCommit, SecretBytes, Session, StoredSession, Timeouts,
@@ -53,6 +54,10 @@ pub struct State {
     pub log: Vec<Logged>,
     /// The time the teacher reads (Unix seconds); tests move it.
     pub now: u64,
+    /// Learners' OMEMO device lists, by bare JID.
+    pub device_lists: HashMap<String, Vec<u32>>,
+    /// Learners' OMEMO bundles, by bare JID and device id.
+    pub bundles: HashMap<(String, u32), omemo::Bundle>,
 }
 
 /// The in-memory ports, sharing one [`State`].
@@ -68,13 +73,46 @@ impl Memory {
     /// Every port served by this memory.
     pub fn parts(&self) -> Parts {
         let m = Arc::new(self.clone());
+        let rng = &mut omemo::OsRandom;
+        let mut account = |id| omemo::Account::generate(id, 0, rng).expect("an OMEMO device");
+        let devices = Devices::new(account(1001), account(1002), Box::new(|_| Ok(())));
         Parts {
             sessions: m.clone(),
             channels: m.clone(),
             keys: m.clone(),
             chat: m.clone(),
+            pep: m.clone(),
             clock: m,
+            omemo: Arc::new(devices),
         }
+    }
+}
+
+impl Pep for Memory {
+    fn device_list<'a>(
+        &'a self,
+        jid: &'a tokio_xmpp::jid::BareJid,
+    ) -> BoxFuture<'a, Fetched<Vec<u32>>> {
+        let list = self.state().device_lists.get(&jid.to_string()).cloned();
+        Box::pin(async move { Ok(list.unwrap_or_default()) })
+    }
+    fn bundle<'a>(
+        &'a self,
+        jid: &'a tokio_xmpp::jid::BareJid,
+        device: u32,
+    ) -> BoxFuture<'a, Fetched<omemo::Bundle>> {
+        let b = self
+            .state()
+            .bundles
+            .get(&(jid.to_string(), device))
+            .cloned();
+        Box::pin(async move { b.ok_or_else(|| "no bundle".to_owned()) })
+    }
+    fn answer(
+        &self,
+        _id: &str,
+        _answer: std::result::Result<Vec<tokio_xmpp::minidom::Element>, String>,
+    ) {
     }
 }
 

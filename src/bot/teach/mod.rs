@@ -9,6 +9,7 @@
 
 mod act;
 pub mod memory;
+mod omemo;
 pub mod ports;
 mod teaching;
 mod turn;
@@ -46,6 +47,20 @@ pub enum TurnError {
     /// A blocking task failed.
     #[error("task: {0}")]
     Task(String),
+    /// The OMEMO state could not be read or written.
+    #[error("{0}")]
+    OmemoState(#[from] super::omemo_state::StateError),
+    /// The bot's OMEMO device failed.
+    #[error("{0}")]
+    Omemo(#[from] super::omemo_device::DeviceError),
+}
+
+/// What a learner's client sent, waiting for its turn.
+pub enum Inbound {
+    /// A chat message's body (plain text, or OTR).
+    Chat(String),
+    /// An OMEMO message, with its fallback body.
+    Omemo(Box<::omemo::Encrypted>, Option<String>),
 }
 
 /// Runs learners' turns; one learner's turns are serialised, different learners run at once.
@@ -55,20 +70,34 @@ pub struct Teacher {
     catalogs: Arc<Catalogs>,
     cfg: Arc<Teaching>,
     locks: TurnLocks,
-    inbox: turns::Inbox<(Jid, String, Instant)>,
+    inbox: turns::Inbox<(Jid, Inbound, Instant)>,
     times: TurnTimes,
 }
 
 impl Teacher {
-    /// The running bot's teacher: the sled store, its key pool and the XMPP connection.
+    /// The running bot's teacher: the sled store, its key pool, the bot's OMEMO devices (made
+    /// and stored the first time) and the XMPP connection.
     pub fn new(
         store: Store,
         pool: Arc<KeyPool>,
         catalogs: Arc<Catalogs>,
         cfg: Teaching,
         xmpp: mpsc::Sender<Command>,
-    ) -> Teacher {
-        Teacher::with_parts(Parts::live(store, pool, xmpp), catalogs, cfg)
+    ) -> Result<Teacher, super::omemo_device::DeviceError> {
+        let devices =
+            super::omemo_device::Devices::load_or_create(&store, crate::clock::unix_now())?;
+        let parts = Parts::live(store, pool, Arc::new(devices), xmpp);
+        Ok(Teacher::with_parts(parts, catalogs, cfg))
+    }
+
+    /// The bot's OMEMO devices (published at every login).
+    pub fn omemo(&self) -> &super::omemo_device::Devices {
+        &self.parts.omemo
+    }
+
+    /// An answer to one of the bot's PEP questions arrived.
+    pub fn pep_answer(&self, id: &str, answer: Result<Vec<tokio_xmpp::minidom::Element>, String>) {
+        self.parts.pep.answer(id, answer);
     }
 
     /// A teacher over any implementation of the [`ports`] (the unit tests' in-memory ones).
@@ -101,19 +130,39 @@ impl Teacher {
     /// Takes a chat message in its learner's arrival order (a drainer per learner runs the
     /// turns one after another); call from the task that receives the stanzas.
     pub fn chat_in_order(&self, from: Jid, body: String) {
-        let jid = from.to_bare().to_string();
         let bytes = body.len();
+        self.in_order(from, Inbound::Chat(body), bytes);
+    }
+
+    /// Takes an OMEMO message in its learner's arrival order, as [`Self::chat_in_order`].
+    pub fn omemo_in_order(
+        &self,
+        from: Jid,
+        message: Box<::omemo::Encrypted>,
+        body: Option<String>,
+    ) {
+        let bytes = message.payload.as_ref().map_or(0, Vec::len)
+            + message.keys.iter().map(|k| k.data.len()).sum::<usize>()
+            + body.as_ref().map_or(0, String::len);
+        self.in_order(from, Inbound::Omemo(message, body), bytes);
+    }
+
+    fn in_order(&self, from: Jid, what: Inbound, bytes: usize) {
+        let jid = from.to_bare().to_string();
         match self.inbox.push(
             &jid,
-            (from, body, Instant::now()),
+            (from, what, Instant::now()),
             bytes,
             turns::INBOX_BOUND,
         ) {
             turns::Pushed::Start => {
                 let t = self.clone();
                 tokio::spawn(async move {
-                    while let Some((from, body, arrived)) = t.inbox.next(&jid) {
-                        t.on_chat(from, body).await;
+                    while let Some((from, what, arrived)) = t.inbox.next(&jid) {
+                        match what {
+                            Inbound::Chat(body) => t.on_chat(from, body).await,
+                            Inbound::Omemo(m, body) => t.on_omemo(from, m, body).await,
+                        }
                         t.times.record(arrived.elapsed());
                     }
                 });
@@ -127,6 +176,20 @@ impl Teacher {
 
     /// One chat message's turn (whitelisted learners only).
     pub async fn on_chat(&self, from: Jid, body: String) {
+        self.on_inbound(from, Inbound::Chat(body)).await
+    }
+
+    /// One OMEMO message's turn (whitelisted learners only).
+    pub async fn on_omemo(
+        &self,
+        from: Jid,
+        message: Box<::omemo::Encrypted>,
+        body: Option<String>,
+    ) {
+        self.on_inbound(from, Inbound::Omemo(message, body)).await
+    }
+
+    async fn on_inbound(&self, from: Jid, what: Inbound) {
         let jid = from.to_bare().to_string();
         match self.parts.sessions.whitelist_get(&jid) {
             Ok(Some(_)) => {}
@@ -144,7 +207,11 @@ impl Teacher {
             return;
         };
         let _guard = lock.lock().await;
-        if let Err(e) = self.chat_turn(&jid, from, body).await {
+        let r = match what {
+            Inbound::Chat(body) => self.chat_turn(&jid, from, body).await,
+            Inbound::Omemo(m, body) => self.omemo_turn(&jid, from, *m, body).await,
+        };
+        if let Err(e) = r {
             tracing::error!(%jid, error = %e, "turn failed; stored state unchanged");
         }
     }

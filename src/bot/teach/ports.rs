@@ -4,6 +4,8 @@
 //! [`Store`], the [`KeyPool`] and the connection's command channel; the teacher's unit tests
 //! with the in-memory ones of [`super::memory`]. Only the store knows sled.
 
+use crate::bot::omemo_device::Devices;
+use crate::bot::pep::PepQueries;
 use crate::clock::{Clock, SystemClock};
 use crate::store::{
     self, KeyPool, LessonCommit, SecretBytes, Session, Store, StoredSession, Timeouts,
@@ -13,6 +15,8 @@ use crate::xmpp::link::Command;
 use futures::future::BoxFuture;
 use std::sync::Arc;
 use tokio::sync::mpsc;
+use tokio_xmpp::jid::BareJid;
+use tokio_xmpp::minidom::Element;
 
 /// The store's answer.
 pub type Result<T> = std::result::Result<T, store::Error>;
@@ -62,6 +66,20 @@ pub trait SessionKeys: Send + Sync {
     ) -> BoxFuture<'a, Result<()>>;
 }
 
+/// A PEP answer, or why there is none.
+pub type Fetched<T> = std::result::Result<T, String>;
+
+/// Learners' OMEMO devices, as their PEP services publish them.
+pub trait Pep: Send + Sync {
+    /// The device ids of `jid`'s OMEMO device list (empty when it publishes none).
+    fn device_list<'a>(&'a self, jid: &'a BareJid) -> BoxFuture<'a, Fetched<Vec<u32>>>;
+    /// The bundle of `jid`'s device `device`.
+    fn bundle<'a>(&'a self, jid: &'a BareJid, device: u32)
+        -> BoxFuture<'a, Fetched<omemo::Bundle>>;
+    /// An answer arrived for the question `id`.
+    fn answer(&self, id: &str, answer: std::result::Result<Vec<Element>, String>);
+}
+
 /// The way out to the XMPP connection.
 pub trait ChatOut: Send + Sync {
     /// Hands `c` to the connection; false once it has stopped.
@@ -81,11 +99,21 @@ pub struct Parts {
     pub chat: Arc<dyn ChatOut>,
     /// The time.
     pub clock: Arc<dyn Clock>,
+    /// The bot's OMEMO devices.
+    pub omemo: Arc<Devices>,
+    /// Learners' PEP services.
+    pub pep: Arc<dyn Pep>,
 }
 
 impl Parts {
-    /// The running bot's parts: the sled store, its key pool and the connection's channel.
-    pub fn live(store: Store, pool: Arc<KeyPool>, xmpp: mpsc::Sender<Command>) -> Parts {
+    /// The running bot's parts: the sled store, its key pool, the OMEMO devices and the
+    /// connection's channel.
+    pub fn live(
+        store: Store,
+        pool: Arc<KeyPool>,
+        omemo: Arc<Devices>,
+        xmpp: mpsc::Sender<Command>,
+    ) -> Parts {
         let keys = Arc::new(PoolKeys {
             store: store.clone(),
             pool,
@@ -95,8 +123,10 @@ impl Parts {
             sessions: store.clone(),
             channels: store,
             keys,
+            pep: Arc::new(PepQueries::new(xmpp.clone())),
             chat: Arc::new(xmpp),
             clock: Arc::new(SystemClock),
+            omemo,
         }
     }
 }

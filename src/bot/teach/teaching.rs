@@ -21,6 +21,8 @@ pub struct Teaching {
     pub may_start_smp: bool,
     /// Typing delay per character, when `scheduled_say` is on.
     pub per_char: Option<Duration>,
+    /// The lesson of sessions no launch chose one for (`lesson.protocol`).
+    pub protocol: crate::lesson::Protocol,
 }
 
 impl Teaching {
@@ -34,6 +36,7 @@ impl Teaching {
             timeouts,
             may_start_smp: false,
             per_char: None,
+            protocol: crate::lesson::Protocol::Otr,
         }
     }
 
@@ -55,6 +58,7 @@ impl Teaching {
                 .lesson
                 .scheduled_say
                 .then(|| Duration::from_secs_f64(1.0 / f64::from(s.lesson.type_speed.max(1)))),
+            protocol: s.lesson.protocol,
         }
     }
 }

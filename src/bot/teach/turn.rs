@@ -3,8 +3,9 @@
 
 use super::act::otr_blocking;
 use super::{Teacher, TurnError};
+use crate::bot::omemo_state::OmemoChannel;
 use crate::bot::otr_state::OtrState;
-use crate::lesson::{self, step, Action, Env, LessonError, Stage};
+use crate::lesson::{self, step, Action, Env, LessonError, Protocol, Stage};
 use crate::store::{self, GradeNote, GradeRequest, LessonCommit, SecretBytes, Session};
 use std::collections::VecDeque;
 use tokio_xmpp::jid::Jid;
@@ -27,11 +28,17 @@ pub(in crate::bot) struct Turn {
     pub(super) last_reply: Option<usize>,
     /// A status text to leave the learner once the roster entry is gone.
     pub(super) farewell: Option<String>,
+    /// The session's lesson, as loaded (an ended stage no longer says).
+    pub(super) protocol: Protocol,
+    /// The OMEMO state (OMEMO lesson), read from the store when the turn first needs it.
+    pub(super) omemo: Option<OmemoChannel>,
 }
 
 impl Turn {
     fn new(jid: &str, to: Jid, session: Session, stage: Stage, otr: Option<OtrState>) -> Turn {
         Turn {
+            protocol: stage.protocol(),
+            omemo: None,
             jid: jid.to_owned(),
             to,
             session,
@@ -113,6 +120,17 @@ impl Teacher {
             None => self.create(jid, from.clone()).await?,
         };
         turn.to = from;
+        if turn.protocol == Protocol::Omemo {
+            // No OTR in the OMEMO lesson: plain text is plain text (an OTR query too).
+            let ev = lesson::Event::MessageReceived {
+                text: body,
+                encrypted: false,
+            };
+            self.ensure_omemo(&mut turn)?;
+            self.run_lesson(&mut turn, &mut VecDeque::from([ev]))
+                .await?;
+            return Ok(());
+        }
         let now = self.parts.clock.now();
         self.ensure_otr(&mut turn)?;
         // OTR's timer: an AKE or a fragmented message left unfinished for a minute is forgotten
@@ -176,6 +194,10 @@ impl Teacher {
                 .iter()
                 .any(|(k, v)| k == "help_url" && !v.is_empty()),
             random,
+            omemo_fingerprints: match turn.protocol {
+                Protocol::Omemo => self.parts.omemo.fingerprints(),
+                Protocol::Otr => Vec::new(),
+            },
             ..Env::default()
         };
         let (stage, actions) = match step(&turn.stage, ev, &env) {
@@ -240,7 +262,7 @@ impl Teacher {
     }
 
     /// [`load`](Self::load) for a turn without a stanza: replies go to the bare JID.
-    async fn load_bare(&self, jid: &str) -> Result<Option<Turn>, TurnError> {
+    pub(super) async fn load_bare(&self, jid: &str) -> Result<Option<Turn>, TurnError> {
         let to: Jid = jid
             .parse()
             .map_err(|e| TurnError::Lesson(format!("{jid}: {e}")))?;
@@ -286,7 +308,7 @@ impl Teacher {
             None => self.cfg.default_locale.clone(),
         };
         let secret = self.cfg.default_secret.clone();
-        let stage = Stage::start(secret.is_some());
+        let stage = Stage::start_with(self.cfg.protocol, secret.is_some());
         let mut session = Session::new(stage.name(), locale, now);
         session.lesson_state = bincode::serde::encode_to_vec(&stage, bincode::config::standard())
             .map_err(|e| TurnError::Lesson(e.to_string()))?;
@@ -295,9 +317,12 @@ impl Teacher {
             .keys
             .create_session(jid, &session, self.cfg.timeouts)
             .await?;
-        let otr = self.fresh_otr(jid)?;
-        tracing::info!(%jid, "session started");
-        Ok(Turn::new(jid, to, session, stage, Some(otr)))
+        let otr = match stage.protocol() {
+            Protocol::Otr => Some(self.fresh_otr(jid)?),
+            Protocol::Omemo => None,
+        };
+        tracing::info!(%jid, lesson = stage.protocol().name(), "session started");
+        Ok(Turn::new(jid, to, session, stage, otr))
     }
 }
 

@@ -130,6 +130,7 @@ pub(super) async fn launch(
         done: false,
         grade: None,
         replaced_jid: None,
+        protocol: l.protocol,
     };
     v.save(app, jar)?;
     Ok(to(app, if v.staff { "/instructor" } else { "/jid" }))

@@ -2,7 +2,7 @@
 //! for launches with a context role that teaches ([`crate::lti::launch::is_staff`]), and only the
 //! learners of that consumer's resource link.
 
-use crate::lesson::Stage;
+use crate::lesson::{OmemoStage, Stage};
 use crate::lti::error::PageError;
 use crate::lti::visit::Visit;
 use crate::lti::App;
@@ -51,6 +51,33 @@ pub fn stage_text(stage: Option<&Stage>) -> (&'static str, &'static str) {
             crate::tr!("Entered the completion code: finished."),
         ),
         Some(Stage::Ended(_)) => (crate::tr!("Ended"), crate::tr!("The session is over.")),
+        Some(Stage::Omemo(s)) => omemo_stage_text(s),
+    }
+}
+
+/// An OMEMO lesson stage's name and what it means, in English (translated on output).
+fn omemo_stage_text(stage: &OmemoStage) -> (&'static str, &'static str) {
+    match stage {
+        OmemoStage::Waiting(_) => (
+            crate::tr!("Waiting"),
+            crate::tr!("Has entered a Jabber ID; has not written to the bot yet."),
+        ),
+        OmemoStage::Plaintext(_) => (
+            crate::tr!("Writing unencrypted"),
+            crate::tr!("Writes to the bot, but has not switched on OMEMO yet."),
+        ),
+        OmemoStage::Unverified(_) => (
+            crate::tr!("Encrypted, not verified"),
+            crate::tr!("OMEMO is on, but the client still encrypts for the impostor device (or only for it)."),
+        ),
+        OmemoStage::Verified(_) => (
+            crate::tr!("Verified"),
+            crate::tr!("Has verified the bot and got the completion code; has not entered it yet."),
+        ),
+        OmemoStage::Completed(_) => (
+            crate::tr!("Completed"),
+            crate::tr!("Entered the completion code: finished."),
+        ),
     }
 }
 
@@ -84,7 +111,7 @@ pub async fn instructor(app: &State<App>, v: Visit) -> Result<RawHtml<String>, P
                 stage_help: app.pages.text(&v.locale, help),
                 last_activity: crate::clock::utc(r.session.last_activity),
                 has_secret: r.session.shared_secret.is_some(),
-                completed: matches!(stage, Some(Stage::Completed(_))),
+                completed: stage.as_ref().is_some_and(Stage::is_completed),
             }
         })
         .collect();

@@ -124,7 +124,7 @@ pub(super) async fn jid_submit(
         None => {
             let started = app
                 .course
-                .start_session(&jid, &v.lti, &v.locale)
+                .start_session(&jid, &v.lti, &v.locale, v.protocol)
                 .await
                 .map_err(|e| Err(PageError::internal(e.to_string())))?;
             if started == Started::InUse {

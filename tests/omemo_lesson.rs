@@ -1,0 +1,299 @@
+//! The OMEMO lesson through one `otrbot run`, with learners whose OMEMO is an independent
+//! implementation (slixmpp-omemo + python-omemo, tests/omemo/clients/learner.py): a launch
+//! signed by oauthlib that chooses the lesson (`custom_protocol=omemo`), the bot's true
+//! fingerprint read off the course page, the learner trusting only that device to the code and
+//! the grade; the impostor trusted; two devices of one learner; the bot killed mid-lesson.
+
+mod lti_common;
+mod support;
+
+use std::time::{Duration, Instant};
+use support::learner::{code_in, spawn_bot_on, Bot};
+use support::omemo_learner::Device;
+use support::process::free_port;
+use support::prosody;
+
+/// A running bot with LTI pages on `port` and a pretend LMS; `extra` is added to `[lesson]`.
+fn lti_bot(port: u16, bjid: &str, bpw: &str, dir: tempfile::TempDir) -> Bot {
+    let text = prosody::settings_text(bjid, bpw, &dir.path().join("data"))
+        .replace("default_secret = \"correct horse battery\"\n", "")
+        .replace(
+            "public_url = \"http://127.0.0.1:8000\"",
+            &format!("public_url = \"http://127.0.0.1:{port}\""),
+        )
+        .replace(
+            "\"otrbot-test\" = \"otrbot-test-secret\"",
+            &format!("{:?} = {:?}", lti_common::KEY, lti_common::SECRET),
+        );
+    std::fs::write(dir.path().join("bot.toml"), text).unwrap();
+    let mut bot = spawn_bot_on(bjid, dir, port);
+    support::process::wait_ready(&mut bot.child, "the LTI port", || {
+        support::process::listening(port)
+    });
+    bot
+}
+
+/// The learner's launch of the OMEMO activity, the JID entered: the browser on `/added`, and
+/// the true device's id and fingerprint as that page shows them.
+fn launch(port: u16, lms: u16, user: &str, ljid: &str) -> (lti_common::Browser, u32, String) {
+    let mut params = lti_common::learner(user);
+    params.insert("custom_protocol".into(), "omemo".into());
+    params.insert(
+        "lis_outcome_service_url".into(),
+        format!("http://127.0.0.1:{lms}/outcomes"),
+    );
+    params.insert(
+        "lis_result_sourcedid".into(),
+        format!("course-1:omemo:{user}"),
+    );
+    let signed = lti_common::signed(&format!("http://127.0.0.1:{port}/launch"), &params);
+    let mut b = lti_common::Browser::new(port);
+    let p = b.request("POST", "/launch", Some(&signed));
+    assert_eq!(p.status, 303, "{}{}", p.head, p.body);
+    let p = b.submit("/jid", &format!("jid={}", ljid.replace('@', "%40")));
+    assert_eq!(p.status, 303, "{}", p.body);
+    let added = b.get("/added").body;
+    let (id, fp) = page_fingerprint(&added);
+    assert!(
+        !added.contains("/secret"),
+        "no shared secret in this lesson: {added}"
+    );
+    (b, id, fp)
+}
+
+/// The device id and the fingerprint (its eight groups joined) the page shows.
+fn page_fingerprint(page: &str) -> (u32, String) {
+    let after = |marker: &str| {
+        let i = page
+            .find(marker)
+            .unwrap_or_else(|| panic!("{marker} on the page: {page}"));
+        &page[i + marker.len()..]
+    };
+    let id = after("id=\"omemo-device\">");
+    let id: u32 = id[..id.find('<').unwrap()].trim().parse().unwrap();
+    let list = after("id=\"omemo-fingerprint\"");
+    let list = &list[..list.find("</ol>").unwrap()];
+    let fp: String = list
+        .split("<li>")
+        .skip(1)
+        .map(|g| g[..g.find("</li>").unwrap()].trim())
+        .collect();
+    assert_eq!(fp.len(), 64, "{list}");
+    (id, fp)
+}
+
+/// The bot's devices as the learner's client lists them: (true, impostor), checked against
+/// the page.
+fn bot_devices(
+    d: &mut Device,
+    bot: &str,
+    page_id: u32,
+    page_fp: &str,
+) -> ((u32, String), (u32, String)) {
+    let until = Instant::now() + Duration::from_secs(20);
+    loop {
+        let devs = d.devices(bot);
+        if devs.len() == 2 {
+            let (t, i): (Vec<_>, Vec<_>) = devs.into_iter().partition(|(_, fp)| fp == page_fp);
+            assert_eq!(t.len(), 1, "exactly one device has the page's fingerprint");
+            assert_eq!(t[0].0, page_id, "and the page's device id");
+            return (t[0].clone(), i[0].clone());
+        }
+        assert!(
+            Instant::now() < until,
+            "the bot lists two devices: {devs:?}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+fn grade_arrives(log: &std::path::Path) -> Vec<serde_json::Value> {
+    let until = Instant::now() + Duration::from_secs(30);
+    loop {
+        let got = lti_common::received(log);
+        if !got.is_empty() || Instant::now() > until {
+            return got;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn trusting_only_the_true_device_completes_the_lesson_and_the_grade_arrives() {
+    let logdir = tempfile::tempdir().unwrap();
+    let lms = lti_common::lms(0, lti_common::SECRET, &logdir.path().join("lms.log"));
+    let port = free_port();
+    let (bjid, bpw) = prosody::fresh_account("omemoteacher");
+    let (ljid, lpw) = prosody::fresh_account("omemolearner");
+    let _bot = lti_bot(port, &bjid, &bpw, tempfile::tempdir().unwrap());
+    let mut l = Device::start(&ljid, &lpw, "phone", "manual");
+    let (mut b, page_id, page_fp) = launch(port, lms.port, "omemo-1", &ljid);
+
+    // The bot befriends the learner and greets; plain text gets the OMEMO hints, in plain text.
+    l.subscribe(&bjid);
+    l.wait_for("Say hello");
+    l.say_plain(&bjid, "hello");
+    let hint = l.wait_for("/omemo start");
+    assert_eq!(hint["encrypted"], false);
+
+    // The learner's client trusts both of the bot's devices: encrypted, not verified.
+    let ((true_id, true_fp), (impostor_id, impostor_fp)) =
+        bot_devices(&mut l, &bjid, page_id, &page_fp);
+    l.trust(&bjid, &true_fp, "trusted");
+    l.trust(&bjid, &impostor_fp, "trusted");
+    let rids = l.say_encrypted(&bjid, "is this private?");
+    assert!(
+        rids.contains(&true_id) && rids.contains(&impostor_id),
+        "{rids:?}"
+    );
+    let reply = l.wait_for("not verified");
+    assert_eq!(reply["encrypted"], true, "{reply}");
+    assert_eq!(
+        reply["sender_device"], true_id,
+        "the true device answers: {reply}"
+    );
+    l.wait_for("distrust the other");
+
+    // Typing the fingerprint into the chat proves nothing.
+    l.say_encrypted(&bjid, &format!("your fingerprint is {}", &true_fp[..16]));
+    l.wait_for("proves nothing");
+
+    // The learner refuses the impostor: the next message is for the true device only.
+    l.trust(&bjid, &impostor_fp, "distrusted");
+    let rids = l.say_encrypted(&bjid, "now?");
+    assert_eq!(rids, [true_id]);
+    let done = l.wait_for("completed the exercise");
+    assert_eq!(done["encrypted"], true);
+    let code = code_in(done["text"].as_str().unwrap()).expect("a code");
+    let later = l.drain_for(Duration::from_millis(500));
+    assert!(
+        later
+            .iter()
+            .all(|m| m["encrypted"] == true || code_in(m["text"].as_str().unwrap_or("")).is_none()),
+        "the code never in plain text: {later:?}"
+    );
+
+    // The code on the page; the grade reaches the LMS.
+    let p = b.submit("/code", &format!("code={code}"));
+    assert_eq!(p.status, 303, "{}", p.body);
+    assert!(b.get("/done").body.contains("Well done"));
+    let got = grade_arrives(&lms.log);
+    assert_eq!(got.len(), 1, "one grade: {got:?}");
+    assert_eq!(got[0]["ok"], true, "{got:?}");
+    assert_eq!(got[0]["sourcedid"], "course-1:omemo:omemo-1");
+}
+
+#[test]
+fn trusting_the_impostor_is_taught_and_earns_no_code() {
+    let logdir = tempfile::tempdir().unwrap();
+    let lms = lti_common::lms(0, lti_common::SECRET, &logdir.path().join("lms.log"));
+    let port = free_port();
+    let (bjid, bpw) = prosody::fresh_account("omemoteacher");
+    let (ljid, lpw) = prosody::fresh_account("omemolearner");
+    let _bot = lti_bot(port, &bjid, &bpw, tempfile::tempdir().unwrap());
+    let mut l = Device::start(&ljid, &lpw, "laptop", "manual");
+    let (_b, page_id, page_fp) = launch(port, lms.port, "omemo-2", &ljid);
+    l.subscribe(&bjid);
+    l.wait_for("Say hello");
+    let ((true_id, _), (impostor_id, impostor_fp)) = bot_devices(&mut l, &bjid, page_id, &page_fp);
+
+    // Only the impostor trusted: the bot cannot read it and says so (from its true device).
+    l.trust(&bjid, &impostor_fp, "trusted");
+    let rids = l.say_encrypted(&bjid, "hello impostor");
+    assert_eq!(rids, [impostor_id]);
+    let reply = l.wait_for("wrong fingerprint");
+    assert_eq!(reply["sender_device"], true_id);
+
+    let all = l.drain_for(Duration::from_secs(2));
+    assert!(
+        all.iter()
+            .all(|m| code_in(m["text"].as_str().unwrap_or("")).is_none()),
+        "no code for trusting the impostor: {all:?}"
+    );
+    assert!(lti_common::received(&lms.log).is_empty());
+}
+
+#[test]
+fn a_learner_with_two_devices_is_answered_on_both() {
+    let logdir = tempfile::tempdir().unwrap();
+    let lms = lti_common::lms(0, lti_common::SECRET, &logdir.path().join("lms.log"));
+    let port = free_port();
+    let (bjid, bpw) = prosody::fresh_account("omemoteacher");
+    let (ljid, lpw) = prosody::fresh_account("omemolearner");
+    let _bot = lti_bot(port, &bjid, &bpw, tempfile::tempdir().unwrap());
+    let mut phone = Device::start(&ljid, &lpw, "phone", "manual");
+    let mut laptop = Device::start(&ljid, &lpw, "laptop", "manual");
+    let (_b, page_id, page_fp) = launch(port, lms.port, "omemo-3", &ljid);
+    phone.subscribe(&bjid);
+    phone.wait_for("Say hello");
+    let ((true_id, true_fp), _) = bot_devices(&mut phone, &bjid, page_id, &page_fp);
+    for d in [&mut phone, &mut laptop] {
+        d.trust(&bjid, &true_fp, "trusted");
+    }
+
+    // The phone writes for the true device only: the code, said to both devices, with the
+    // teaching moment of several devices.
+    let rids = phone.say_encrypted(&bjid, "hello from my phone");
+    assert_eq!(rids, [true_id]);
+    for d in [&mut phone, &mut laptop] {
+        let several = d.wait_for("2 OMEMO devices");
+        assert_eq!(several["encrypted"], true);
+        let done = d.wait_for("completed the exercise");
+        assert_eq!(done["sender_device"], true_id);
+        assert!(code_in(done["text"].as_str().unwrap()).is_some());
+    }
+}
+
+#[test]
+fn the_bot_killed_mid_lesson_carries_on_and_never_reuses_a_key() {
+    let logdir = tempfile::tempdir().unwrap();
+    let lms = lti_common::lms(0, lti_common::SECRET, &logdir.path().join("lms.log"));
+    let port = free_port();
+    let (bjid, bpw) = prosody::fresh_account("omemoteacher");
+    let (ljid, lpw) = prosody::fresh_account("omemolearner");
+    let mut bot = lti_bot(port, &bjid, &bpw, tempfile::tempdir().unwrap());
+    let mut l = Device::start(&ljid, &lpw, "phone", "manual");
+    let (mut b, page_id, page_fp) = launch(port, lms.port, "omemo-4", &ljid);
+    l.subscribe(&bjid);
+    l.wait_for("Say hello");
+    let ((true_id, true_fp), (impostor_id, impostor_fp)) =
+        bot_devices(&mut l, &bjid, page_id, &page_fp);
+    l.trust(&bjid, &true_fp, "trusted");
+    l.trust(&bjid, &impostor_fp, "trusted");
+    l.say_encrypted(&bjid, "first");
+    l.wait_for("not verified");
+    l.say_encrypted(&bjid, "second");
+    l.wait_for("also for a device that is not mine");
+
+    // SIGKILL, then the same data: the sessions carry on (what the bot sends after the
+    // restart decrypts, so no message key was used twice), and the one-time prekey the
+    // learner's first message used is not offered again.
+    let _ = bot.child.kill();
+    let _ = bot.child.wait();
+    let keep = std::mem::replace(&mut bot.dir, tempfile::tempdir().unwrap());
+    drop(bot);
+    let _bot = support::learner::spawn_bot_on(&bjid, keep, port);
+    l.trust(&bjid, &impostor_fp, "distrusted");
+    let until = Instant::now() + Duration::from_secs(30);
+    let done = loop {
+        let rids = l.say_encrypted(&bjid, "after the crash");
+        assert_eq!(rids, [true_id]);
+        let got = l.drain_for(Duration::from_secs(3));
+        for m in &got {
+            assert!(m["error"].is_null(), "every reply decrypts: {m}");
+            assert_eq!(m["sender_device"], true_id);
+        }
+        if let Some(m) = got.into_iter().find(|m| {
+            m["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("completed the exercise"))
+        }) {
+            break m;
+        }
+        assert!(Instant::now() < until, "the restarted bot answers");
+    };
+    let code = code_in(done["text"].as_str().unwrap()).unwrap();
+    let p = b.submit("/code", &format!("code={code}"));
+    assert_eq!(p.status, 303, "{}", p.body);
+    let _ = impostor_id;
+}
