@@ -43,6 +43,10 @@ const NODE_ESCAPES: &AsciiSet = &NON_ALPHANUMERIC
 /// and `'`, which a JID's domain cannot hold anyway).
 const DOMAIN_ESCAPES: &AsciiSet = NODE_ESCAPES;
 
+/// The English accessible name of the QR code, for [`view`]'s `label` once translated.
+pub const QR_LABEL: &str =
+    crate::tr!("QR code with the address of the bot and the fingerprint of its OMEMO device");
+
 /// The bot's OMEMO device as the course page shows it (a Tera context value).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FingerprintView {
@@ -209,7 +213,7 @@ mod tests {
     use std::process::Command;
 
     const FP: &str = "3D8A1A5E0B2C4F6172839405A6B7C8D9e0f1a2b3c4d5e6f708192a3b4c5d6e7f";
-    const LABEL: &str = "QR code: the bot's OMEMO fingerprint";
+    const LABEL: &str = QR_LABEL;
 
     fn good() -> FingerprintView {
         view("bot@example.org", 1_234_567, FP, LABEL).unwrap()
@@ -343,6 +347,44 @@ mod tests {
         // Nothing but the label comes from outside: no other text, no second device.
         assert_eq!(v.qr_svg.matches('<').count(), 6, "{}", v.qr_svg);
         assert_eq!(v.uri.matches("omemo-sid-").count(), 1);
+    }
+
+    /// The partial, rendered by the real templates and catalogues, in `locale`.
+    fn partial(v: &FingerprintView, locale: &str) -> String {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let catalogs = crate::i18n::Catalogs::load(&root.join("locales")).unwrap();
+        let pages =
+            crate::lti::Pages::load(&root.join("templates"), catalogs.into(), "en_GB").unwrap();
+        let mut ctx = tera::Context::new();
+        ctx.insert("omemo", v);
+        ctx.insert("bot_alias", "Otto & <Bot>");
+        ctx.insert("bot_jid", "bot@example.org");
+        pages
+            .render(locale, "omemo_fingerprint.html.tera", &ctx)
+            .unwrap()
+    }
+
+    #[test]
+    fn the_partial_shows_groups_profanity_form_qr_code_and_link() {
+        let v = good();
+        for locale in ["en_GB", "nl_NL", "de_DE"] {
+            let page = partial(&v, locale);
+            // The SVG goes in as it is; everything else is escaped.
+            assert!(page.contains(&v.qr_svg), "{locale}: SVG escaped");
+            assert!(!page.contains("Otto & <Bot>") && page.contains("Otto &amp; &lt;Bot&gt;"));
+            let groups: String = v.groups.iter().map(|g| format!("<li>{g}</li>")).collect();
+            assert!(page.contains(&groups), "{locale}");
+            assert!(page.contains(&format!(
+                r#"<code id="omemo-profanity">/omemo trust bot@example.org {}</code>"#,
+                v.dashed
+            )));
+            assert!(page.contains(&format!(r#"<a href="{}" id="omemo-uri">"#, v.uri)));
+            assert!(page.contains(r#"aria-labelledby="omemo-heading""#));
+            assert!(page.contains(r#"<ol class="fp" id="omemo-fingerprint" aria-label=""#));
+        }
+        // Translated, not the English text, in the other locales.
+        assert!(!partial(&v, "nl_NL").contains("Device ID:"));
+        assert!(!partial(&v, "de_DE").contains("Device ID:"));
     }
 
     /// `tool` on PATH, or a failure naming the Debian package that brings it.
