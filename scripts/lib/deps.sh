@@ -2,7 +2,8 @@
 # Needs root (or sudo) only when something is missing.
 
 OTRBOT_APT_PACKAGES=(prosody lua-sec lua-dbi-sqlite3 libotr5-dev libgcrypt20-dev gcc pkg-config openssl
-  gettext ca-certificates curl python3 python3-oauthlib python3-venv chromium mcabber profanity pidgin-otr)
+  gettext ca-certificates curl python3 python3-oauthlib python3-venv chromium mcabber profanity pidgin-otr
+  librsvg2-bin zbar-tools)
 
 otrbot_install_deps() {
   local missing=()

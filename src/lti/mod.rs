@@ -10,6 +10,7 @@ pub mod course;
 pub mod error;
 pub mod launch;
 pub mod oauth;
+pub mod omemo_view;
 pub mod outcome;
 pub mod pages;
 pub mod run;
