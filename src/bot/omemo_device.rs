@@ -197,3 +197,59 @@ impl Devices {
         Ok(self.account().start_session(bundle, &mut OsRandom)?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_used_one_time_prekey_is_stored_as_used_before_the_message_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let devices = Devices::load_or_create(&store, 0).unwrap();
+        let published = devices.publication();
+        assert_eq!(published.ids, [devices.true_id(), devices.impostor_id()]);
+        let (tid, bundle) = published.bundles[0].clone();
+
+        // A learner's device starts a session from the true device's bundle and writes.
+        let rng = &mut OsRandom;
+        let learner = Account::generate(4242, 0, rng).unwrap();
+        let mut session = learner.start_session(&bundle, rng).unwrap();
+        let first = omemo::encrypt(&learner, &mut [(tid, &mut session)], Some(b"hi"), rng).unwrap();
+        let opened = devices.decrypt(None, &first).unwrap();
+        assert_eq!(opened.decrypted.body.as_deref(), Some(&b"hi"[..]));
+        let republished = opened.republish.expect("a one-time prekey was used");
+        let used: Vec<u32> = bundle
+            .pre_keys
+            .iter()
+            .map(|(id, _)| *id)
+            .filter(|id| {
+                !republished.bundles[0]
+                    .1
+                    .pre_keys
+                    .iter()
+                    .any(|(i, _)| i == id)
+            })
+            .collect();
+        assert_eq!(used.len(), 1, "exactly the used prekey left the bundle");
+
+        // A crash now: the devices as the store has them. The used prekey is gone for good:
+        // not published again, and the same key exchange is refused.
+        drop(devices);
+        let again = Devices::load_or_create(&store, 0).unwrap();
+        let bundle_again = &again.publication().bundles[0].1;
+        assert!(!bundle_again.pre_keys.iter().any(|(id, _)| *id == used[0]));
+        assert_eq!(
+            bundle_again.pre_keys.len(),
+            bundle.pre_keys.len(),
+            "replaced"
+        );
+        assert!(again.decrypt(None, &first).is_err());
+        assert_eq!(
+            again.true_fingerprint(),
+            Devices::load_or_create(&store, 0)
+                .unwrap()
+                .true_fingerprint()
+        );
+    }
+}

@@ -342,6 +342,27 @@ mod tests {
     }
 
     #[test]
+    fn the_activity_chooses_the_lesson_and_a_bad_choice_is_named() {
+        let base = vec![
+            p("lti_message_type", "basic-lti-launch-request"),
+            p("lti_version", "LTI-1p0"),
+            p("resource_link_id", "r1"),
+        ];
+        assert_eq!(lti_params("k", &base).unwrap().protocol, None);
+        for (v, want) in [("omemo", Protocol::Omemo), (" OTR ", Protocol::Otr)] {
+            let mut l = base.clone();
+            l.push(p("custom_protocol", v));
+            assert_eq!(lti_params("k", &l).unwrap().protocol, Some(want));
+        }
+        let mut bad = base;
+        bad.push(p("custom_protocol", "pgp"));
+        assert_eq!(
+            lti_params("k", &bad),
+            Err(LaunchError::Unsupported("custom_protocol"))
+        );
+    }
+
+    #[test]
     fn lti_parameters_checked() {
         let good = vec![
             p("lti_message_type", "basic-lti-launch-request"),

@@ -73,6 +73,14 @@ pub fn settings_text(jid: &str, password: &str, data: &Path) -> String {
             "data_dir = \".run/test-data\"",
             &format!("data_dir = {data:?}"),
         )
+        // This tree's pages and translations, never an installed otrbot's (/usr/share/otrbot
+        // comes before the source tree when the settings do not say, and scripts/test's
+        // install check puts one there).
+        + &format!(
+            "\n[paths]\ntemplates = {:?}\nlocales = {:?}\n",
+            root.join("templates"),
+            root.join("locales")
+        )
 }
 
 /// Settings `text` whose LTI pages listen on `port` (0: any free port) on loopback, with the

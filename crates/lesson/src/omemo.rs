@@ -50,6 +50,8 @@ pub struct OmemoProgress {
     pub devices_noted: bool,
     /// The inactivity warning was given since the last activity.
     pub warned: bool,
+    /// The greeting was said (a roster may show the subscription mutual more than once).
+    pub greeted: bool,
 }
 
 /// Where a learner is in the OMEMO lesson.

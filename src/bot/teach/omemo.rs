@@ -62,6 +62,7 @@ impl Teacher {
         }
         // A key transport message (no payload: a client completing a session, a heartbeat)
         // tells nothing of the learner's decisions; its state is kept all the same.
+        tracing::debug!(%jid, sid, text_bytes = text.len(), "OMEMO message read");
         let event = match (&message.payload, addressed(&message, true_id, impostor_id)) {
             (Some(_), Some(to)) => Some(lesson::Event::OmemoReceived {
                 text: strip_markup(&text),
@@ -151,6 +152,7 @@ impl Teacher {
         self.ensure_omemo(turn)?;
         let in_use = turn.omemo.as_ref().is_some_and(OmemoChannel::in_use);
         if !in_use {
+            tracing::debug!(jid = %turn.jid, "plain reply: the learner has not used OMEMO yet");
             self.send(Outgoing::Chat {
                 to: turn.to.clone(),
                 body: text,
@@ -185,9 +187,11 @@ impl Teacher {
             .channels
             .save_channel_state(&turn.jid, bytes.expose())
             .await?;
+        tracing::debug!(jid = %turn.jid, rids = ?message.recipients().collect::<Vec<_>>(), "OMEMO reply");
         let fallback = self.text(&turn.session.locale, lesson::Msg::OmemoFallbackBody, &[]);
+        // To the bare JID: every device of the learner's is a recipient, whichever wrote.
         self.send(Outgoing::Omemo {
-            to: turn.to.clone(),
+            to: Jid::from(turn.to.to_bare()),
             message: Box::new(message),
             fallback,
         })

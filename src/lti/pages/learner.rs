@@ -2,9 +2,11 @@
 //! completion code (`/code`) and the end (`/done`).
 
 use super::{blocking, context, now, render, session_ended, to, Page};
+use crate::lesson::Protocol;
 use crate::lti::course::same_learner;
 use crate::lti::course::{code_attempts_left, CodeVerdict, Ended, SecretVerdict, Started};
 use crate::lti::error::PageError;
+use crate::lti::omemo_view::{self, FingerprintView};
 use crate::lti::visit::Visit;
 use crate::lti::App;
 use crate::store::{self, GradeNote, LtiBinding, StoredSession};
@@ -193,8 +195,12 @@ async fn learner_session(app: &App, v: &Visit) -> Result<(String, StoredSession)
 
 #[rocket::get("/added")]
 pub(super) async fn added(app: &State<App>, v: Visit) -> Page {
-    let (jid, _) = learner_session(app, &v).await?;
+    let (jid, rec) = learner_session(app, &v).await?;
     let mut ctx = context(app, &v);
+    if is_omemo(app, &rec) {
+        ctx.insert("omemo", &omemo_view(app, &v)?);
+        return render(app, &v.locale, "added.html.tera", &ctx);
+    }
     let (s, j) = (app.store.clone(), jid.clone());
     let fingerprint = blocking(move || s.otr_key(&j))
         .await?
@@ -203,12 +209,34 @@ pub(super) async fn added(app: &State<App>, v: Visit) -> Page {
     render(app, &v.locale, "added.html.tera", &ctx)
 }
 
+/// Whether the session follows the OMEMO lesson.
+fn is_omemo(app: &App, rec: &StoredSession) -> bool {
+    app.course
+        .stage(&rec.session)
+        .is_some_and(|s| s.protocol() == Protocol::Omemo)
+}
+
+/// The bot's true OMEMO device as the page shows it.
+fn omemo_view(app: &App, v: &Visit) -> Result<FingerprintView, PageError> {
+    let (id, fp) = app.course.omemo_device();
+    let label = app.pages.text(&v.locale, omemo_view::QR_LABEL);
+    omemo_view::view(&app.bot_jid, id, &fp, &label)
+        .map_err(|e| PageError::internal(format!("the OMEMO fingerprint: {e}")))
+}
+
 #[rocket::get("/secret")]
-pub(super) async fn secret_page(app: &State<App>, v: Visit) -> Page {
-    let (_, rec) = learner_session(app, &v).await?;
+pub(super) async fn secret_page(
+    app: &State<App>,
+    v: Visit,
+) -> Result<RawHtml<String>, Result<Redirect, PageError>> {
+    let (_, rec) = learner_session(app, &v).await.map_err(Err)?;
+    if is_omemo(app, &rec) {
+        // No shared secret in the OMEMO lesson: the page that shows what to compare instead.
+        return Err(Ok(to(app, "/added")));
+    }
     let mut ctx = context(app, &v);
     ctx.insert("has_secret", &rec.session.shared_secret.is_some());
-    render(app, &v.locale, "secret.html.tera", &ctx)
+    render(app, &v.locale, "secret.html.tera", &ctx).map_err(Err)
 }
 
 /// The shared-secret form.
@@ -249,9 +277,10 @@ pub(super) async fn secret_submit(
     }
 }
 
-/// The code page's context: attempts left when a code has been given.
-fn code_context(app: &App, v: &Visit, attempts_left: Option<u8>) -> Context {
+/// The code page's context: the lesson, and attempts left when a code has been given.
+fn code_context(app: &App, v: &Visit, omemo: bool, attempts_left: Option<u8>) -> Context {
     let mut ctx = context(app, v);
+    ctx.insert("omemo", &omemo);
     ctx.insert("has_code", &attempts_left.is_some());
     ctx.insert("attempts_left", &attempts_left.unwrap_or(0));
     ctx
@@ -263,6 +292,7 @@ pub(super) async fn code_page(app: &State<App>, v: Visit) -> Page {
     let ctx = code_context(
         app,
         &v,
+        is_omemo(app, &rec),
         code_attempts_left(app.course.stage(&rec.session).as_ref()),
     );
     render(app, &v.locale, "code.html.tera", &ctx)
@@ -287,14 +317,15 @@ pub(super) async fn code_submit(
     jar: &CookieJar<'_>,
 ) -> Result<Redirect, Result<(Status, RawHtml<String>), PageError>> {
     v.check_csrf(form.csrf).map_err(Err)?;
-    let (jid, _) = learner_session(app, &v).await.map_err(Err)?;
+    let (jid, rec) = learner_session(app, &v).await.map_err(Err)?;
+    let omemo = is_omemo(app, &rec);
     let verdict = app
         .course
         .code_entered(&jid, form.code)
         .await
         .map_err(|e| Err(PageError::internal(e.to_string())))?;
     let refuse = |status: Status, msg: &str, left: Option<u8>| {
-        let mut ctx = code_context(app, &v, left);
+        let mut ctx = code_context(app, &v, omemo, left);
         ctx.insert("error", &app.pages.text(&v.locale, msg));
         render(app, &v.locale, "code.html.tera", &ctx).map(|p| (status, p))
     };
@@ -317,7 +348,12 @@ pub(super) async fn code_submit(
         }
         CodeVerdict::Voided => {
             tracing::info!(%jid, "wrong completion code; no attempts left: code voided");
-            return Err(refuse(Status::TooManyRequests, CODE_VOIDED, None));
+            let voided = if omemo {
+                CODE_VOIDED_OMEMO
+            } else {
+                CODE_VOIDED
+            };
+            return Err(refuse(Status::TooManyRequests, voided, None));
         }
         CodeVerdict::NotYet => {
             return Err(refuse(
@@ -335,6 +371,9 @@ pub(super) async fn code_submit(
 
 /// Said when the last attempt for a code was wrong.
 const CODE_VOIDED: &str = crate::tr!("That was the last attempt for this code, so the code no longer works. Choose a new shared secret, then verify the bot again in the chat: it gives you a new code.");
+
+/// Said when the last attempt for a code of the OMEMO lesson was wrong.
+const CODE_VOIDED_OMEMO: &str = crate::tr!("That was the last attempt for this code, so the code no longer works. Write to the bot again, encrypted for its true device only: it gives you a new code.");
 
 #[rocket::get("/done")]
 pub(super) fn done(app: &State<App>, v: Visit) -> Page {

@@ -61,10 +61,11 @@ fn learning(stage: &OmemoStage, mut p: OmemoProgress, event: &Event, env: &Env) 
     }
     match event {
         Event::Subscribed => {
-            if matches!(stage, OmemoStage::Waiting(_)) {
+            if matches!(stage, OmemoStage::Waiting(_)) && !p.greeted {
+                p.greeted = true;
                 acts.push(Action::say(Msg::Greeting));
             }
-            Ok((Stage::Omemo(stage.clone()), acts))
+            Ok((at(stage, p), acts))
         }
         Event::Warn { minutes_left } => {
             if p.warned {
