@@ -1,7 +1,8 @@
-//! The lesson machine with arbitrary event sequences.
+//! The lesson machine (both lessons, OTR and OMEMO) with arbitrary event sequences.
 //!
 //! Checked, besides "never panics": an ended session accepts nothing; a completion code is
-//! only given after a successful SMP and a grade only for that code; SMP is only started or
+//! only given after a successful SMP (OTR) or a message for the bot's true device only
+//! (OMEMO), and a grade only for that code; SMP is only started or
 //! answered with a stored secret; stored secrets are strong; every message the lesson says
 //! comes with a value for each `{placeholder}` of its text (the operator's format strings
 //! aside), so that it renders with none left unfilled. That every translation keeps the
@@ -11,7 +12,7 @@
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
 use lesson::secret::{check_secret, code_matches, CODE_BYTES};
-use lesson::{step, Action, Env, Event, LessonError, Msg, Param, Stage, Text};
+use lesson::{step, Action, BotDevices, Env, Event, LessonError, Msg, Param, Protocol, Stage, Text};
 
 #[derive(Arbitrary, Debug, Clone)]
 enum Ev {
@@ -42,10 +43,16 @@ enum Ev {
         minutes_left: u64,
     },
     Expire,
+    OmemoReceived {
+        text: String,
+        devices: u8,
+        learner_devices: u32,
+    },
 }
 
 #[derive(Arbitrary, Debug)]
 struct Input {
+    omemo: bool,
     secret_set: bool,
     may_start_smp: bool,
     code_attempts: u8,
@@ -112,6 +119,19 @@ fn to_event(e: &Ev, given: Option<&str>) -> Event {
         },
         Ev::Warn { minutes_left } => Event::Warn { minutes_left },
         Ev::Expire => Event::Expire,
+        Ev::OmemoReceived {
+            text,
+            devices,
+            learner_devices,
+        } => Event::OmemoReceived {
+            text,
+            devices: match devices % 3 {
+                0 => BotDevices::TrueOnly,
+                1 => BotDevices::Both,
+                _ => BotDevices::ImpostorOnly,
+            },
+            learner_devices,
+        },
     }
 }
 
@@ -130,8 +150,12 @@ fuzz_target!(|input: Input| {
         code_attempts: input.code_attempts,
         has_help_url: input.has_help_url,
         random: input.random,
+        omemo_fingerprints: vec![
+            "57bcac63cd75ea1190d5a3be2bb8a1ccaf0ab0f4c32f33cce1e2d8d2bbd1d044".into(),
+        ],
     };
-    let mut stage = Stage::start(input.secret_set);
+    let protocol = if input.omemo { Protocol::Omemo } else { Protocol::Otr };
+    let mut stage = Stage::start_with(protocol, input.secret_set);
     // The completion code given in chat, once SMP has succeeded.
     let mut given: Option<String> = None;
     for e in input.events.iter().take(64) {
@@ -145,12 +169,21 @@ fuzz_target!(|input: Input| {
         let Ok((next, actions)) = result else {
             continue;
         };
-        if let Stage::Verified(f) = &next {
-            if !matches!(before, Stage::Verified(_)) {
-                assert_eq!(event, Event::CorrectSecretReceived, "code without SMP");
-                assert!(matches!(before, Stage::Verifying(..)));
-                given = Some(f.code.clone());
+        if !before.is_over() && !next.is_over() {
+            assert_eq!(before.protocol(), next.protocol(), "a session changed its lesson");
+        }
+        if next.is_verified() && !before.is_verified() {
+            match protocol {
+                Protocol::Otr => {
+                    assert_eq!(event, Event::CorrectSecretReceived, "code without SMP");
+                    assert!(matches!(before, Stage::Verifying(..)));
+                }
+                Protocol::Omemo => assert!(
+                    matches!(event, Event::OmemoReceived { devices: BotDevices::TrueOnly, .. }),
+                    "code without a message for the true device only: {event:?}"
+                ),
             }
+            given = next.finished().map(|f| f.code.clone());
         }
         for a in &actions {
             match a {
@@ -161,9 +194,9 @@ fuzz_target!(|input: Input| {
                     };
                     let issued = given.as_deref().expect("grade before a code was given");
                     assert!(code_matches(code, issued), "grade for a wrong code");
-                    assert!(matches!(before, Stage::Verified(_)));
+                    assert!(before.is_verified());
                 }
-                Action::AcceptCode => assert!(matches!(next, Stage::Completed(_))),
+                Action::AcceptCode => assert!(next.is_completed()),
                 Action::StoreSecret(s) => assert!(check_secret(s).is_ok(), "weak secret stored"),
                 Action::StartSmp { question } => {
                     if let Some(q) = question {
@@ -180,11 +213,8 @@ fuzz_target!(|input: Input| {
                 _ => {}
             }
         }
-        match (&before, &next) {
-            (Stage::Verified(_) | Stage::Completed(_), _) => {}
-            (_, Stage::Verified(_)) => assert_eq!(event, Event::CorrectSecretReceived),
-            (_, Stage::Completed(_)) => panic!("completed without a code: {before:?}"),
-            _ => {}
+        if next.is_completed() && !before.is_completed() {
+            assert!(before.is_verified(), "completed without a code: {before:?}");
         }
         stage = next;
     }
