@@ -304,3 +304,164 @@ fn the_bot_killed_mid_lesson_carries_on_and_never_reuses_a_key() {
     assert_eq!(grade_arrives(&lms.log).len(), 1);
     let _ = impostor_id;
 }
+
+/// Debian's Profanity in a tmux window of its own, as a learner types into it.
+struct Profanity {
+    session: String,
+    _home: tempfile::TempDir,
+}
+
+impl Drop for Profanity {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("tmux")
+            .args(["kill-session", "-t", &self.session])
+            .status();
+    }
+}
+
+impl Profanity {
+    fn start() -> Profanity {
+        let home = tempfile::tempdir().unwrap();
+        let h = home.path().display();
+        let session = format!("otrbot-omemo-{}", std::process::id());
+        let ok = std::process::Command::new("tmux")
+            .args(["new-session", "-d", "-s", &session, "-x", "250", "-y", "80"])
+            .arg(format!(
+                "env HOME={h} XDG_CONFIG_HOME={h}/.config XDG_DATA_HOME={h}/.local/share TERM=xterm-256color profanity"
+            ))
+            .status()
+            .expect("tmux (scripts/test installs it)");
+        assert!(ok.success(), "tmux could not start profanity");
+        let p = Profanity {
+            session,
+            _home: home,
+        };
+        p.wait_for("/help", 15);
+        p
+    }
+
+    fn screen(&self) -> String {
+        let out = std::process::Command::new("tmux")
+            .args(["capture-pane", "-p", "-J", "-S", "-", "-t", &self.session])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn type_line(&self, line: &str) {
+        for args in [vec!["-l", line], vec!["Enter"]] {
+            let ok = std::process::Command::new("tmux")
+                .args(["send-keys", "-t", &self.session])
+                .args(args)
+                .status()
+                .unwrap();
+            assert!(ok.success());
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+
+    /// Waits until the window shows `part`; the screen then.
+    fn wait_for(&self, part: &str, secs: u64) -> String {
+        let until = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let s = self.screen();
+            if s.contains(part) {
+                return s;
+            }
+            assert!(
+                Instant::now() < until,
+                "Profanity did not show {part:?} within {secs} s:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+/// Profanity's form of a fingerprint: 8 groups of 8 joined by `-`.
+fn dashed(fp: &str) -> String {
+    fp.as_bytes()
+        .chunks(8)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+#[test]
+fn profanity_as_a_real_client_does_the_lesson() {
+    let logdir = tempfile::tempdir().unwrap();
+    let lms = lti_common::lms(0, lti_common::SECRET, &logdir.path().join("lms.log"));
+    let port = free_port();
+    let (bjid, bpw) = prosody::fresh_account("omemoteacher");
+    let (ljid, lpw) = prosody::fresh_account("omemoprof");
+    let _bot = lti_bot(port, &bjid, &bpw, tempfile::tempdir().unwrap());
+    let (mut b, _page_id, page_fp) = launch(port, lms.port, "omemo-prof", &ljid);
+    // The impostor's fingerprint as any client sees it (another device's list of the bot).
+    let (pjid, ppw) = prosody::fresh_account("omemoprobe");
+    let mut probe = Device::start(&pjid, &ppw, "probe", "manual");
+    let impostor_fp = {
+        let until = Instant::now() + Duration::from_secs(20);
+        loop {
+            let devs = probe.devices(&bjid);
+            if devs.len() == 2 {
+                break devs.into_iter().find(|(_, fp)| *fp != page_fp).unwrap().1;
+            }
+            assert!(
+                Instant::now() < until,
+                "the bot lists two devices: {devs:?}"
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    };
+    drop(probe);
+
+    let p = Profanity::start();
+    let user = ljid.split('@').next().unwrap();
+    for line in [
+        format!("/account add {user}"),
+        format!("/account set {user} jid {ljid}"),
+        format!("/account set {user} server 127.0.0.1"),
+        format!("/account set {user} port {}", prosody::port()),
+        format!("/account set {user} password {lpw}"),
+        // The loopback server's self-signed certificate.
+        format!("/account set {user} tls trust"),
+        format!("/account set {user} resource profanity"),
+        format!("/connect {user}"),
+    ] {
+        p.type_line(&line);
+    }
+    p.wait_for("logged in", 20);
+    // The bot asks to see the learner's presence: allowed, and asked back, as the page says.
+    p.wait_for(&bjid, 20);
+    p.type_line(&format!("/sub allow {bjid}"));
+    p.type_line(&format!("/sub request {bjid}"));
+    p.type_line("/omemo gen");
+    p.wait_for("OMEMO crytographic materials generated", 30);
+    p.type_line(&format!("/msg {bjid}"));
+    p.wait_for("Say hello", 30);
+    p.type_line("hello");
+    p.wait_for("/omemo start", 30);
+
+    // OMEMO on; trusting both devices first (the bot says it is not verified), then the page's.
+    p.type_line("/omemo start");
+    p.type_line("/omemo fingerprint");
+    p.wait_for(&dashed(&page_fp), 20);
+    p.type_line(&format!("/omemo trust {}", dashed(&page_fp)));
+    p.type_line(&format!("/omemo trust {}", dashed(&impostor_fp)));
+    p.type_line("is this private?");
+    p.wait_for("not verified", 30);
+    p.type_line(&format!("/omemo untrust {}", dashed(&impostor_fp)));
+    p.type_line("and now?");
+    let s = p.wait_for("completed the exercise", 30);
+    let code = s
+        .lines()
+        .filter(|l| l.contains("completed the exercise"))
+        .find_map(code_in)
+        .unwrap_or_else(|| {
+            // A long line may wrap in the window: look at the whole screen after it.
+            let i = s.rfind("completed the exercise").unwrap();
+            code_in(&s[i..]).expect("a code on the screen")
+        });
+    let p2 = b.submit("/code", &format!("code={code}"));
+    assert_eq!(p2.status, 303, "{}", p2.body);
+    assert_eq!(grade_arrives(&lms.log).len(), 1);
+}

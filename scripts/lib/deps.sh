@@ -3,6 +3,7 @@
 
 OTRBOT_APT_PACKAGES=(prosody lua-sec lua-dbi-sqlite3 libotr5-dev libgcrypt20-dev gcc pkg-config openssl
   gettext ca-certificates curl python3 python3-oauthlib python3-venv chromium mcabber profanity pidgin-otr
+  tmux
   librsvg2-bin zbar-tools)
 
 otrbot_install_deps() {
