@@ -11,6 +11,7 @@ pub mod keys;
 pub mod learner;
 pub mod libotr;
 pub mod load;
+pub mod measure;
 pub mod omemo_learner;
 pub mod otrwire;
 pub mod process;
