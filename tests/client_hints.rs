@@ -242,7 +242,11 @@ fn omemo_subcommands(text: &str) -> Vec<String> {
     text.lines()
         .filter(|l| l.starts_with("- Profanity: "))
         .flat_map(|l| l.split("/omemo ").skip(1))
-        .map(|p| p.chars().take_while(|c| c.is_ascii_alphanumeric()).collect())
+        .map(|p| {
+            p.chars()
+                .take_while(|c| c.is_ascii_alphanumeric())
+                .collect()
+        })
         .collect()
 }
 
@@ -252,13 +256,19 @@ fn the_omemo_hints_name_profanitys_own_commands_in_every_locale() {
         .arg("/usr/share/man/man1/profanity-omemo.1.gz")
         .output()
         .expect("zcat");
-    assert!(out.status.success(), "profanity's /omemo manual page (package profanity)");
+    assert!(
+        out.status.success(),
+        "profanity's /omemo manual page (package profanity)"
+    );
     let manual = String::from_utf8(out.stdout).unwrap();
     let catalogs = Catalogs::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("locales")).unwrap();
     let mut wrong = Vec::new();
     for msg in [Msg::OmemoHints, Msg::OmemoVerifyHints] {
         let english = omemo_subcommands(&render(&catalogs, "en_GB", msg, &[], &[]));
-        assert!(!english.is_empty(), "{msg:?} teaches Profanity's /omemo commands");
+        assert!(
+            !english.is_empty(),
+            "{msg:?} teaches Profanity's /omemo commands"
+        );
         for locale in LOCALES {
             let subs = omemo_subcommands(&render(&catalogs, locale, msg, &[], &[]));
             if subs != english {
@@ -266,7 +276,9 @@ fn the_omemo_hints_name_profanitys_own_commands_in_every_locale() {
             }
             for s in &subs {
                 if !manual.contains(&format!("/omemo {s}")) {
-                    wrong.push(format!("{locale} {msg:?}: /omemo {s} is no Profanity command"));
+                    wrong.push(format!(
+                        "{locale} {msg:?}: /omemo {s} is no Profanity command"
+                    ));
                 }
             }
         }
