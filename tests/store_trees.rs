@@ -178,6 +178,33 @@ fn key_pool_round_trip() {
 }
 
 #[test]
+fn an_omemo_session_takes_no_key_and_never_waits_for_the_pool() {
+    let d = tempfile::tempdir().unwrap();
+    let s = support::store::open_retrying(d.path());
+    s.pool_add(&SecretBytes::new(store::default_dsa_key()))
+        .unwrap();
+    // With a key ready, none is taken; with none ready, the session is made all the same.
+    let rec = s
+        .create_session_without_key("o@example.org", &Session::new("start", "en_GB", 5), T)
+        .unwrap();
+    assert_eq!(s.pool_len(), 1);
+    assert_eq!(s.otr_key("o@example.org").unwrap(), None);
+    assert_eq!(s.session("o@example.org").unwrap(), Some(rec));
+    assert!(matches!(
+        s.create_session_without_key("o@example.org", &Session::new("b", "de", 6), T),
+        Err(Error::SessionExists(_))
+    ));
+    s.create_session("k@example.org", &Session::new("start", "en_GB", 5), T)
+        .unwrap();
+    s.create_session_without_key("p@example.org", &Session::new("start", "en_GB", 5), T)
+        .unwrap();
+    assert_eq!(s.pool_len(), 0);
+    // It ends like any other, with its deadlines.
+    assert!(s.remove_session("o@example.org").unwrap().is_some());
+    assert_eq!(s.session("o@example.org").unwrap(), None);
+}
+
+#[test]
 fn nonces_round_trip_and_prune() {
     let d = tempfile::tempdir().unwrap();
     let s = support::store::open_retrying(d.path());

@@ -142,7 +142,17 @@ impl Course for CoursePages {
                 bincode::serde::encode_to_vec(&stage, bincode::config::standard())
                     .map_err(|e| CourseError(format!("lesson state: {e}")))?;
         }
-        match self.pool.create_session(jid, &session, self.timeouts).await {
+        let created = match protocol {
+            Protocol::Otr => self.pool.create_session(jid, &session, self.timeouts).await,
+            // No OTR key: the OMEMO lesson never waits for the key pool.
+            Protocol::Omemo => {
+                let (s, j, t) = (self.store.clone(), jid.to_owned(), self.timeouts);
+                tokio::task::spawn_blocking(move || s.create_session_without_key(&j, &session, t))
+                    .await
+                    .map_err(task_err)?
+            }
+        };
+        match created {
             Ok(_) => {}
             // Another launch took this JID a moment ago.
             Err(store::Error::SessionExists(_)) => return Ok(Started::InUse),

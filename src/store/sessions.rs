@@ -119,6 +119,40 @@ impl Store {
         }
     }
 
+    /// Creates a session for `jid` that needs no OTR key (the OMEMO lesson): like
+    /// [`Store::create_session`], but nothing is taken from the pool, so it never waits for one.
+    pub fn create_session_without_key(
+        &self,
+        jid: &str,
+        session: &Session,
+        t: Timeouts,
+    ) -> Result<StoredSession> {
+        self.write_gate()?;
+        let record = StoredSession {
+            session: session.clone(),
+            deadlines: Deadlines::after_activity(session.last_activity, t),
+        };
+        (
+            &self.t.sessions,
+            &self.t.deadlines,
+            &self.t.otr_keys,
+            &self.t.otr_channels,
+        )
+            .transaction(|(s, dl, keys, chans)| {
+                if s.get(jid.as_bytes())?.is_some() {
+                    return abort(Error::SessionExists(jid.to_owned()));
+                }
+                keys.remove(jid.as_bytes())?;
+                chans.remove(jid.as_bytes())?;
+                s.insert(jid.as_bytes(), enc(&record)?.as_slice())?;
+                put_deadlines(dl, jid, &record.deadlines)?;
+                self.durable(s);
+                Ok(())
+            })
+            .map_err(from_tx)?;
+        Ok(record)
+    }
+
     /// The session of `jid`, if any.
     pub fn session(&self, jid: &str) -> Result<Option<StoredSession>> {
         self.t

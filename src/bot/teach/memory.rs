@@ -229,14 +229,17 @@ impl SessionKeys for Memory {
         jid: &'a str,
         session: &'a Session,
         t: Timeouts,
+        otr_key: bool,
     ) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
             let mut st = self.state();
             if st.sessions.contains_key(jid) {
                 return Err(Error::SessionExists(jid.to_owned()));
             }
-            let key = st.spare_keys.pop().ok_or(Error::PoolEmpty)?;
-            st.keys.insert(jid.to_owned(), key);
+            if otr_key {
+                let key = st.spare_keys.pop().ok_or(Error::PoolEmpty)?;
+                st.keys.insert(jid.to_owned(), key);
+            }
             let rec = StoredSession {
                 session: session.clone(),
                 deadlines: Deadlines::after_activity(session.last_activity, t),

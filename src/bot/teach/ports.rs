@@ -57,12 +57,14 @@ pub trait ChannelStates: Send + Sync {
 pub trait SessionKeys: Send + Sync {
     /// The session's DSA key (five MPIs p, q, g, y, x).
     fn otr_key(&self, jid: &str) -> Result<Option<SecretBytes>>;
-    /// Creates the session with a fresh key of its own, waiting for one if none is ready.
+    /// Creates the session; with `otr_key`, with a fresh key of its own, waiting for one if
+    /// none is ready (the OMEMO lesson needs none).
     fn create_session<'a>(
         &'a self,
         jid: &'a str,
         session: &'a Session,
         t: Timeouts,
+        otr_key: bool,
     ) -> BoxFuture<'a, Result<()>>;
 }
 
@@ -189,8 +191,18 @@ impl SessionKeys for PoolKeys {
         jid: &'a str,
         session: &'a Session,
         t: Timeouts,
+        otr_key: bool,
     ) -> BoxFuture<'a, Result<()>> {
-        Box::pin(async move { self.pool.create_session(jid, session, t).await.map(drop) })
+        Box::pin(async move {
+            if otr_key {
+                return self.pool.create_session(jid, session, t).await.map(drop);
+            }
+            let (store, j, s) = (self.store.clone(), jid.to_owned(), session.clone());
+            tokio::task::spawn_blocking(move || store.create_session_without_key(&j, &s, t))
+                .await
+                .map_err(|e| store::Error::Encode(format!("session task failed: {e}")))?
+                .map(drop)
+        })
     }
 }
 

@@ -315,7 +315,12 @@ impl Teacher {
         session.shared_secret = secret.map(|s| SecretBytes::new(s.into_bytes()));
         self.parts
             .keys
-            .create_session(jid, &session, self.cfg.timeouts)
+            .create_session(
+                jid,
+                &session,
+                self.cfg.timeouts,
+                stage.protocol() == Protocol::Otr,
+            )
             .await?;
         let otr = match stage.protocol() {
             Protocol::Otr => Some(self.fresh_otr(jid)?),
