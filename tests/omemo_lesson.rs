@@ -244,6 +244,88 @@ fn a_learner_with_two_devices_is_answered_on_both() {
     }
 }
 
+/// Two learners' clients fetched the bot's bundle at the same moment and picked the same
+/// one-time prekey (a class starting at once makes this happen; the load bench saw 3 in 150).
+/// The first wins; the bot refuses the prekey the second time (never used twice), starts a new
+/// session with the second learner's device from its bundle, and asks in it for the message
+/// again; the second learner writes again and completes. The race is forced with in-process
+/// learners (an outside client cannot be made to pick a given prekey).
+#[test]
+fn two_clients_picking_the_same_prekey_the_second_is_asked_again_in_a_new_session() {
+    use omemo::OsRandom;
+    use support::omemo_inproc as learner;
+    let logdir = tempfile::tempdir().unwrap();
+    let lms = lti_common::lms(0, lti_common::SECRET, &logdir.path().join("lms.log"));
+    let port = free_port();
+    let (bjid, bpw) = prosody::fresh_account("omemoteacher");
+    let (ajid, apw) = prosody::fresh_account("omemofirst");
+    let (cjid, cpw) = prosody::fresh_account("omemosecond");
+    let _bot = lti_bot(port, &bjid, &bpw, tempfile::tempdir().unwrap());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let t = Duration::from_secs(30);
+    let (mut a, _) = rt.block_on(prosody::chat_client(&ajid, &apw, t));
+    let (mut c, _) = rt.block_on(prosody::chat_client(&cjid, &cpw, t));
+    let (_ab, true_id, _) = launch(port, lms.port, "omemo-race-1", &ajid);
+    let (_cb, _, _) = launch(port, lms.port, "omemo-race-2", &cjid);
+    let bot: tokio_xmpp::jid::BareJid = bjid.parse().unwrap();
+    fn within<T>(rt: &tokio::runtime::Runtime, f: impl std::future::Future<Output = T>) -> T {
+        let t = Duration::from_secs(30);
+        rt.block_on(async { tokio::time::timeout(t, f).await.expect("in time") })
+    }
+
+    let (mut a_dev, mut c_dev, bundle) = within(&rt, async {
+        learner::befriend(&mut a).await?;
+        learner::befriend(&mut c).await?;
+        let a_dev = learner::new_device(&mut a).await?;
+        let c_dev = learner::new_device(&mut c).await?;
+        let mut bundle = learner::fetch_bundle(&mut a, &bot, true_id).await?;
+        // Both clients pick the same one-time prekey of the bundle they fetched.
+        bundle.pre_keys.truncate(1);
+        Ok::<_, String>((a_dev, c_dev, bundle))
+    })
+    .unwrap();
+    let mut a_session = a_dev.start_session(&bundle, &mut OsRandom).unwrap();
+    let mut c_session = c_dev.start_session(&bundle, &mut OsRandom).unwrap();
+
+    // The first learner's key exchange uses the prekey: the code.
+    let (text, _) = within(&rt, async {
+        learner::write(&mut a, &bot, &a_dev, (true_id, &mut a_session), "hello").await?;
+        learner::read(&mut a, &mut a_dev, &mut a_session).await
+    })
+    .unwrap();
+    assert!(text.contains("completed the exercise"), "{text}");
+
+    // The second one's is refused (the prekey is gone): asked again, in a new session that
+    // the bot started with the learner's device (a key exchange of its own).
+    let (text, new_session) = within(&rt, async {
+        learner::write(&mut c, &bot, &c_dev, (true_id, &mut c_session), "hello").await?;
+        learner::read(&mut c, &mut c_dev, &mut c_session).await
+    })
+    .unwrap();
+    assert!(
+        text.contains("could not decrypt your last message"),
+        "{text}"
+    );
+    assert!(new_session, "the bot's reply starts a new session");
+    assert!(code_in(&text).is_none());
+
+    // Written again in that session: read, and the code.
+    let (text, new_session) = within(&rt, async {
+        learner::write(
+            &mut c,
+            &bot,
+            &c_dev,
+            (true_id, &mut c_session),
+            "hello again",
+        )
+        .await?;
+        learner::read(&mut c, &mut c_dev, &mut c_session).await
+    })
+    .unwrap();
+    assert!(text.contains("completed the exercise"), "{text}");
+    assert!(!new_session, "the session the bot started carries on");
+}
+
 #[test]
 fn the_bot_killed_mid_lesson_carries_on_and_never_reuses_a_key() {
     let logdir = tempfile::tempdir().unwrap();

@@ -92,13 +92,14 @@ impl OmemoChannel {
         self.sessions.retain(|d, _| keep.contains(d));
     }
 
-    /// Whether the list should be fetched (again) before a reply or after `sender` wrote.
+    /// Whether the list should be fetched (again) before a reply, or because `sender`, a
+    /// device not known yet, wrote (ask before [`OmemoChannel::saw`] notes it).
     pub fn list_stale(&self, now: u64, sender: Option<u32>) -> bool {
         match self.list_fetched_at {
             None => true,
             Some(at) => {
                 now.saturating_sub(at) >= LIST_TTL
-                    || sender.is_some_and(|s| !self.list.contains(&s))
+                    || sender.is_some_and(|s| !self.devices().contains(&s))
             }
         }
     }
@@ -132,6 +133,10 @@ mod tests {
         assert!(c.list_stale(100, Some(9)), "a writer not on the list");
         assert!(c.list_stale(100 + LIST_TTL, None));
         c.saw(9);
+        assert!(
+            !c.list_stale(100, Some(9)),
+            "asked once for a new writer, not every time"
+        );
         assert_eq!(c.devices(), [3, 7, 9]);
         for d in 100..300 {
             c.saw(d);

@@ -9,6 +9,7 @@ use tokio_xmpp::parsers::iq::Iq;
 use tokio_xmpp::parsers::message::{Lang, Message, MessageType};
 use tokio_xmpp::parsers::presence::{Presence, Type as PresenceType};
 use tokio_xmpp::parsers::roster::{Item, Roster, Subscription};
+use tokio_xmpp::parsers::stanza_error::DefinedCondition;
 use tokio_xmpp::Stanza;
 
 /// The largest message body handed to the bot, in bytes; longer ones are refused.
@@ -296,10 +297,12 @@ fn roster_push(iq: Iq) -> Incoming {
             }
         }
         Iq::Error { id, error, .. } if id.starts_with(super::omemo::QUERY_ID_PREFIX) => {
-            Incoming::PepAnswer {
-                id,
-                answer: Err(format!("{:?}", error.defined_condition)),
-            }
+            // A node that does not exist holds no items: nothing published is an answer.
+            let answer = match error.defined_condition {
+                DefinedCondition::ItemNotFound => Ok(Vec::new()),
+                other => Err(format!("{other:?}")),
+            };
+            Incoming::PepAnswer { id, answer }
         }
         Iq::Set { id, payload, .. } => match Roster::try_from(payload) {
             Ok(r) => Incoming::RosterPush {

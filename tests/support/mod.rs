@@ -12,6 +12,7 @@ pub mod learner;
 pub mod libotr;
 pub mod load;
 pub mod measure;
+pub mod omemo_inproc;
 pub mod omemo_learner;
 pub mod otrwire;
 pub mod process;

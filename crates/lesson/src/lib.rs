@@ -239,6 +239,9 @@ pub enum Event {
         /// How many OMEMO devices of the learner's account the bot knows of.
         learner_devices: u32,
     },
+    /// An OMEMO message with a payload for the bot's true device that it could not decrypt;
+    /// it tells nothing of the learner's decisions (its `<key>` elements are unauthenticated).
+    OmemoUnreadable,
 }
 
 impl Event {
@@ -262,6 +265,7 @@ impl Event {
             Event::Warn { .. } => "warn",
             Event::Expire => "expire",
             Event::OmemoReceived { .. } => "omemo_received",
+            Event::OmemoUnreadable => "omemo_unreadable",
         }
     }
 }

@@ -286,7 +286,7 @@ fn learning(stage: &Stage, mut p: Progress, event: &Event, env: &Env) -> Option<
         }
         Event::CompletionCodeEntered { .. } => Some(Err(LessonError::NoCodeYet)),
         // The OTR lesson does not read OMEMO (the bot routes by the session's lesson).
-        Event::OmemoReceived { .. } => None,
+        Event::OmemoReceived { .. } | Event::OmemoUnreadable => None,
     }
 }
 

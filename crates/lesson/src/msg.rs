@@ -134,6 +134,9 @@ messages! {
     OmemoPlainWhileOn => Text::One(tr!("Your last message reached me as plain text, although our chat can be encrypted with OMEMO. Please make sure OMEMO is switched on before you write.")),
     /// The plain-text body of the bot's OMEMO messages, for clients that cannot decrypt them.
     OmemoFallbackBody => Text::One(tr!("I sent you an OMEMO encrypted message, but your client does not seem to support OMEMO. Please switch on OMEMO, or use a client that has it.")),
+    /// A message for the true device that it could not decrypt (a one-time prekey another
+    /// learner's client had just used, a broken session): the bot starts a new session.
+    OmemoUnreadable => Text::One(tr!("I could not decrypt your last message: your client used a key of mine that was no longer valid. I have started a new encrypted session with your device. Please send your message again.")),
     /// No attempts left for the OMEMO lesson's code (page and chat).
     OmemoCodeAttemptsExhausted => Text::One(tr!("That code is not right, and it was the last attempt for it: the code no longer works. To get a new code, write to me again, encrypted for my real device only.")),
 }

@@ -87,6 +87,12 @@ fn all_events() -> Vec<Event> {
         Event::Warn { minutes_left: 5 },
         Event::Warn { minutes_left: 0 },
         Event::Expire,
+        Event::OmemoReceived {
+            text: "hi".into(),
+            devices: lesson::BotDevices::TrueOnly,
+            learner_devices: 2,
+        },
+        Event::OmemoUnreadable,
     ]
 }
 

@@ -5,10 +5,12 @@
 
 use super::turn::Turn;
 use super::{Teacher, TurnError};
+use crate::bot::omemo_device::DeviceError;
 use crate::bot::omemo_state::{addressed, OmemoChannel};
 use crate::lesson::{self, strip_markup, Protocol};
 use crate::xmpp::link::Command;
 use crate::xmpp::stanza::Outgoing;
+use omemo::OmemoError;
 use std::collections::VecDeque;
 use tokio_xmpp::jid::{BareJid, Jid};
 
@@ -39,9 +41,11 @@ impl Teacher {
         let Some(channel) = turn.omemo.as_mut() else {
             return Ok(());
         };
+        let stale = channel.list_stale(now, Some(sid));
         channel.saw(sid);
         // The true device reads what was for it; the impostor never reads anything.
         let mut text = String::new();
+        let mut unreadable = false;
         if message.key_for(true_id).is_some() {
             match devices.decrypt(channel.sessions.get(&sid), &message) {
                 Ok(opened) => {
@@ -53,10 +57,22 @@ impl Teacher {
                         let _ = self.parts.chat.send(Command::PublishOmemo(p)).await;
                     }
                 }
-                Err(e) => tracing::info!(%jid, sid, error = %e, "OMEMO message not decrypted"),
+                Err(DeviceError::Omemo(OmemoError::DuplicateMessage(n))) => {
+                    // Delivered twice (a resend, carbons, an archive): XEP-0384 says ignore.
+                    tracing::debug!(%jid, sid, counter = n, "OMEMO message already read");
+                    return Ok(());
+                }
+                Err(DeviceError::Omemo(e)) => {
+                    // A one-time prekey another client had just used, or a session the
+                    // learner's client lost: this one is of no use. The reply starts a new one
+                    // from the learner's bundle, which replaces theirs (XEP-0384 v0.3 §5).
+                    tracing::info!(%jid, sid, error = %e, "OMEMO message not decrypted");
+                    channel.sessions.remove(&sid);
+                    unreadable = message.payload.is_some();
+                }
+                Err(e) => return Err(e.into()),
             }
         }
-        let stale = channel.list_stale(now, Some(sid));
         if stale {
             self.refresh_devices(&mut turn, now).await;
         }
@@ -64,6 +80,7 @@ impl Teacher {
         // tells nothing of the learner's decisions; its state is kept all the same.
         tracing::debug!(%jid, sid, text_bytes = text.len(), "OMEMO message read");
         let event = match (&message.payload, addressed(&message, true_id, impostor_id)) {
+            _ if unreadable => Some(lesson::Event::OmemoUnreadable),
             (Some(_), Some(to)) => Some(lesson::Event::OmemoReceived {
                 text: strip_markup(&text),
                 devices: to,

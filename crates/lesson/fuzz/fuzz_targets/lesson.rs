@@ -48,6 +48,7 @@ enum Ev {
         devices: u8,
         learner_devices: u32,
     },
+    OmemoUnreadable,
 }
 
 #[derive(Arbitrary, Debug)]
@@ -132,6 +133,7 @@ fn to_event(e: &Ev, given: Option<&str>) -> Event {
             },
             learner_devices,
         },
+        Ev::OmemoUnreadable => Event::OmemoUnreadable,
     }
 }
 

@@ -115,7 +115,7 @@ pub(super) fn verified(f: &Finished, event: &Event) -> Step {
             acts.extend([Action::VoidSecret, Action::say(Msg::SecretInChatDone)]);
         }
         Event::SecretReceived { .. } => return Err(LessonError::AlreadyVerified),
-        Event::OmemoReceived { .. } => {
+        Event::OmemoReceived { .. } | Event::OmemoUnreadable => {
             return Err(LessonError::Impossible {
                 stage: "verified",
                 event: event.name(),

@@ -160,6 +160,10 @@ fn learning(stage: &OmemoStage, mut p: OmemoProgress, event: &Event, env: &Env) 
             }
             Ok((Stage::Omemo(OmemoStage::Unverified(p)), acts))
         }
+        Event::OmemoUnreadable => {
+            acts.push(Action::say(Msg::OmemoUnreadable));
+            Ok((at(stage, p), acts))
+        }
         Event::CompletionCodeEntered { .. } => Err(LessonError::NoCodeYet),
         // No shared secret, no OTR, no SMP in this lesson.
         _ => Err(impossible(stage, event)),
@@ -227,6 +231,7 @@ fn verified(f: &Finished, event: &Event) -> Step {
                 ]),
             }
         }
+        Event::OmemoUnreadable => acts.push(Action::say(Msg::OmemoUnreadable)),
         Event::SecretReceived { .. } => return Err(LessonError::AlreadyVerified),
         Event::CompletionCodeEntered { code } => {
             return Ok(match check_code(f, code, Msg::OmemoCodeAttemptsExhausted) {
@@ -261,6 +266,10 @@ fn completed(f: &Finished, event: &Event) -> Step {
         Event::OmemoReceived { .. } => {
             Ok((same, vec![Action::ResetTimers, Action::say(Msg::Completed)]))
         }
+        Event::OmemoUnreadable => Ok((
+            same,
+            vec![Action::ResetTimers, Action::say(Msg::OmemoUnreadable)],
+        )),
         Event::CompletionCodeEntered { .. } | Event::SecretReceived { .. } => {
             Err(LessonError::AlreadyCompleted)
         }
@@ -400,5 +409,23 @@ mod tests {
         assert_eq!(s, Stage::Ended(EndReason::Expired));
         assert!(!a.contains(&Action::EndOtr));
         assert!(a.contains(&Action::EndSession));
+    }
+
+    #[test]
+    fn an_unreadable_message_earns_nothing_and_asks_for_it_again() {
+        let env = Env::default();
+        let hi = Event::MessageReceived {
+            text: "hello".into(),
+            encrypted: false,
+        };
+        let (s, _) = step(&start(), &hi, &env).unwrap();
+        let (after, a) = step(&s, &Event::OmemoUnreadable, &env).unwrap();
+        assert_eq!(after, s, "the stage does not move");
+        assert_eq!(said(&a), [Msg::OmemoUnreadable]);
+        assert!(a.contains(&Action::ResetTimers));
+        let (s, _) = step(&s, &omemo("hi", BotDevices::TrueOnly), &env).unwrap();
+        let (after, a) = step(&s, &Event::OmemoUnreadable, &env).unwrap();
+        assert_eq!(after, s, "the code stays as it was");
+        assert_eq!(said(&a), [Msg::OmemoUnreadable]);
     }
 }
