@@ -8,13 +8,24 @@ mod lti_common;
 mod support;
 
 use std::time::{Duration, Instant};
-use support::learner::{code_in, spawn_bot_on, Bot};
+use support::learner::{code_in, spawn_bot_logging, Bot};
 use support::omemo_learner::Device;
 use support::process::free_port;
 use support::prosody;
 
-/// A running bot with LTI pages on `port` and a pretend LMS; `extra` is added to `[lesson]`.
+/// A running bot with LTI pages on `port` and a pretend LMS.
 fn lti_bot(port: u16, bjid: &str, bpw: &str, dir: tempfile::TempDir) -> Bot {
+    lti_bot_logging(port, bjid, bpw, dir, std::process::Stdio::inherit())
+}
+
+/// [`lti_bot`] with its log going to `log`.
+fn lti_bot_logging(
+    port: u16,
+    bjid: &str,
+    bpw: &str,
+    dir: tempfile::TempDir,
+    log: std::process::Stdio,
+) -> Bot {
     let text = prosody::settings_text(bjid, bpw, &dir.path().join("data"))
         .replace("default_secret = \"correct horse battery\"\n", "")
         .replace(
@@ -26,7 +37,7 @@ fn lti_bot(port: u16, bjid: &str, bpw: &str, dir: tempfile::TempDir) -> Bot {
             &format!("{:?} = {:?}", lti_common::KEY, lti_common::SECRET),
         );
     std::fs::write(dir.path().join("bot.toml"), text).unwrap();
-    let mut bot = spawn_bot_on(bjid, dir, port);
+    let mut bot = spawn_bot_logging(bjid, dir, port, log);
     support::process::wait_ready(&mut bot.child, "the LTI port", || {
         support::process::listening(port)
     });
@@ -242,6 +253,52 @@ fn a_learner_with_two_devices_is_answered_on_both() {
         assert_eq!(done["sender_device"], true_id);
         assert!(code_in(done["text"].as_str().unwrap()).is_some());
     }
+}
+
+/// A learner adds a device mid-lesson: the learner's server pushes the new device list to the
+/// bot (its presence announces `devicelist+notify` in its caps), and the bot's next reply is
+/// encrypted for the new device too, without waiting for its cached list to go stale.
+#[test]
+fn a_device_added_mid_lesson_is_pushed_to_the_bot_and_answered() {
+    let logdir = tempfile::tempdir().unwrap();
+    let lms = lti_common::lms(0, lti_common::SECRET, &logdir.path().join("lms.log"));
+    let port = free_port();
+    let (bjid, bpw) = prosody::fresh_account("omemoteacher");
+    let (ljid, lpw) = prosody::fresh_account("omemolearner");
+    let bot_log = logdir.path().join("bot.log");
+    let log = std::fs::File::create(&bot_log).unwrap();
+    let _bot = lti_bot_logging(port, &bjid, &bpw, tempfile::tempdir().unwrap(), log.into());
+    let mut phone = Device::start(&ljid, &lpw, "phone", "manual");
+    let (_b, page_id, page_fp) = launch(port, lms.port, "omemo-5", &ljid);
+    phone.subscribe(&bjid);
+    phone.wait_for("Say hello");
+    let ((_, true_fp), (_, impostor_fp)) = bot_devices(&mut phone, &bjid, page_id, &page_fp);
+    phone.trust(&bjid, &true_fp, "trusted");
+    phone.trust(&bjid, &impostor_fp, "trusted");
+    phone.say_encrypted(&bjid, "hello from my phone");
+    phone.wait_for("not verified");
+
+    // The laptop comes: its client publishes the account's device list with both devices.
+    let mut laptop = Device::start(&ljid, &lpw, "laptop", "manual");
+    let until = Instant::now() + Duration::from_secs(20);
+    while !std::fs::read_to_string(&bot_log)
+        .unwrap_or_default()
+        .lines()
+        .any(|l| {
+            l.contains("OMEMO device list taken") && l.contains(&ljid) && l.contains("devices=2")
+        })
+    {
+        assert!(
+            Instant::now() < until,
+            "the learner's server pushes the two-device list"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    laptop.trust(&bjid, &true_fp, "trusted");
+    phone.say_encrypted(&bjid, "and now?");
+    let several = laptop.wait_for("2 OMEMO devices");
+    assert_eq!(several["encrypted"], true, "{several}");
+    phone.wait_for("2 OMEMO devices");
 }
 
 /// Two learners' clients fetched the bot's bundle at the same moment and picked the same

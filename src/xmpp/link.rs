@@ -103,14 +103,25 @@ pub async fn run(
                         Link::Online(bound_jid)
                     }
                     Event::Disconnected(e) => Link::Offline(e.to_string()),
-                    Event::Stanza(st) => match from_server_or_peer(st, &own) {
-                        Some(Incoming::RosterPush { id, items }) => {
-                            send(&mut client, Outgoing::RosterPushResult { id: id.clone() }).await;
-                            Link::In(Incoming::RosterPush { id, items })
+                    Event::Stanza(st) => {
+                        // Requests to the bot (disco, ping, anything else) are answered here.
+                        let reply = match &st {
+                            Stanza::Iq(iq) => super::disco::answer(iq),
+                            _ => None,
+                        };
+                        if let Some(reply) = reply {
+                            send_raw(&mut client, Stanza::Iq(reply)).await;
+                            continue;
                         }
-                        Some(i) => Link::In(i),
-                        None => continue,
-                    },
+                        match from_server_or_peer(st, &own) {
+                            Some(Incoming::RosterPush { id, items }) => {
+                                send(&mut client, Outgoing::RosterPushResult { id: id.clone() }).await;
+                                Link::In(Incoming::RosterPush { id, items })
+                            }
+                            Some(i) => Link::In(i),
+                            None => continue,
+                        }
+                    }
                 };
                 tracing::debug!(?link, "xmpp event");
                 if events.send(link).await.is_err() { break; }
@@ -163,8 +174,12 @@ fn presence(status: &Option<String>, avatar: Option<&Avatar>) -> Stanza {
     let mut st = outgoing(Outgoing::Available {
         status: status.clone(),
     });
-    if let (Stanza::Presence(p), Some(a)) = (&mut st, avatar) {
-        p.payloads.push(a.presence_update());
+    if let Stanza::Presence(p) = &mut st {
+        // Caps: learners' servers push their OMEMO device lists (XEP-0163 +notify).
+        p.payloads.push(super::disco::presence_caps().into());
+        if let Some(a) = avatar {
+            p.payloads.push(a.presence_update());
+        }
     }
     st
 }

@@ -2,6 +2,7 @@
 
 pub mod avatar;
 pub mod connector;
+pub mod disco;
 pub mod jid;
 pub mod link;
 pub mod login;

@@ -115,6 +115,7 @@ impl Teacher {
             }
             self.ensure_omemo(&mut turn)?;
             let now = self.parts.clock.now();
+            tracing::info!(%jid, devices = ids.len(), "OMEMO device list taken");
             if let Some(c) = turn.omemo.as_mut() {
                 c.set_list(ids, now);
             }
