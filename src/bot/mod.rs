@@ -34,6 +34,8 @@ use tokio::sync::{mpsc, watch};
 
 /// How long the first XMPP login may take before the bot gives up with a clear error.
 pub const LOGIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often the running bot asks whether the OMEMO signed prekey is due for rotation.
+const SIGNED_PRE_KEY_CHECK: Duration = Duration::from_secs(3600);
 
 pub use data_dir::ensure_private_dir;
 
@@ -210,9 +212,19 @@ async fn serve(settings: Settings, store: Store) -> Result<(), Failure> {
     tokio::pin!(signal);
     let mut web = lti.server;
     let mut web_failed = None;
+    let mut rotation = tokio::time::interval(SIGNED_PRE_KEY_CHECK);
+    rotation.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = &mut signal => break,
+            _ = rotation.tick() => match teacher.omemo().rotate_if_due(crate::clock::unix_now()) {
+                Ok(Some(p)) => {
+                    tracing::info!("OMEMO signed prekey rotated");
+                    queue(&cmd_tx, vec![Command::PublishOmemo(p)], false);
+                }
+                Ok(None) => {}
+                Err(e) => tracing::error!(error = %e, "the OMEMO signed prekey could not be rotated"),
+            },
             r = &mut web => {
                 // The pages stopped on their own (they only stop after shutdown otherwise).
                 web_failed = Some(match r {

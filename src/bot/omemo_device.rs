@@ -51,6 +51,8 @@ pub struct Devices {
     true_device: Mutex<Account>,
     impostor: Account,
     persist: Persist,
+    /// Both fingerprints as hex, true first (identity keys never change).
+    fingerprints: Vec<String>,
 }
 
 /// A decrypted message, and the true device's new bundle when it used a one-time prekey
@@ -75,26 +77,46 @@ impl Devices {
             })?;
             decode(&bytes)
         };
-        let mut true_device = load(OmemoRole::True)?;
+        let true_device = load(OmemoRole::True)?;
         let impostor = load(OmemoRole::Impostor)?;
-        if true_device.signed_pre_key_due(now, SIGNED_PRE_KEY_MAX_AGE) {
-            true_device.rotate_signed_pre_key(now, &mut OsRandom)?;
-            store.put_omemo_device(&encode(&true_device)?)?;
-        }
         let store = store.clone();
-        Ok(Devices::new(
+        let devices = Devices::new(
             true_device,
             impostor,
             Box::new(move |b| store.put_omemo_device(b)),
-        ))
+        );
+        devices.rotate_if_due(now)?;
+        Ok(devices)
+    }
+
+    /// Replaces the true device's signed prekey when it is 30 days old: stored, then the new
+    /// bundle to publish (the running bot asks every hour; the last three are kept).
+    pub fn rotate_if_due(&self, now: u64) -> Result<Option<elements::Publication>, DeviceError> {
+        let mut account = self.account();
+        if !account.signed_pre_key_due(now, SIGNED_PRE_KEY_MAX_AGE) {
+            return Ok(None);
+        }
+        let mut rotated = account.clone();
+        rotated.rotate_signed_pre_key(now, &mut OsRandom)?;
+        (self.persist)(&encode(&rotated)?)?;
+        *account = rotated;
+        Ok(Some(elements::Publication {
+            ids: vec![account.device_id(), self.impostor.device_id()],
+            bundles: vec![(account.device_id(), account.bundle())],
+        }))
     }
 
     /// Devices from accounts already made (tests), written to `persist` when they change.
     pub fn new(true_device: Account, impostor: Account, persist: Persist) -> Devices {
+        let fingerprints = vec![
+            true_device.fingerprint().hex(),
+            impostor.fingerprint().hex(),
+        ];
         Devices {
             true_device: Mutex::new(true_device),
             impostor,
             persist,
+            fingerprints,
         }
     }
 
@@ -120,11 +142,8 @@ impl Devices {
     }
 
     /// Both fingerprints as hex, true first (to recognise one typed into the chat).
-    pub fn fingerprints(&self) -> Vec<String> {
-        vec![
-            self.true_fingerprint().hex(),
-            self.impostor.fingerprint().hex(),
-        ]
+    pub fn fingerprints(&self) -> &[String] {
+        &self.fingerprints
     }
 
     /// What the bot publishes: the device list naming both, and both bundles.
@@ -251,5 +270,34 @@ mod tests {
                 .unwrap()
                 .true_fingerprint()
         );
+    }
+
+    #[test]
+    fn the_signed_prekey_is_rotated_when_due_stored_and_the_old_one_still_opens_late_messages() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let devices = Devices::load_or_create(&store, 0).unwrap();
+        let (tid, old_bundle) = devices.publication().bundles[0].clone();
+        let day = 24 * 3600;
+        assert!(devices.rotate_if_due(29 * day).unwrap().is_none());
+        let new = devices
+            .rotate_if_due(31 * day)
+            .unwrap()
+            .expect("due after 30 days");
+        let new_bundle = &new.bundles[0].1;
+        assert_ne!(new_bundle.signed_pre_key_id, old_bundle.signed_pre_key_id);
+        assert!(devices.rotate_if_due(32 * day).unwrap().is_none(), "once");
+        // Stored: a restart publishes the new one.
+        let again = Devices::load_or_create(&store, 32 * day).unwrap();
+        assert_eq!(
+            again.publication().bundles[0].1.signed_pre_key_id,
+            new_bundle.signed_pre_key_id
+        );
+        // A learner who fetched the old bundle before the rotation is still read.
+        let rng = &mut OsRandom;
+        let learner = Account::generate(777, 0, rng).unwrap();
+        let mut session = learner.start_session(&old_bundle, rng).unwrap();
+        let m = omemo::encrypt(&learner, &mut [(tid, &mut session)], Some(b"late"), rng).unwrap();
+        assert!(again.decrypt(None, &m).is_ok());
     }
 }

@@ -67,9 +67,8 @@ pub async fn run(
     events: mpsc::Sender<Link>,
     mut shutdown: watch::Receiver<bool>,
     mut status: Option<String>,
-    published: Published,
+    mut published: Published,
 ) {
-    let avatar = published.avatar.as_ref();
     // The roster first: it makes the server deliver subscription requests to this resource.
     send(&mut client, Outgoing::RosterGet).await;
     announce(&mut client, &status, &published).await;
@@ -86,10 +85,15 @@ pub async fn run(
                         for st in p.stanzas() {
                             send_raw(&mut client, st).await;
                         }
+                        // A reconnection publishes the latest, never a used prekey again.
+                        match &mut published.omemo {
+                            Some(o) => o.update(&p),
+                            None => published.omemo = Some(p),
+                        }
                     }
                     Command::SetStatus(s) => {
                         status = s;
-                        send_raw(&mut client, presence(&status, avatar)).await;
+                        send_raw(&mut client, presence(&status, published.avatar.as_ref())).await;
                     }
                 }
             }

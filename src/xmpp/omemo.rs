@@ -26,6 +26,19 @@ pub struct Publication {
 }
 
 impl Publication {
+    /// Takes `newer` into this one: its device list, and its bundles in place of the same
+    /// devices' (what is published again at the next login is then the latest).
+    pub fn update(&mut self, newer: &Publication) {
+        self.ids.clone_from(&newer.ids);
+        for (id, bundle) in &newer.bundles {
+            match self.bundles.iter_mut().find(|(d, _)| d == id) {
+                Some(slot) => slot.1 = bundle.clone(),
+                None => self.bundles.push((*id, bundle.clone())),
+            }
+        }
+        self.bundles.retain(|(d, _)| self.ids.contains(d));
+    }
+
     /// The iq sets that publish the device list and the bundles, all readable by anyone
     /// (item `current`, as OMEMO 0.3 clients read them).
     pub fn stanzas(&self) -> Vec<Stanza> {
@@ -337,6 +350,32 @@ pub fn chat_message(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_update_replaces_the_changed_bundle_and_keeps_the_others() {
+        let rng = &mut omemo::OsRandom;
+        let a = omemo::Account::generate(1, 0, rng).unwrap();
+        let mut b = omemo::Account::generate(2, 0, rng).unwrap();
+        let mut published = Publication {
+            ids: vec![1, 2],
+            bundles: vec![(1, a.bundle()), (2, b.bundle())],
+        };
+        b.rotate_signed_pre_key(100, rng).unwrap();
+        published.update(&Publication {
+            ids: vec![1, 2],
+            bundles: vec![(2, b.bundle())],
+        });
+        assert_eq!(published.bundles, vec![(1, a.bundle()), (2, b.bundle())]);
+        published.update(&Publication {
+            ids: vec![2],
+            bundles: Vec::new(),
+        });
+        assert_eq!(
+            published.bundles,
+            vec![(2, b.bundle())],
+            "a device no longer listed goes"
+        );
+    }
     use xmpp_parsers::minidom::Element;
 
     /// A bundle a real client published (xmpp-parsers' own test data): its signature carries

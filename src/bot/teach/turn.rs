@@ -195,7 +195,7 @@ impl Teacher {
                 .any(|(k, v)| k == "help_url" && !v.is_empty()),
             random,
             omemo_fingerprints: match turn.protocol {
-                Protocol::Omemo => self.parts.omemo.fingerprints(),
+                Protocol::Omemo => self.parts.omemo.fingerprints().to_vec(),
                 Protocol::Otr => Vec::new(),
             },
             ..Env::default()
