@@ -7,7 +7,7 @@ mod lti_common;
 mod support;
 
 use std::time::{Duration, Instant};
-use support::learner::{befriend, go_private, spawn_bot_on, Learner};
+use support::learner::{befriend, go_private, spawn_bot_with_pages, Learner};
 use support::prosody;
 
 use support::process::free_port;
@@ -21,23 +21,14 @@ async fn launch_to_grade_through_the_running_bot() {
     let (ljid, lpw) = prosody::fresh_account("ltilearner");
 
     // The bot: nobody whitelisted in its settings, no default secret, the test LMS's key.
-    let dir = tempfile::tempdir().unwrap();
-    let text = prosody::settings_text(&bjid, &bpw, &dir.path().join("data"))
-        .replace("default_secret = \"correct horse battery\"\n", "")
-        .replace(
-            "public_url = \"http://127.0.0.1:8000\"",
-            &format!("public_url = \"http://127.0.0.1:{port}\""),
-        )
-        .replace(
-            "\"otrbot-test\" = \"otrbot-test-secret\"",
-            &format!("{:?} = {:?}", lti_common::KEY, lti_common::SECRET),
-        );
-    assert!(!text.contains("default_secret") && text.contains(lti_common::KEY));
-    std::fs::write(dir.path().join("bot.toml"), text).unwrap();
-    let mut bot = spawn_bot_on(&bjid, dir, port);
-    support::process::wait_ready(&mut bot.child, "the LTI port", || {
-        support::process::listening(port)
-    });
+    let _bot = spawn_bot_with_pages(
+        port,
+        &bjid,
+        &bpw,
+        (lti_common::KEY, lti_common::SECRET),
+        tempfile::tempdir().unwrap(),
+        std::process::Stdio::inherit(),
+    );
 
     // The learner is online in their chat client before giving the JID.
     let mut l = Learner::login(&ljid, &lpw, &bjid.parse().unwrap()).await;

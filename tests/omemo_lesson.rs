@@ -8,12 +8,12 @@ mod lti_common;
 mod support;
 
 use std::time::{Duration, Instant};
-use support::learner::{code_in, spawn_bot_logging, Bot};
+use support::learner::{code_in, spawn_bot_with_pages, Bot};
 use support::omemo_learner::Device;
 use support::process::free_port;
 use support::prosody;
 
-/// A running bot with LTI pages on `port` and a pretend LMS.
+/// A running bot with LTI pages on `port` that trusts the pretend LMS.
 fn lti_bot(port: u16, bjid: &str, bpw: &str, dir: tempfile::TempDir) -> Bot {
     lti_bot_logging(port, bjid, bpw, dir, std::process::Stdio::inherit())
 }
@@ -26,22 +26,8 @@ fn lti_bot_logging(
     dir: tempfile::TempDir,
     log: std::process::Stdio,
 ) -> Bot {
-    let text = prosody::settings_text(bjid, bpw, &dir.path().join("data"))
-        .replace("default_secret = \"correct horse battery\"\n", "")
-        .replace(
-            "public_url = \"http://127.0.0.1:8000\"",
-            &format!("public_url = \"http://127.0.0.1:{port}\""),
-        )
-        .replace(
-            "\"otrbot-test\" = \"otrbot-test-secret\"",
-            &format!("{:?} = {:?}", lti_common::KEY, lti_common::SECRET),
-        );
-    std::fs::write(dir.path().join("bot.toml"), text).unwrap();
-    let mut bot = spawn_bot_logging(bjid, dir, port, log);
-    support::process::wait_ready(&mut bot.child, "the LTI port", || {
-        support::process::listening(port)
-    });
-    bot
+    let lms = (lti_common::KEY, lti_common::SECRET);
+    spawn_bot_with_pages(port, bjid, bpw, lms, dir, log)
 }
 
 /// The learner's launch of the OMEMO activity, the JID entered: the browser on `/added`, and

@@ -116,6 +116,36 @@ pub fn spawn_bot_logging(jid: &str, dir: tempfile::TempDir, lti_port: u16, log: 
     }
 }
 
+/// A running bot whose LTI pages listen on `port` and trust the LMS key `lti` (key, secret):
+/// nobody whitelisted in its settings and no default secret, as a course starts; started with
+/// its log going to `log`, returned once the pages listen.
+pub fn spawn_bot_with_pages(
+    port: u16,
+    jid: &str,
+    password: &str,
+    lti: (&str, &str),
+    dir: tempfile::TempDir,
+    log: Stdio,
+) -> Bot {
+    let text = super::prosody::settings_text(jid, password, &dir.path().join("data"))
+        .replace("default_secret = \"correct horse battery\"\n", "")
+        .replace(
+            "public_url = \"http://127.0.0.1:8000\"",
+            &format!("public_url = \"http://127.0.0.1:{port}\""),
+        )
+        .replace(
+            "\"otrbot-test\" = \"otrbot-test-secret\"",
+            &format!("{:?} = {:?}", lti.0, lti.1),
+        );
+    assert!(!text.contains("default_secret") && text.contains(lti.0));
+    std::fs::write(dir.path().join("bot.toml"), text).unwrap();
+    let mut bot = spawn_bot_logging(jid, dir, port, log);
+    super::process::wait_ready(&mut bot.child, "the LTI port", || {
+        super::process::listening(port)
+    });
+    bot
+}
+
 /// `text` with the `key = value` lines of `extra` at the top of its `[lesson]` table, and the
 /// table's own lines for those keys dropped (TOML forbids a key twice).
 fn override_lesson(text: &str, extra: &str) -> String {
