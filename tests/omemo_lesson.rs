@@ -241,6 +241,40 @@ fn a_learner_with_two_devices_is_answered_on_both() {
     }
 }
 
+/// A client that befriends the way slixmpp does (its roster item pushed to the bot several
+/// times as it settles, "both" in each) is greeted once, in the OTR lesson too (which has no
+/// "greeted" mark of its own: the bot greets on the change to mutual only).
+#[test]
+fn the_greeting_comes_once_however_often_the_roster_item_is_pushed() {
+    let logdir = tempfile::tempdir().unwrap();
+    let lms = lti_common::lms(0, lti_common::SECRET, &logdir.path().join("lms.log"));
+    let port = free_port();
+    let (bjid, bpw) = prosody::fresh_account("otrteacher");
+    let (ljid, lpw) = prosody::fresh_account("otrlearner");
+    let _bot = lti_bot(port, &bjid, &bpw, tempfile::tempdir().unwrap());
+    let mut l = Device::start(&ljid, &lpw, "phone", "manual");
+    let mut params = lti_common::learner("greeted-1");
+    params.insert("custom_protocol".into(), "otr".into());
+    params.insert(
+        "lis_outcome_service_url".into(),
+        format!("http://127.0.0.1:{}/outcomes", lms.port),
+    );
+    let signed = lti_common::signed(&format!("http://127.0.0.1:{port}/launch"), &params);
+    let mut b = lti_common::Browser::new(port);
+    assert_eq!(b.request("POST", "/launch", Some(&signed)).status, 303);
+    let p = b.submit("/jid", &format!("jid={}", ljid.replace('@', "%40")));
+    assert_eq!(p.status, 303, "{}", p.body);
+    l.subscribe(&bjid);
+    l.wait_for("Say hello");
+    let more = l.drain_for(Duration::from_secs(2));
+    assert!(
+        !more
+            .iter()
+            .any(|m| m["text"].as_str().is_some_and(|t| t.contains("Say hello"))),
+        "greeted again: {more:?}"
+    );
+}
+
 /// A learner adds a device mid-lesson: the learner's server pushes the new device list to the
 /// bot (its presence announces `devicelist+notify` in its caps), and the bot's next reply is
 /// encrypted for the new device too, without waiting for its cached list to go stale.

@@ -212,6 +212,7 @@ async fn serve(settings: Settings, store: Store) -> Result<(), Failure> {
     tokio::pin!(signal);
     let mut web = lti.server;
     let mut web_failed = None;
+    let mut mutual = roster::Mutual::default();
     let mut rotation = tokio::time::interval(SIGNED_PRE_KEY_CHECK);
     rotation.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -252,7 +253,7 @@ async fn serve(settings: Settings, store: Store) -> Result<(), Failure> {
                 };
                 queue(&cmd_tx, cmds, false);
             }
-            Some(link) = link_rx.recv() => on_link(&store, &cmd_tx, &teacher, link),
+            Some(link) = link_rx.recv() => on_link(&store, &cmd_tx, &teacher, &mut mutual, link),
         }
     }
 
@@ -313,7 +314,13 @@ fn queue(tx: &mpsc::Sender<Command>, cmds: Vec<Command>, droppable: bool) {
     }
 }
 
-fn on_link(store: &Store, tx: &mpsc::Sender<Command>, teacher: &teach::Teacher, link: Link) {
+fn on_link(
+    store: &Store,
+    tx: &mpsc::Sender<Command>,
+    teacher: &teach::Teacher,
+    mutual: &mut roster::Mutual,
+    link: Link,
+) {
     use crate::xmpp::stanza::{Incoming, Outgoing};
     match link {
         Link::Online(jid) => tracing::info!(%jid, "xmpp online again"),
@@ -325,7 +332,7 @@ fn on_link(store: &Store, tx: &mpsc::Sender<Command>, teacher: &teach::Teacher, 
                     .iter()
                     .all(|c| matches!(c, Command::Send(Outgoing::Unsubscribed(_))));
                 queue(tx, cmds, refusal);
-                for jid in roster::now_mutual(store, &i) {
+                for jid in roster::now_mutual(store, &i, mutual) {
                     let t = teacher.clone();
                     tokio::spawn(async move { t.on_subscribed(jid).await });
                 }

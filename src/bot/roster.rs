@@ -4,7 +4,7 @@
 use crate::store::Store;
 use crate::xmpp::link::{add_jid, answer_subscription, Command};
 use crate::xmpp::stanza::{Incoming, Outgoing};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use tokio_xmpp::jid::BareJid;
 use tokio_xmpp::parsers::roster::Subscription;
 
@@ -66,19 +66,30 @@ pub fn on_incoming(store: &Store, i: &Incoming) -> Option<Vec<Command>> {
     }
 }
 
-/// The whitelisted learners whose subscription this roster push shows mutual ("both"): they
-/// have just added the bot (a push comes only when an item changes).
-pub fn now_mutual(store: &Store, i: &Incoming) -> Vec<BareJid> {
+/// The roster items known to be mutual, so that a learner is greeted when the subscription
+/// becomes mutual and not again for each later push that still says "both" (a server pushes
+/// an item whenever any of its attributes changes: Prosody sent three for one befriending).
+#[derive(Default)]
+pub struct Mutual(HashSet<BareJid>);
+
+/// The whitelisted learners whose subscription this roster push shows newly mutual ("both"):
+/// they have just added the bot. An item no longer mutual is forgotten, so that adding the bot
+/// again greets again.
+pub fn now_mutual(store: &Store, i: &Incoming, known: &mut Mutual) -> Vec<BareJid> {
     let Incoming::RosterPush { items, .. } = i else {
         return Vec::new();
     };
-    items
-        .iter()
-        .filter(|(jid, sub)| {
-            *sub == Subscription::Both && matches!(store.whitelist_get(jid.as_str()), Ok(Some(_)))
-        })
-        .map(|(jid, _)| jid.clone())
-        .collect()
+    let mut newly = Vec::new();
+    for (jid, sub) in items {
+        if *sub != Subscription::Both {
+            known.0.remove(jid);
+        } else if matches!(store.whitelist_get(jid.as_str()), Ok(Some(_)))
+            && known.0.insert(jid.clone())
+        {
+            newly.push(jid.clone());
+        }
+    }
+    newly
 }
 
 /// Commands after the whitelist gained or lost a JID.
@@ -124,5 +135,40 @@ mod tests {
         let wl: BTreeSet<BareJid> = [j("a@x.org")].into();
         let cmds = reconcile(&wl, &[(j("a@x.org"), Subscription::From)]);
         assert!(cmds.contains(&Command::Send(Outgoing::Subscribe(j("a@x.org")))));
+    }
+
+    #[test]
+    fn a_learner_is_newly_mutual_once_however_many_pushes_say_both() {
+        use crate::store::{WhitelistEntry, WhitelistSource};
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let entry = WhitelistEntry {
+            locale: "en_GB".into(),
+            source: WhitelistSource::Cli,
+            added_at: 0,
+        };
+        store.whitelist_add("a@x.org", &entry).unwrap();
+        let push = |sub| Incoming::RosterPush {
+            id: "p".into(),
+            items: vec![
+                (j("a@x.org"), sub),
+                (j("stranger@x.org"), Subscription::Both),
+            ],
+        };
+        let mut known = Mutual::default();
+        assert!(now_mutual(&store, &push(Subscription::To), &mut known).is_empty());
+        assert_eq!(
+            now_mutual(&store, &push(Subscription::Both), &mut known),
+            [j("a@x.org")]
+        );
+        for _ in 0..3 {
+            assert!(now_mutual(&store, &push(Subscription::Both), &mut known).is_empty());
+        }
+        // Removed and added again: greeted again.
+        assert!(now_mutual(&store, &push(Subscription::Remove), &mut known).is_empty());
+        assert_eq!(
+            now_mutual(&store, &push(Subscription::Both), &mut known),
+            [j("a@x.org")]
+        );
     }
 }
