@@ -329,6 +329,112 @@ async fn the_instructor_sees_stages_in_words() {
     );
 }
 
+/// The class at a glance, from a store set up as a class would leave it: the funnel's figures,
+/// where most are now, each learner's mistakes, and the same table as CSV; learners of another
+/// activity are not counted.
+#[rocket::async_test]
+async fn the_instructor_sees_how_far_the_class_got_and_can_take_it_away_as_csv() {
+    use otrbot::lesson::{Finished, Progress, Stage};
+    let (c, env) = client(PUBLIC).await;
+    let p = |reminders, smp_failures, interrupted| Progress {
+        reminders,
+        smp_failures,
+        interrupted,
+        ..Progress::default()
+    };
+    let done = || Finished {
+        code: "K7QM-3XPA".into(),
+        attempts_left: 3,
+        encrypted: true,
+        warned: false,
+    };
+    let class = [
+        ("waiting", None),
+        ("plain1", Some(Stage::Plaintext(p(2, 0, false)))),
+        ("plain2", Some(Stage::Plaintext(p(0, 0, false)))),
+        ("encrypted", Some(Stage::Encrypted(p(0, 1, true)))),
+        ("verified", Some(Stage::Verified(done()))),
+        ("completed", Some(Stage::Completed(done()))),
+    ];
+    for (user, stage) in &class {
+        launch(&c, &learner(user)).await;
+        let jid = format!("{user}@example.org");
+        assert_eq!(enter_jid(&c, &jid).await.0, Status::SeeOther);
+        if let Some(s) = stage {
+            set_stage(&env.store, &jid, s);
+        }
+    }
+    let mut elsewhere = learner("other");
+    elsewhere.insert("resource_link_id".into(), "link-2".into());
+    launch(&c, &elsewhere).await;
+    enter_jid(&c, "other@example.org").await;
+
+    launch(&c, &with_roles("t", "Instructor")).await;
+    let (s, html) = fetch(&c, "/instructor").await;
+    assert_eq!(s, Status::Ok);
+    let cells = |class: &str| -> Vec<String> {
+        html.split(&format!("<td class=\"{class}\">"))
+            .skip(1)
+            .map(|c| c[..c.find("</td>").unwrap()].to_owned())
+            .collect()
+    };
+    assert_eq!(cells("reached"), ["6", "5", "3", "2", "1"], "{html}");
+    assert_eq!(cells("now"), ["1", "2", "1", "1", "1"], "{html}");
+    assert!(
+        html.contains("now at this step: <strong>Wrote to the bot</strong>"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("other@example.org"),
+        "another activity's learner"
+    );
+    assert!(html.contains("<svg role=\"img\""), "the funnel picture");
+    let mistakes = cells("mistakes");
+    assert!(
+        mistakes.contains(&"wrote unencrypted after being asked 2 times".to_owned()),
+        "{mistakes:?}"
+    );
+    assert!(
+        mistakes.contains(
+            &"1 verification with a different secret<br>ended OTR during the exercise".to_owned()
+        ),
+        "{mistakes:?}"
+    );
+
+    let r = c.get("/instructor.csv").dispatch().await;
+    assert_eq!(r.status(), Status::Ok);
+    assert_eq!(
+        r.content_type().map(|t| t.to_string()).as_deref(),
+        Some("text/csv; charset=utf-8")
+    );
+    let disposition = r
+        .headers()
+        .get_one("Content-Disposition")
+        .unwrap()
+        .to_owned();
+    assert!(disposition.starts_with("attachment;"), "{disposition}");
+    let csv = r.into_string().await.unwrap();
+    let lines: Vec<&str> = csv.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines.len(), 7, "a header and six learners: {csv}");
+    assert!(lines[0].starts_with("Jabber ID,Step,Stage,"), "{csv}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("encrypted@example.org,Encrypted,")
+                && l.ends_with(
+                    ",1 verification with a different secret; ended OTR during the exercise"
+                )),
+        "{csv}"
+    );
+
+    // A learner gets neither.
+    launch(&c, &learner("plain1")).await;
+    assert_eq!(
+        c.get("/instructor.csv").dispatch().await.status(),
+        Status::Forbidden
+    );
+}
+
 #[rocket::async_test]
 async fn only_the_named_lms_may_frame_the_pages() {
     let (mut app, _env) = app(PUBLIC, fake_keys());

@@ -115,6 +115,12 @@ impl Pages {
         self.catalogs.text(locale, msgid)
     }
 
+    /// Translates a singular/plural pair for `n`, with `{n}` filled in.
+    pub fn ntext(&self, locale: &str, msgid: &str, plural: &str, n: u64) -> String {
+        let t = self.catalogs.ntext(locale, msgid, plural, n);
+        crate::i18n::format(&t, &[("n", &n.to_string())])
+    }
+
     /// Why a shared secret was refused, in `locale`.
     pub fn explain(&self, locale: &str, weakness: &lesson::secret::SecretWeakness) -> String {
         crate::i18n::speech::explain(&self.catalogs, locale, weakness)

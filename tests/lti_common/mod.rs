@@ -378,11 +378,16 @@ pub fn give_code(store: &Store, jid: &str, code: &str, attempts: u8) {
         encrypted: false,
         warned: false,
     });
-    let bytes = bincode::serde::encode_to_vec(&stage, bincode::config::standard()).unwrap();
+    set_stage(store, jid, &stage);
+}
+
+/// Puts `jid`'s lesson at `stage`, as the bot would have stored it.
+pub fn set_stage(store: &Store, jid: &str, stage: &otrbot::lesson::Stage) {
+    let bytes = bincode::serde::encode_to_vec(stage, bincode::config::standard()).unwrap();
     store
         .update_session(jid, |s| {
             s.lesson_state = bytes.clone();
-            s.stage = "verified".into();
+            s.stage = stage.name().into();
         })
         .unwrap();
 }

@@ -2,11 +2,13 @@
 //! for launches with a context role that teaches ([`crate::lti::launch::is_staff`]), and only the
 //! learners of that consumer's resource link.
 
+use super::class;
 use crate::lesson::{OmemoStage, Stage};
 use crate::lti::error::PageError;
 use crate::lti::visit::Visit;
 use crate::lti::App;
-use rocket::http::Status;
+use crate::store::Session;
+use rocket::http::{ContentType, Header, Status};
 use rocket::response::content::RawHtml;
 use rocket::State;
 
@@ -21,6 +23,8 @@ struct LearnerRow {
     last_activity: String,
     has_secret: bool,
     completed: bool,
+    /// The mistakes met on the way, translated.
+    mistakes: Vec<String>,
 }
 
 /// A stage's name and what it means, in English (translated on output).
@@ -81,8 +85,12 @@ fn omemo_stage_text(stage: &OmemoStage) -> (&'static str, &'static str) {
     }
 }
 
-#[rocket::get("/instructor")]
-pub async fn instructor(app: &State<App>, v: Visit) -> Result<RawHtml<String>, PageError> {
+/// The sessions of the visit's resource link, with their stages; refused unless the visit
+/// teaches in that context.
+async fn class_of(
+    app: &App,
+    v: &Visit,
+) -> Result<Vec<(String, Session, Option<Stage>)>, PageError> {
     if !v.staff {
         return Err(PageError::new(
             Status::Forbidden,
@@ -95,7 +103,7 @@ pub async fn instructor(app: &State<App>, v: Visit) -> Result<RawHtml<String>, P
         .await
         .map_err(|e| PageError::internal(format!("task: {e}")))?
         .map_err(|e| PageError::internal(format!("store: {e}")))?;
-    let rows: Vec<LearnerRow> = all
+    Ok(all
         .into_iter()
         .filter(|(_, r)| {
             r.session.lti.as_ref().is_some_and(|b| {
@@ -104,22 +112,133 @@ pub async fn instructor(app: &State<App>, v: Visit) -> Result<RawHtml<String>, P
         })
         .map(|(jid, r)| {
             let stage = app.course.stage(&r.session);
+            (jid, r.session, stage)
+        })
+        .collect())
+}
+
+/// The mistakes a learner met, translated.
+fn mistakes_text(app: &App, locale: &str, stage: Option<&Stage>) -> Vec<String> {
+    class::mistakes(stage)
+        .into_iter()
+        .map(|(one, many, n)| app.pages.ntext(locale, one, many, n))
+        .collect()
+}
+
+/// One bar of the funnel picture.
+#[derive(serde::Serialize)]
+struct Bar {
+    name: String,
+    reached: usize,
+    now: usize,
+    /// The bar's length in the picture's units (0 to [`BAR_MAX`]).
+    width: usize,
+    y: usize,
+}
+
+/// The longest bar, in the SVG's units.
+const BAR_MAX: usize = 360;
+
+#[rocket::get("/instructor")]
+pub async fn instructor(app: &State<App>, v: Visit) -> Result<RawHtml<String>, PageError> {
+    let class = class_of(app, &v).await?;
+    let funnel = class::Funnel::of(class.iter().map(|(_, _, st)| class::step_of(st.as_ref())));
+    let rows: Vec<LearnerRow> = class
+        .iter()
+        .map(|(jid, session, stage)| {
             let (name, help) = stage_text(stage.as_ref());
             LearnerRow {
-                jid,
+                jid: jid.clone(),
                 stage: app.pages.text(&v.locale, name),
                 stage_help: app.pages.text(&v.locale, help),
-                last_activity: crate::clock::utc(r.session.last_activity),
-                has_secret: r.session.shared_secret.is_some(),
+                last_activity: crate::clock::utc(session.last_activity),
+                has_secret: session.shared_secret.is_some(),
                 completed: stage.as_ref().is_some_and(Stage::is_completed),
+                mistakes: mistakes_text(app, &v.locale, stage.as_ref()),
             }
+        })
+        .collect();
+    let total = funnel.reached[0].max(1);
+    let bars: Vec<Bar> = class::Step::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, s)| Bar {
+            name: app.pages.text(&v.locale, s.name()),
+            reached: funnel.reached[i],
+            now: funnel.now_at[i],
+            width: funnel.reached[i] * BAR_MAX / total,
+            y: i * 32,
         })
         .collect();
     let mut ctx = super::context(app, &v);
     ctx.insert("learners", &rows);
+    ctx.insert("bars", &bars);
+    ctx.insert("ended", &funnel.ended);
+    ctx.insert(
+        "stuck",
+        &funnel.stuck().map(|s| app.pages.text(&v.locale, s.name())),
+    );
     ctx.insert("resource_link_id", &v.lti.resource_link_id);
     app.pages
         .render(&v.locale, "instructor.html.tera", &ctx)
         .map(RawHtml)
         .map_err(|e| PageError::internal(e.to_string()))
+}
+
+/// A CSV body with the header that makes browsers save it.
+#[derive(rocket::Responder)]
+pub struct Csv {
+    body: String,
+    disposition: Header<'static>,
+}
+
+/// The instructor page's table as CSV (RFC 4180, UTF-8), for a spreadsheet or the gradebook.
+#[rocket::get("/instructor.csv")]
+pub async fn instructor_csv(app: &State<App>, v: Visit) -> Result<(ContentType, Csv), PageError> {
+    let class = class_of(app, &v).await?;
+    let t = |m: &str| app.pages.text(&v.locale, m);
+    let mut out = class::csv_record(&[
+        t(crate::tr!("Jabber ID")),
+        t(crate::tr!("Step")),
+        t(crate::tr!("Stage")),
+        t(crate::tr!("Last activity (UTC)")),
+        t(crate::tr!("Secret set")),
+        t(crate::tr!("Finished")),
+        t(crate::tr!("Mistakes met")),
+    ]);
+    let yes_no = |b: bool| {
+        t(if b {
+            crate::tr!("yes")
+        } else {
+            crate::tr!("no")
+        })
+    };
+    for (jid, session, stage) in &class {
+        let step = class::step_of(stage.as_ref()).map_or(String::new(), |s| t(s.name()));
+        out.push_str(&class::csv_record(&[
+            jid.clone(),
+            step,
+            t(stage_text(stage.as_ref()).0),
+            crate::clock::utc(session.last_activity),
+            yes_no(session.shared_secret.is_some()),
+            yes_no(stage.as_ref().is_some_and(Stage::is_completed)),
+            mistakes_text(app, &v.locale, stage.as_ref()).join("; "),
+        ]));
+    }
+    let name = format!(
+        "attachment; filename=\"learners-{}.csv\"",
+        v.lti
+            .resource_link_id
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .take(40)
+            .collect::<String>()
+    );
+    Ok((
+        ContentType::new("text", "csv").with_params(("charset", "utf-8")),
+        Csv {
+            body: out,
+            disposition: Header::new("Content-Disposition", name),
+        },
+    ))
 }

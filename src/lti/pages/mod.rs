@@ -1,6 +1,7 @@
 //! The pages, by audience: [`entry`] (the LMS's launch, the way in, `/is_up`), [`learner`]
 //! (JID, shared secret, completion code) and [`instructor`]; here what they share.
 
+mod class;
 mod entry;
 mod instructor;
 mod learner;
@@ -84,6 +85,7 @@ pub fn routes() -> Vec<rocket::Route> {
         learner::code_page,
         learner::code_submit,
         learner::done,
-        instructor::instructor
+        instructor::instructor,
+        instructor::instructor_csv
     ]
 }
