@@ -356,14 +356,46 @@ async fn the_instructor_sees_how_far_the_class_got_and_can_take_it_away_as_csv()
         ("verified", Some(Stage::Verified(done()))),
         ("completed", Some(Stage::Completed(done()))),
     ];
+    // Names as LMSes send them: the full name (Moodle, Canvas), only given and family names
+    // (some Brightspace setups), markup and formulas a learner typed into their profile, none
+    // (Open edX), and a name changed in the LMS since the first launch.
+    let names = [
+        ("waiting", vec![("lis_person_name_full", "Wai Ting")]),
+        (
+            "plain1",
+            vec![("lis_person_name_full", "Ada <b>Lovelace</b>")],
+        ),
+        (
+            "plain2",
+            vec![
+                ("lis_person_name_given", "Grace"),
+                ("lis_person_name_family", "Hopper"),
+            ],
+        ),
+        (
+            "encrypted",
+            vec![("lis_person_name_full", "=HYPERLINK(\"x\")")],
+        ),
+        ("verified", vec![]),
+        ("completed", vec![("lis_person_name_full", "Old Name")]),
+    ];
     for (user, stage) in &class {
-        launch(&c, &learner(user)).await;
+        let mut params = learner(user);
+        for (user2, fields) in &names {
+            if user2 == user {
+                params.extend(fields.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+            }
+        }
+        launch(&c, &params).await;
         let jid = format!("{user}@example.org");
         assert_eq!(enter_jid(&c, &jid).await.0, Status::SeeOther);
         if let Some(s) = stage {
             set_stage(&env.store, &jid, s);
         }
     }
+    let mut renamed = learner("completed");
+    renamed.insert("lis_person_name_full".into(), "New Name".into());
+    launch(&c, &renamed).await;
     let mut elsewhere = learner("other");
     elsewhere.insert("resource_link_id".into(), "link-2".into());
     launch(&c, &elsewhere).await;
@@ -389,6 +421,20 @@ async fn the_instructor_sees_how_far_the_class_got_and_can_take_it_away_as_csv()
         "another activity's learner"
     );
     assert!(html.contains("<svg role=\"img\""), "the funnel picture");
+    let mut shown = cells("name");
+    shown.sort();
+    assert_eq!(
+        shown,
+        [
+            "",
+            "=HYPERLINK(&quot;x&quot;)",
+            "Ada &lt;b&gt;Lovelace&lt;&#x2F;b&gt;",
+            "Grace Hopper",
+            "New Name",
+            "Wai Ting"
+        ],
+        "names, escaped, the last launch's winning"
+    );
     let mistakes = cells("mistakes");
     assert!(
         mistakes.contains(&"wrote unencrypted after being asked 2 times".to_owned()),
@@ -416,15 +462,20 @@ async fn the_instructor_sees_how_far_the_class_got_and_can_take_it_away_as_csv()
     let csv = r.into_string().await.unwrap();
     let lines: Vec<&str> = csv.split("\r\n").filter(|l| !l.is_empty()).collect();
     assert_eq!(lines.len(), 7, "a header and six learners: {csv}");
-    assert!(lines[0].starts_with("Jabber ID,Step,Stage,"), "{csv}");
+    assert!(lines[0].starts_with("Name,Jabber ID,Step,Stage,"), "{csv}");
     assert!(
         lines
             .iter()
-            .any(|l| l.starts_with("encrypted@example.org,Encrypted,")
-                && l.ends_with(
-                    ",1 verification with a different secret; ended OTR during the exercise"
-                )),
+            .any(|l| l.starts_with("Grace Hopper,plain2@example.org,Wrote to the bot,")),
         "{csv}"
+    );
+    assert!(
+        lines.iter().any(|l| l
+            .starts_with("\"'=HYPERLINK(\"\"x\"\")\",encrypted@example.org,Encrypted,")
+            && l.ends_with(
+                ",1 verification with a different secret; ended OTR during the exercise"
+            )),
+        "a name is never run as a formula: {csv}"
     );
 
     // A learner gets neither.

@@ -86,6 +86,33 @@ pub struct Launch {
     pub staff: bool,
     /// The lesson the activity chose (`custom_protocol`), if it chose one.
     pub protocol: Option<Protocol>,
+    /// The launcher's name, for the instructor page ([`person_name`]).
+    pub name: Option<String>,
+}
+
+/// The longest name kept, in characters.
+pub const MAX_NAME_CHARS: usize = 200;
+
+/// The launcher's name as LMSes send it: `lis_person_name_full`, else the given and family
+/// names (Moodle and Canvas send all three, Brightspace some, Open edX none unless asked);
+/// control characters dropped, whitespace folded, at most [`MAX_NAME_CHARS`].
+pub fn person_name(params: &[(String, String)]) -> Option<String> {
+    let full = one(params, "lis_person_name_full").map(str::to_owned);
+    let parts = || {
+        let given = one(params, "lis_person_name_given").unwrap_or("");
+        let family = one(params, "lis_person_name_family").unwrap_or("");
+        format!("{given} {family}")
+    };
+    let raw = full.filter(|f| !f.trim().is_empty()).unwrap_or_else(parts);
+    let name: String = raw
+        .split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .take(MAX_NAME_CHARS)
+        .collect();
+    (!name.is_empty()).then_some(name)
 }
 
 /// What a launch is checked against.
@@ -271,12 +298,46 @@ pub fn lti_params(consumer_key: &str, params: &[(String, String)]) -> Result<Lau
         locale,
         staff,
         protocol,
+        name: person_name(params),
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_as_lmses_send_them() {
+        let name =
+            |ps: &[(&str, &str)]| person_name(&ps.iter().map(|(n, v)| p(n, v)).collect::<Vec<_>>());
+        assert_eq!(
+            name(&[("lis_person_name_full", " Ada  Lovelace ")]).as_deref(),
+            Some("Ada Lovelace")
+        );
+        assert_eq!(
+            name(&[
+                ("lis_person_name_full", ""),
+                ("lis_person_name_given", "Grace"),
+                ("lis_person_name_family", "Hopper")
+            ])
+            .as_deref(),
+            Some("Grace Hopper")
+        );
+        assert_eq!(
+            name(&[("lis_person_name_given", "Alan\u{0}\n")]).as_deref(),
+            Some("Alan")
+        );
+        assert_eq!(name(&[("lis_person_name_family", " ")]), None);
+        assert_eq!(name(&[]), None);
+        let long = "x".repeat(5000);
+        assert_eq!(
+            name(&[("lis_person_name_full", &long)])
+                .unwrap()
+                .chars()
+                .count(),
+            MAX_NAME_CHARS
+        );
+    }
 
     fn p(n: &str, v: &str) -> (String, String) {
         (n.to_owned(), v.to_owned())

@@ -88,6 +88,16 @@ pub struct LtiBinding {
     pub roles: Vec<String>,
 }
 
+impl LtiBinding {
+    /// The key under which one LMS learner (consumer, resource link, user) is known.
+    pub fn learner_key(&self) -> String {
+        format!(
+            "{}\n{}\n{}",
+            self.consumer_key, self.resource_link_id, self.user_id
+        )
+    }
+}
+
 /// How often the learner tried things worth reporting. (Completion-code attempts are the
 /// lesson's: its stage holds the code and what is left of them.)
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -32,6 +32,9 @@ pub const LTI_VISIT_EXPIRY: &str = "lti_visit_expiry";
 /// LMS learner (consumer key, resource link, user id) → the JIDs they put through the bot,
 /// each with when (`Vec<(String, u64)>`).
 pub const LTI_CLAIMS: &str = "lti_claims";
+/// LMS learner (as in [`LTI_CLAIMS`]) → their name as the LMS last sent it (`String`), for the
+/// instructor page.
+pub const LTI_NAMES: &str = "lti_names";
 
 /// `"device"` → the bot's own (true) OMEMO device, `"impostor"` → the device the OMEMO lesson
 /// lists beside it for learners to refuse (each opaque [`SecretBytes`](super::SecretBytes)).
@@ -45,7 +48,7 @@ pub const OMEMO_IMPOSTOR_KEY: &[u8] = b"impostor";
 pub const SCHEMA_KEY: &[u8] = b"schema_version";
 
 /// Every data tree (all but [`META`]), to tell a fresh store from one without a version.
-pub const DATA_TREES: [&str; 15] = [
+pub const DATA_TREES: [&str; 16] = [
     WHITELIST,
     SESSIONS,
     DEADLINES,
@@ -60,6 +63,7 @@ pub const DATA_TREES: [&str; 15] = [
     LTI_VISITS,
     LTI_VISIT_EXPIRY,
     LTI_CLAIMS,
+    LTI_NAMES,
     OMEMO,
 ];
 
@@ -81,6 +85,7 @@ pub(crate) struct Trees {
     pub visits: sled::Tree,
     pub visit_expiry: sled::Tree,
     pub claims: sled::Tree,
+    pub names: sled::Tree,
     pub omemo: sled::Tree,
 }
 
@@ -102,6 +107,7 @@ impl Trees {
             visits: db.open_tree(LTI_VISITS)?,
             visit_expiry: db.open_tree(LTI_VISIT_EXPIRY)?,
             claims: db.open_tree(LTI_CLAIMS)?,
+            names: db.open_tree(LTI_NAMES)?,
             omemo: db.open_tree(OMEMO)?,
         })
     }

@@ -1,8 +1,8 @@
-//! The course pages' visits, kept here behind a small cookie that holds only their id, and
-//! the JIDs each LMS learner has put through the bot (bounded).
+//! The course pages' visits, kept here behind a small cookie that holds only their id; the
+//! JIDs each LMS learner has put through the bot (bounded), and their names.
 
 use super::error::{from_tx, Error, Result};
-use super::trees::{LTI_CLAIMS, LTI_VISITS, LTI_VISIT_EXPIRY};
+use super::trees::{LTI_CLAIMS, LTI_NAMES, LTI_VISITS, LTI_VISIT_EXPIRY};
 use super::{dec, enc, expiry, Store};
 use sled::Transactional;
 
@@ -73,6 +73,24 @@ impl Store {
     /// How many visits are kept.
     pub fn visit_count(&self) -> usize {
         self.t.visits.len()
+    }
+
+    /// Keeps the LMS learner `learner`'s name as the launch gave it (the last one wins).
+    pub fn learner_name_put(&self, learner: &str, name: &str) -> Result<()> {
+        let key = learner_key(learner)?;
+        if self.learner_name(learner)?.as_deref() != Some(name) {
+            let bytes = super::codec::encode(name)?;
+            self.t.names.insert(key, bytes.as_slice())?;
+        }
+        Ok(())
+    }
+
+    /// The LMS learner `learner`'s name, if a launch gave one.
+    pub fn learner_name(&self, learner: &str) -> Result<Option<String>> {
+        match self.t.names.get(learner_key(learner)?)? {
+            Some(v) => Ok(Some(super::codec::decode(LTI_NAMES, &v)?)),
+            None => Ok(None),
+        }
     }
 
     /// Records that the LMS learner `learner` puts `jid` through the bot at `now`. A JID

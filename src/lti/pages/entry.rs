@@ -111,6 +111,13 @@ pub(super) async fn launch(
         // session or grade.
         l.binding.user_id = format!("(anonymous launch {})", visit::token()?);
     }
+    if let Some(name) = l.name.take() {
+        let (store, who) = (app.store.clone(), l.binding.learner_key());
+        tokio::task::spawn_blocking(move || store.learner_name_put(&who, &name))
+            .await
+            .map_err(|e| PageError::internal(format!("task: {e}")))?
+            .map_err(|e| PageError::internal(format!("store: {e}")))?;
+    }
     let locale = app.pages.locale_for(l.locale.as_deref());
     tracing::info!(
         consumer = %l.binding.consumer_key,

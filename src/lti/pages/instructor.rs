@@ -15,6 +15,8 @@ use rocket::State;
 /// One learner as the instructor sees them.
 #[derive(serde::Serialize)]
 struct LearnerRow {
+    /// The name the LMS gave at launch, or empty.
+    name: String,
     jid: String,
     /// The stage's name, translated.
     stage: String,
@@ -87,10 +89,15 @@ fn omemo_stage_text(stage: &OmemoStage) -> (&'static str, &'static str) {
 
 /// The sessions of the visit's resource link, with their stages; refused unless the visit
 /// teaches in that context.
-async fn class_of(
-    app: &App,
-    v: &Visit,
-) -> Result<Vec<(String, Session, Option<Stage>)>, PageError> {
+/// One learner of the activity: their name (if the LMS sent one), JID, session and stage.
+struct Member {
+    name: String,
+    jid: String,
+    session: Session,
+    stage: Option<Stage>,
+}
+
+async fn class_of(app: &App, v: &Visit) -> Result<Vec<Member>, PageError> {
     if !v.staff {
         return Err(PageError::new(
             Status::Forbidden,
@@ -98,21 +105,31 @@ async fn class_of(
         )
         .with_locale(&v.locale));
     }
-    let s = app.store.clone();
-    let all = tokio::task::spawn_blocking(move || s.sessions())
-        .await
-        .map_err(|e| PageError::internal(format!("task: {e}")))?
-        .map_err(|e| PageError::internal(format!("store: {e}")))?;
+    let (s, lti) = (app.store.clone(), v.lti.clone());
+    let all = tokio::task::spawn_blocking(move || {
+        let mut out = Vec::new();
+        for (jid, r) in s.sessions()? {
+            let Some(b) = r.session.lti.as_ref() else {
+                continue;
+            };
+            if b.consumer_key != lti.consumer_key || b.resource_link_id != lti.resource_link_id {
+                continue;
+            }
+            let name = s.learner_name(&b.learner_key())?.unwrap_or_default();
+            out.push((name, jid, r.session));
+        }
+        Ok::<_, crate::store::Error>(out)
+    })
+    .await
+    .map_err(|e| PageError::internal(format!("task: {e}")))?
+    .map_err(|e| PageError::internal(format!("store: {e}")))?;
     Ok(all
         .into_iter()
-        .filter(|(_, r)| {
-            r.session.lti.as_ref().is_some_and(|b| {
-                b.consumer_key == v.lti.consumer_key && b.resource_link_id == v.lti.resource_link_id
-            })
-        })
-        .map(|(jid, r)| {
-            let stage = app.course.stage(&r.session);
-            (jid, r.session, stage)
+        .map(|(name, jid, session)| Member {
+            stage: app.course.stage(&session),
+            name,
+            jid,
+            session,
         })
         .collect())
 }
@@ -142,21 +159,29 @@ const BAR_MAX: usize = 360;
 #[rocket::get("/instructor")]
 pub async fn instructor(app: &State<App>, v: Visit) -> Result<RawHtml<String>, PageError> {
     let class = class_of(app, &v).await?;
-    let funnel = class::Funnel::of(class.iter().map(|(_, _, st)| class::step_of(st.as_ref())));
+    let funnel = class::Funnel::of(class.iter().map(|m| class::step_of(m.stage.as_ref())));
     let rows: Vec<LearnerRow> = class
         .iter()
-        .map(|(jid, session, stage)| {
-            let (name, help) = stage_text(stage.as_ref());
-            LearnerRow {
-                jid: jid.clone(),
-                stage: app.pages.text(&v.locale, name),
-                stage_help: app.pages.text(&v.locale, help),
-                last_activity: crate::clock::utc(session.last_activity),
-                has_secret: session.shared_secret.is_some(),
-                completed: stage.as_ref().is_some_and(Stage::is_completed),
-                mistakes: mistakes_text(app, &v.locale, stage.as_ref()),
-            }
-        })
+        .map(
+            |Member {
+                 name: who,
+                 jid,
+                 session,
+                 stage,
+             }| {
+                let (name, help) = stage_text(stage.as_ref());
+                LearnerRow {
+                    name: who.clone(),
+                    jid: jid.clone(),
+                    stage: app.pages.text(&v.locale, name),
+                    stage_help: app.pages.text(&v.locale, help),
+                    last_activity: crate::clock::utc(session.last_activity),
+                    has_secret: session.shared_secret.is_some(),
+                    completed: stage.as_ref().is_some_and(Stage::is_completed),
+                    mistakes: mistakes_text(app, &v.locale, stage.as_ref()),
+                }
+            },
+        )
         .collect();
     let total = funnel.reached[0].max(1);
     let bars: Vec<Bar> = class::Step::ALL
@@ -198,6 +223,7 @@ pub async fn instructor_csv(app: &State<App>, v: Visit) -> Result<(ContentType, 
     let class = class_of(app, &v).await?;
     let t = |m: &str| app.pages.text(&v.locale, m);
     let mut out = class::csv_record(&[
+        t(crate::tr!("Name")),
         t(crate::tr!("Jabber ID")),
         t(crate::tr!("Step")),
         t(crate::tr!("Stage")),
@@ -213,9 +239,16 @@ pub async fn instructor_csv(app: &State<App>, v: Visit) -> Result<(ContentType, 
             crate::tr!("no")
         })
     };
-    for (jid, session, stage) in &class {
+    for Member {
+        name,
+        jid,
+        session,
+        stage,
+    } in &class
+    {
         let step = class::step_of(stage.as_ref()).map_or(String::new(), |s| t(s.name()));
         out.push_str(&class::csv_record(&[
+            name.clone(),
             jid.clone(),
             step,
             t(stage_text(stage.as_ref()).0),

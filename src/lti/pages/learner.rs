@@ -86,7 +86,11 @@ pub(super) async fn jid_submit(
     }
     let t = now();
     if v.jid.as_deref() != Some(jid.as_str()) {
-        let (s, who, j) = (app.store.clone(), learner_key(&v.lti), jid.clone());
+        let (s, who, j) = (
+            app.store.clone(),
+            LtiBinding::learner_key(&v.lti),
+            jid.clone(),
+        );
         let claim =
             blocking(move || s.claim_jid(&who, &j, t, JID_CLAIM_WINDOW, MAX_JIDS_PER_LEARNER))
                 .await
@@ -162,11 +166,6 @@ async fn end_replaced(app: &App, v: &Visit, old: &str) -> Result<(), PageError> 
         tracing::info!(jid = %old, "the learner entered another JID; the earlier session ended");
     }
     Ok(())
-}
-
-/// The key under which one LMS learner's JIDs are counted.
-fn learner_key(b: &LtiBinding) -> String {
-    format!("{}\n{}\n{}", b.consumer_key, b.resource_link_id, b.user_id)
 }
 
 /// The session of the visit's JID, or the page that says to enter one / start again.
