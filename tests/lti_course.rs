@@ -389,8 +389,32 @@ async fn the_instructor_sees_how_far_the_class_got_and_can_take_it_away_as_csv()
         launch(&c, &params).await;
         let jid = format!("{user}@example.org");
         assert_eq!(enter_jid(&c, &jid).await.0, Status::SeeOther);
+        // The way there, seconds after the session began; then the stage it is at now.
+        let way: &[u64] = match *user {
+            "plain1" => &[60],
+            "plain2" => &[120],
+            "encrypted" => &[30, 90],
+            "verified" => &[40, 100, 400],
+            "completed" => &[50, 300, 500, 560],
+            _ => &[],
+        };
+        let start = env.store.session(&jid).unwrap().unwrap().session.created_at;
+        let steps = [
+            Stage::Plaintext(p(0, 0, false)),
+            Stage::Encrypted(p(0, 0, false)),
+            Stage::Verified(done()),
+            Stage::Completed(done()),
+        ];
+        for (s, after) in steps.iter().zip(way) {
+            set_stage_at(&env.store, &jid, s, start + after);
+        }
         if let Some(s) = stage {
-            set_stage(&env.store, &jid, s);
+            set_stage_at(
+                &env.store,
+                &jid,
+                s,
+                start + way.last().copied().unwrap_or(0),
+            );
         }
     }
     let mut renamed = learner("completed");
@@ -412,6 +436,25 @@ async fn the_instructor_sees_how_far_the_class_got_and_can_take_it_away_as_csv()
     };
     assert_eq!(cells("reached"), ["6", "5", "3", "2", "1"], "{html}");
     assert_eq!(cells("now"), ["1", "2", "1", "1", "1"], "{html}");
+    // Started → wrote: 60, 120, 30, 40, 50 s; wrote → encrypted: 60, 60, 250 s; encrypted →
+    // verified: 300, 200 s; verified → completed: 60 s.
+    let medians: Vec<String> = cells("median")
+        .iter()
+        .map(|c| {
+            c.split('>')
+                .nth(1)
+                .map_or(c.clone(), |t| t.trim_end_matches("</time").to_owned())
+        })
+        .collect();
+    assert_eq!(medians, ["0:50", "1:00", "4:10", "1:00", "–"], "{html}");
+    assert!(
+        html.contains("<time datetime=\"PT250S\">4:10</time>"),
+        "{html}"
+    );
+    assert!(
+        cells("spent").contains(&"<time datetime=\"PT560S\">9:20</time>".to_owned()),
+        "the completed learner's time, to completion: {html}"
+    );
     assert!(
         html.contains("now at this step: <strong>Wrote to the bot</strong>"),
         "{html}"
@@ -462,7 +505,17 @@ async fn the_instructor_sees_how_far_the_class_got_and_can_take_it_away_as_csv()
     let csv = r.into_string().await.unwrap();
     let lines: Vec<&str> = csv.split("\r\n").filter(|l| !l.is_empty()).collect();
     assert_eq!(lines.len(), 7, "a header and six learners: {csv}");
-    assert!(lines[0].starts_with("Name,Jabber ID,Step,Stage,"), "{csv}");
+    assert!(
+        lines[0].starts_with("Name,Jabber ID,Step,Stage,Last activity (UTC),Time spent (seconds),"),
+        "{csv}"
+    );
+    assert!(
+        lines.iter().any(
+            |l| l.starts_with("New Name,completed@example.org,Completed,")
+                && l.contains(",560,no,yes,")
+        ),
+        "{csv}"
+    );
     assert!(
         lines
             .iter()

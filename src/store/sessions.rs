@@ -255,7 +255,7 @@ impl Store {
         self.end_session(jid, None)
     }
 
-    /// Deletes the session, its deadline entries, OTR key, channel state and timer, and its
+    /// Deletes the session, its deadline entries, OTR key, channel state, timer and stage times, and its
     /// whitelist entry when that came from an LTI launch (operators' entries stay).
     fn end_session(&self, jid: &str, due_at: Option<u64>) -> Result<Option<StoredSession>> {
         self.write_gate()?;
@@ -267,8 +267,9 @@ impl Store {
             &self.t.whitelist,
             &self.t.otr_timers,
             &self.t.otr_timer_index,
+            &self.t.stage_times,
         )
-            .transaction(|(s, dl, keys, chans, wl, timers, timer_index)| {
+            .transaction(|(s, dl, keys, chans, wl, timers, timer_index, times)| {
                 let Some(rec) = get_session(s, jid)? else {
                     return Ok(None);
                 };
@@ -279,6 +280,7 @@ impl Store {
                 s.remove(jid.as_bytes())?;
                 keys.remove(jid.as_bytes())?;
                 chans.remove(jid.as_bytes())?;
+                times.remove(jid.as_bytes())?;
                 put_otr_timer(timers, timer_index, jid, None)?;
                 if let Some(v) = wl.get(jid.as_bytes())? {
                     let e: WhitelistEntry = dec(WHITELIST, &v)?;

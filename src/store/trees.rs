@@ -16,6 +16,9 @@ pub const OTR_CHANNELS: &str = "otr_channels";
 pub const OTR_TIMERS: &str = "otr_timers";
 /// Due time (u64 big-endian) || bare JID → `()`: the OTR timers by due time, for the scanner.
 pub const OTR_TIMER_INDEX: &str = "otr_timer_index";
+/// Bare JID → each lesson stage the session entered after its first, with when
+/// (`Vec<(String, u64)>`, stage name and Unix seconds, in order), for the instructor page.
+pub const STAGE_TIMES: &str = "stage_times";
 /// Id (u64 big-endian) → a pre-generated private key (opaque [`SecretBytes`](super::SecretBytes)).
 pub const KEY_POOL: &str = "key_pool";
 /// u16 big-endian length || consumer key || nonce → expiry (u64, Unix seconds).
@@ -48,7 +51,7 @@ pub const OMEMO_IMPOSTOR_KEY: &[u8] = b"impostor";
 pub const SCHEMA_KEY: &[u8] = b"schema_version";
 
 /// Every data tree (all but [`META`]), to tell a fresh store from one without a version.
-pub const DATA_TREES: [&str; 16] = [
+pub const DATA_TREES: [&str; 17] = [
     WHITELIST,
     SESSIONS,
     DEADLINES,
@@ -56,6 +59,7 @@ pub const DATA_TREES: [&str; 16] = [
     OTR_CHANNELS,
     OTR_TIMERS,
     OTR_TIMER_INDEX,
+    STAGE_TIMES,
     KEY_POOL,
     LTI_NONCES,
     LTI_NONCE_EXPIRY,
@@ -86,6 +90,7 @@ pub(crate) struct Trees {
     pub visit_expiry: sled::Tree,
     pub claims: sled::Tree,
     pub names: sled::Tree,
+    pub stage_times: sled::Tree,
     pub omemo: sled::Tree,
 }
 
@@ -108,6 +113,7 @@ impl Trees {
             visit_expiry: db.open_tree(LTI_VISIT_EXPIRY)?,
             claims: db.open_tree(LTI_CLAIMS)?,
             names: db.open_tree(LTI_NAMES)?,
+            stage_times: db.open_tree(STAGE_TIMES)?,
             omemo: db.open_tree(OMEMO)?,
         })
     }

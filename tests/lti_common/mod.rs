@@ -383,11 +383,16 @@ pub fn give_code(store: &Store, jid: &str, code: &str, attempts: u8) {
 
 /// Puts `jid`'s lesson at `stage`, as the bot would have stored it.
 pub fn set_stage(store: &Store, jid: &str, stage: &otrbot::lesson::Stage) {
+    set_stage_at(store, jid, stage, otrbot::clock::unix_now());
+}
+
+/// Moves the session of `jid` to `stage` as the bot does, at `at` (Unix seconds).
+pub fn set_stage_at(store: &Store, jid: &str, stage: &otrbot::lesson::Stage, at: u64) {
     let bytes = bincode::serde::encode_to_vec(stage, bincode::config::standard()).unwrap();
-    store
-        .update_session(jid, |s| {
-            s.lesson_state = bytes.clone();
-            s.stage = stage.name().into();
-        })
-        .unwrap();
+    let c = otrbot::store::LessonCommit {
+        state: Some((bytes, stage.name().into())),
+        at,
+        ..Default::default()
+    };
+    store.commit_lesson(jid, &c).unwrap();
 }

@@ -225,7 +225,10 @@ impl Teacher {
     /// Writes the lesson's new stage and every store change its actions ask for, at once.
     fn commit(&self, turn: &mut Turn, actions: &[Action]) -> Result<(), TurnError> {
         let now = self.parts.clock.now();
-        let mut c = LessonCommit::default();
+        let mut c = LessonCommit {
+            at: now,
+            ..LessonCommit::default()
+        };
         if !turn.stage.is_over() {
             let bytes = bincode::serde::encode_to_vec(&turn.stage, bincode::config::standard())
                 .map_err(|e| TurnError::Lesson(e.to_string()))?;

@@ -2,7 +2,7 @@
 //! for launches with a context role that teaches ([`crate::lti::launch::is_staff`]), and only the
 //! learners of that consumer's resource link.
 
-use super::class;
+use super::{class, times};
 use crate::lesson::{OmemoStage, Stage};
 use crate::lti::error::PageError;
 use crate::lti::visit::Visit;
@@ -27,6 +27,10 @@ struct LearnerRow {
     completed: bool,
     /// The mistakes met on the way, translated.
     mistakes: Vec<String>,
+    /// From the start to completion, or to the last activity ([`times::duration`]).
+    time_spent: String,
+    /// The same for `<time datetime>`.
+    time_spent_iso: String,
 }
 
 /// A stage's name and what it means, in English (translated on output).
@@ -95,6 +99,16 @@ struct Member {
     jid: String,
     session: Session,
     stage: Option<Stage>,
+    /// When each step was reached ([`times::reached_at`]).
+    reached_at: [Option<u64>; 5],
+}
+
+impl Member {
+    /// Seconds from the start to completion, or to the last activity.
+    fn seconds_spent(&self) -> u64 {
+        let end = self.reached_at[4].unwrap_or(self.session.last_activity);
+        end.saturating_sub(self.session.created_at)
+    }
 }
 
 async fn class_of(app: &App, v: &Visit) -> Result<Vec<Member>, PageError> {
@@ -116,7 +130,8 @@ async fn class_of(app: &App, v: &Visit) -> Result<Vec<Member>, PageError> {
                 continue;
             }
             let name = s.learner_name(&b.learner_key())?.unwrap_or_default();
-            out.push((name, jid, r.session));
+            let reached_at = times::reached_at(r.session.created_at, &s.stage_times(&jid)?);
+            out.push((name, jid, r.session, reached_at));
         }
         Ok::<_, crate::store::Error>(out)
     })
@@ -125,11 +140,12 @@ async fn class_of(app: &App, v: &Visit) -> Result<Vec<Member>, PageError> {
     .map_err(|e| PageError::internal(format!("store: {e}")))?;
     Ok(all
         .into_iter()
-        .map(|(name, jid, session)| Member {
+        .map(|(name, jid, session, reached_at)| Member {
             stage: app.course.stage(&session),
             name,
             jid,
             session,
+            reached_at,
         })
         .collect())
 }
@@ -148,6 +164,10 @@ struct Bar {
     name: String,
     reached: usize,
     now: usize,
+    /// The median time spent at this step by those who moved on ([`times::duration`]), if any.
+    median: Option<String>,
+    /// The same for `<time datetime>`.
+    median_iso: Option<String>,
     /// The bar's length in the picture's units (0 to [`BAR_MAX`]).
     width: usize,
     y: usize,
@@ -163,14 +183,17 @@ pub async fn instructor(app: &State<App>, v: Visit) -> Result<RawHtml<String>, P
     let rows: Vec<LearnerRow> = class
         .iter()
         .map(
-            |Member {
+            |m @ Member {
                  name: who,
                  jid,
                  session,
                  stage,
+                 ..
              }| {
                 let (name, help) = stage_text(stage.as_ref());
                 LearnerRow {
+                    time_spent: times::duration(m.seconds_spent()),
+                    time_spent_iso: times::iso_duration(m.seconds_spent()),
                     name: who.clone(),
                     jid: jid.clone(),
                     stage: app.pages.text(&v.locale, name),
@@ -184,6 +207,8 @@ pub async fn instructor(app: &State<App>, v: Visit) -> Result<RawHtml<String>, P
         )
         .collect();
     let total = funnel.reached[0].max(1);
+    let reached: Vec<[Option<u64>; 5]> = class.iter().map(|m| m.reached_at).collect();
+    let medians = times::median_per_step(&reached);
     let bars: Vec<Bar> = class::Step::ALL
         .iter()
         .enumerate()
@@ -191,6 +216,8 @@ pub async fn instructor(app: &State<App>, v: Visit) -> Result<RawHtml<String>, P
             name: app.pages.text(&v.locale, s.name()),
             reached: funnel.reached[i],
             now: funnel.now_at[i],
+            median: medians.get(i).copied().flatten().map(times::duration),
+            median_iso: medians.get(i).copied().flatten().map(times::iso_duration),
             width: funnel.reached[i] * BAR_MAX / total,
             y: i * 32,
         })
@@ -228,6 +255,7 @@ pub async fn instructor_csv(app: &State<App>, v: Visit) -> Result<(ContentType, 
         t(crate::tr!("Step")),
         t(crate::tr!("Stage")),
         t(crate::tr!("Last activity (UTC)")),
+        t(crate::tr!("Time spent (seconds)")),
         t(crate::tr!("Secret set")),
         t(crate::tr!("Finished")),
         t(crate::tr!("Mistakes met")),
@@ -239,13 +267,14 @@ pub async fn instructor_csv(app: &State<App>, v: Visit) -> Result<(ContentType, 
             crate::tr!("no")
         })
     };
-    for Member {
-        name,
-        jid,
-        session,
-        stage,
-    } in &class
-    {
+    for m in &class {
+        let Member {
+            name,
+            jid,
+            session,
+            stage,
+            ..
+        } = m;
         let step = class::step_of(stage.as_ref()).map_or(String::new(), |s| t(s.name()));
         out.push_str(&class::csv_record(&[
             name.clone(),
@@ -253,6 +282,7 @@ pub async fn instructor_csv(app: &State<App>, v: Visit) -> Result<(ContentType, 
             step,
             t(stage_text(stage.as_ref()).0),
             crate::clock::utc(session.last_activity),
+            m.seconds_spent().to_string(),
             yes_no(session.shared_secret.is_some()),
             yes_no(stage.as_ref().is_some_and(Stage::is_completed)),
             mistakes_text(app, &v.locale, stage.as_ref()).join("; "),

@@ -5,6 +5,7 @@ mod class;
 mod entry;
 mod instructor;
 mod learner;
+mod times;
 
 use super::error::PageError;
 use super::visit::Visit;
