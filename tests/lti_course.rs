@@ -24,7 +24,10 @@ async fn enter_jid(c: &Client, jid: &str) -> (Status, String) {
     post(
         c,
         "/jid",
-        format!("csrf={token}&jid={}", jid.replace('@', "%40")),
+        format!(
+            "csrf={token}&jid={}",
+            jid.replace('+', "%2B").replace('@', "%40")
+        ),
     )
     .await
 }
@@ -536,6 +539,127 @@ async fn the_instructor_sees_how_far_the_class_got_and_can_take_it_away_as_csv()
     assert_eq!(
         c.get("/instructor.csv").dispatch().await.status(),
         Status::Forbidden
+    );
+}
+
+/// A teacher resets one learner, after a confirmation: the session ends and a new one starts
+/// (stage, code, secret and OTR key new; the roster entry kept); a learner of another activity
+/// cannot be reset from this one, a forged form does nothing, and a learner cannot reset.
+#[rocket::async_test]
+async fn a_teacher_resets_one_learner_after_confirming() {
+    let (c, env) = client(PUBLIC).await;
+    let mut ada = learner("ada");
+    ada.insert("lis_person_name_full".into(), "Ada Lovelace".into());
+    launch(&c, &ada).await;
+    let jid = "ada+x@example.org";
+    assert_eq!(enter_jid(&c, jid).await.0, Status::SeeOther);
+    give_code(&env.store, jid, "K7QM-3XPA", 3);
+    let before = env.store.session(jid).unwrap().unwrap().session;
+    let key_before = env.store.otr_key(jid).unwrap().unwrap();
+    assert!(!env.store.stage_times(jid).unwrap().is_empty());
+
+    let mut other = learner("bob");
+    other.insert("resource_link_id".into(), "link-2".into());
+    launch(&c, &other).await;
+    enter_jid(&c, "bob@example.org").await;
+
+    // A learner may neither see the confirmation nor reset.
+    launch(&c, &ada).await;
+    let (s, _) = fetch(&c, "/instructor/reset?jid=ada%2Bx%40example.org").await;
+    assert_eq!(s, Status::Forbidden);
+    let token = csrf_of(&get(&c, "/jid").await);
+    let (s, _) = post(
+        &c,
+        "/instructor/reset",
+        format!("csrf={token}&jid=ada%2Bx%40example.org"),
+    )
+    .await;
+    assert_eq!(s, Status::Forbidden);
+
+    launch(&c, &with_roles("t", "Instructor")).await;
+    let (_, list) = fetch(&c, "/instructor").await;
+    assert!(
+        list.contains("href=\"/instructor/reset?jid=ada%2Bx@example.org\""),
+        "{list}"
+    );
+    let (s, page) = fetch(&c, "/instructor/reset?jid=ada%2Bx%40example.org").await;
+    assert_eq!(s, Status::Ok);
+    assert!(
+        page.contains("<strong>Ada Lovelace</strong> (ada+x@example.org)"),
+        "{page}"
+    );
+    let token = csrf_of(&page);
+
+    // A forged form (no token of this visit) changes nothing.
+    let (s, _) = post(
+        &c,
+        "/instructor/reset",
+        "csrf=00&jid=ada%2Bx%40example.org".into(),
+    )
+    .await;
+    assert_ne!(s, Status::SeeOther);
+    assert_eq!(env.store.session(jid).unwrap().unwrap().session, before);
+
+    // Another activity's learner is not this teacher's to reset.
+    let (s, _) = fetch(&c, "/instructor/reset?jid=bob%40example.org").await;
+    assert_eq!(s, Status::NotFound);
+    let bob = env
+        .store
+        .session("bob@example.org")
+        .unwrap()
+        .unwrap()
+        .session;
+    let (s, _) = post(
+        &c,
+        "/instructor/reset",
+        format!("csrf={token}&jid=bob%40example.org"),
+    )
+    .await;
+    assert_eq!(s, Status::NotFound);
+    assert_eq!(
+        env.store
+            .session("bob@example.org")
+            .unwrap()
+            .unwrap()
+            .session,
+        bob
+    );
+
+    let r = c
+        .post("/instructor/reset")
+        .header(rocket::http::ContentType::Form)
+        .body(format!("csrf={token}&jid=ada%2Bx%40example.org"))
+        .dispatch()
+        .await;
+    assert_eq!(r.status(), Status::SeeOther);
+    assert_eq!(
+        r.headers().get_one("Location"),
+        Some("/instructor?reset=ada%2Bx@example.org")
+    );
+    let after = env.store.session(jid).unwrap().unwrap().session;
+    assert_eq!(after.lti, before.lti, "the same learner");
+    assert_eq!(after.locale, before.locale);
+    assert_ne!(after.lesson_state, before.lesson_state, "the code is gone");
+    assert_eq!(after.stage, "started");
+    assert!(after.shared_secret.is_none());
+    assert_ne!(
+        env.store.otr_key(jid).unwrap().unwrap(),
+        key_before,
+        "a new OTR key"
+    );
+    assert!(env.store.stage_times(jid).unwrap().is_empty());
+    assert!(
+        env.store.whitelist_get(jid).unwrap().is_some(),
+        "still listed"
+    );
+    let (_, list) = fetch(&c, "/instructor?reset=ada%2Bx%40example.org").await;
+    assert!(
+        list.contains("ada+x@example.org starts again: a new session and a new completion code."),
+        "{list}"
+    );
+    assert!(
+        list.contains("<td class=\"name\">Ada Lovelace</td>"),
+        "{list}"
     );
 }
 

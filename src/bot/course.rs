@@ -8,7 +8,7 @@
 use super::admin::{self, AdminEvent};
 use super::teach::{stage_of, Teacher, TurnError};
 use crate::lesson::{self, Action, LessonError, Protocol, Stage};
-use crate::lti::course::{same_learner, Course, CourseError, Ended, Started};
+use crate::lti::course::{same_activity, same_learner, Course, CourseError, Ended, Reset, Started};
 use crate::lti::{CodeVerdict, SecretVerdict};
 use crate::store::{
     self, GradeNote, KeyPool, LtiBinding, Session, Store, Timeouts, WhitelistSource,
@@ -103,7 +103,45 @@ fn store_err(e: store::Error) -> CourseError {
     CourseError(format!("store: {e}"))
 }
 
+/// A new session of `protocol`'s lesson for the learner of `launch`, starting at `now`.
+fn fresh_session(
+    launch: &LtiBinding,
+    locale: &str,
+    protocol: Protocol,
+    now: u64,
+) -> Result<Session, CourseError> {
+    let mut session = Session::new("started", locale.to_owned(), now);
+    session.lti = Some(launch.clone());
+    if protocol == Protocol::Omemo {
+        // The OTR lesson's start is an empty state (the stage is made at the first turn).
+        let stage = Stage::start_with(protocol, false);
+        session.stage = stage.name().to_owned();
+        session.lesson_state = bincode::serde::encode_to_vec(&stage, bincode::config::standard())
+            .map_err(|e| CourseError(format!("lesson state: {e}")))?;
+    }
+    Ok(session)
+}
+
 impl CoursePages {
+    /// Stores `session` for `jid`: with a key from the pool for OTR (waiting for one), without
+    /// for OMEMO, whose lesson never waits for the pool.
+    async fn create(
+        &self,
+        jid: &str,
+        session: Session,
+        protocol: Protocol,
+    ) -> Result<store::Result<store::StoredSession>, CourseError> {
+        Ok(match protocol {
+            Protocol::Otr => self.pool.create_session(jid, &session, self.timeouts).await,
+            Protocol::Omemo => {
+                let (s, j, t) = (self.store.clone(), jid.to_owned(), self.timeouts);
+                tokio::task::spawn_blocking(move || s.create_session_without_key(&j, &session, t))
+                    .await
+                    .map_err(task_err)?
+            }
+        })
+    }
+
     /// Tells the main loop about a change (logged if it no longer listens).
     async fn event(&self, ev: AdminEvent) {
         if let Err(e) = self.events.send(ev).await {
@@ -131,27 +169,9 @@ impl Course for CoursePages {
         if let admin::Response::Error { message, .. } = &reply {
             return Err(CourseError(format!("whitelist: {message}")));
         }
-        let mut session = Session::new("started", locale.to_owned(), now);
-        session.lti = Some(launch.clone());
         let protocol = protocol.unwrap_or(self.protocol);
-        if protocol == Protocol::Omemo {
-            // The OTR lesson's start is an empty state (the stage is made at the first turn).
-            let stage = Stage::start_with(protocol, false);
-            session.stage = stage.name().to_owned();
-            session.lesson_state =
-                bincode::serde::encode_to_vec(&stage, bincode::config::standard())
-                    .map_err(|e| CourseError(format!("lesson state: {e}")))?;
-        }
-        let created = match protocol {
-            Protocol::Otr => self.pool.create_session(jid, &session, self.timeouts).await,
-            // No OTR key: the OMEMO lesson never waits for the key pool.
-            Protocol::Omemo => {
-                let (s, j, t) = (self.store.clone(), jid.to_owned(), self.timeouts);
-                tokio::task::spawn_blocking(move || s.create_session_without_key(&j, &session, t))
-                    .await
-                    .map_err(task_err)?
-            }
-        };
+        let session = fresh_session(launch, locale, protocol, now)?;
+        let created = self.create(jid, session, protocol).await?;
         match created {
             Ok(_) => {}
             // Another launch took this JID a moment ago.
@@ -205,6 +225,57 @@ impl Course for CoursePages {
             .await;
         }
         Ok(Ended::Ended)
+    }
+
+    async fn reset_session(&self, jid: &str, class: &LtiBinding) -> Result<Reset, CourseError> {
+        // Under the learner's lock: no turn of the old session may write into the new one.
+        let lock = self.teacher.lock_for(jid);
+        let _turn = lock.lock().await;
+        let (s, j, c) = (self.store.clone(), jid.to_owned(), class.clone());
+        let old = tokio::task::spawn_blocking(move || {
+            let Some(rec) = s.session(&j)? else {
+                return Ok(None);
+            };
+            if !rec
+                .session
+                .lti
+                .as_ref()
+                .is_some_and(|b| same_activity(b, &c))
+            {
+                return Ok(None);
+            }
+            s.remove_session(&j)?;
+            Ok::<_, store::Error>(Some(rec.session))
+        })
+        .await
+        .map_err(task_err)?
+        .map_err(store_err)?;
+        let Some(old) = old else {
+            return Ok(Reset::NotInClass);
+        };
+        self.event(AdminEvent::SessionKilled {
+            jid: jid.to_owned(),
+        })
+        .await;
+        let protocol = lesson_stage(&old).map_or(self.protocol, |st| st.protocol());
+        let launch = old.lti.clone().unwrap_or_default();
+        let now = crate::clock::unix_now();
+        let (s, j, l) = (self.store.clone(), jid.to_owned(), old.locale.clone());
+        // The session's end took the launch's whitelist entry with it; the roster entry stays.
+        let (reply, _) = tokio::task::spawn_blocking(move || {
+            admin::whitelist_add(&s, &j, &l, WhitelistSource::Lti, now)
+        })
+        .await
+        .map_err(task_err)?;
+        if let admin::Response::Error { message, .. } = &reply {
+            return Err(CourseError(format!("whitelist: {message}")));
+        }
+        let session = fresh_session(&launch, &old.locale, protocol, now)?;
+        self.create(jid, session, protocol)
+            .await?
+            .map_err(store_err)?;
+        tracing::info!(%jid, "a teacher reset the learner's session");
+        Ok(Reset::Reset)
     }
 
     async fn secret_entered(&self, jid: &str, secret: &str) -> Result<SecretVerdict, CourseError> {

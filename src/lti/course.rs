@@ -25,6 +25,11 @@ pub trait Course: Send + Sync {
     /// theirs (the chat stops, the roster entry goes when the launch made it).
     async fn end_session(&self, jid: &str, launch: &LtiBinding) -> Result<Ended, CourseError>;
 
+    /// A teacher of `class` (consumer and resource link) resets `jid`: its session ends and a
+    /// new one starts for the same learner (a new code, a new OTR key), unless it is not of
+    /// that class.
+    async fn reset_session(&self, jid: &str, class: &LtiBinding) -> Result<Reset, CourseError>;
+
     /// The learner chose a shared secret: the lesson's verdict.
     async fn secret_entered(&self, jid: &str, secret: &str) -> Result<SecretVerdict, CourseError>;
 
@@ -59,6 +64,20 @@ pub enum Ended {
     Ended,
     /// It had no session of this learner's: nothing changed.
     NotTheirs,
+}
+
+/// What became of a learner a teacher reset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reset {
+    /// The session ended and a new one started.
+    Reset,
+    /// No session of that class has this JID: nothing changed.
+    NotInClass,
+}
+
+/// Whether a session launched as `learner` belongs to the activity `class` was launched for.
+pub fn same_activity(learner: &LtiBinding, class: &LtiBinding) -> bool {
+    learner.consumer_key == class.consumer_key && learner.resource_link_id == class.resource_link_id
 }
 
 /// The lesson's answer to a completion code.

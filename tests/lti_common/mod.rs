@@ -121,9 +121,13 @@ pub struct Env {
     pub wake: Arc<Notify>,
 }
 
-/// A fast stand-in key generator (pages then show no fingerprint).
+/// A fast stand-in key generator (pages then show no fingerprint); each key differs.
 pub fn fake_keys() -> otrbot::store::KeyGenerator {
-    Arc::new(|| vec![7u8; 16])
+    let n = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    Arc::new(move || {
+        let i = n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        [i.to_be_bytes(), [7u8; 8]].concat()
+    })
 }
 
 /// Builds the app on a fresh store.

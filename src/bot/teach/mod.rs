@@ -112,7 +112,7 @@ impl Teacher {
         }
     }
 
-    fn lock_for(&self, jid: &str) -> Ticket {
+    pub(super) fn lock_for(&self, jid: &str) -> Ticket {
         self.locks.enter(jid)
     }
 

@@ -18,6 +18,8 @@ struct LearnerRow {
     /// The name the LMS gave at launch, or empty.
     name: String,
     jid: String,
+    /// The JID percent-encoded, for a query string.
+    jid_query: String,
     /// The stage's name, translated.
     stage: String,
     /// What the stage means, translated.
@@ -111,14 +113,20 @@ impl Member {
     }
 }
 
-async fn class_of(app: &App, v: &Visit) -> Result<Vec<Member>, PageError> {
-    if !v.staff {
-        return Err(PageError::new(
-            Status::Forbidden,
-            crate::tr!("This page is for teachers of the course."),
-        )
-        .with_locale(&v.locale));
+/// Refuses a visit whose launch does not teach the activity.
+pub(super) fn staff_only(v: &Visit) -> Result<(), PageError> {
+    if v.staff {
+        return Ok(());
     }
+    Err(PageError::new(
+        Status::Forbidden,
+        crate::tr!("This page is for teachers of the course."),
+    )
+    .with_locale(&v.locale))
+}
+
+async fn class_of(app: &App, v: &Visit) -> Result<Vec<Member>, PageError> {
+    staff_only(v)?;
     let (s, lti) = (app.store.clone(), v.lti.clone());
     let all = tokio::task::spawn_blocking(move || {
         let mut out = Vec::new();
@@ -176,8 +184,13 @@ struct Bar {
 /// The longest bar, in the SVG's units.
 const BAR_MAX: usize = 360;
 
-#[rocket::get("/instructor")]
-pub async fn instructor(app: &State<App>, v: Visit) -> Result<RawHtml<String>, PageError> {
+/// The class's page; `reset` names a learner the teacher just reset.
+#[rocket::get("/instructor?<reset>")]
+pub async fn instructor(
+    app: &State<App>,
+    v: Visit,
+    reset: Option<&str>,
+) -> Result<RawHtml<String>, PageError> {
     let class = class_of(app, &v).await?;
     let funnel = class::Funnel::of(class.iter().map(|m| class::step_of(m.stage.as_ref())));
     let rows: Vec<LearnerRow> = class
@@ -196,6 +209,7 @@ pub async fn instructor(app: &State<App>, v: Visit) -> Result<RawHtml<String>, P
                     time_spent_iso: times::iso_duration(m.seconds_spent()),
                     name: who.clone(),
                     jid: jid.clone(),
+                    jid_query: rocket::http::RawStr::new(jid).percent_encode().to_string(),
                     stage: app.pages.text(&v.locale, name),
                     stage_help: app.pages.text(&v.locale, help),
                     last_activity: crate::clock::utc(session.last_activity),
@@ -231,6 +245,10 @@ pub async fn instructor(app: &State<App>, v: Visit) -> Result<RawHtml<String>, P
         &funnel.stuck().map(|s| app.pages.text(&v.locale, s.name())),
     );
     ctx.insert("resource_link_id", &v.lti.resource_link_id);
+    ctx.insert(
+        "reset",
+        &reset.map(|j| j.chars().take(3071).collect::<String>()),
+    );
     app.pages
         .render(&v.locale, "instructor.html.tera", &ctx)
         .map(RawHtml)

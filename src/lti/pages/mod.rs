@@ -5,6 +5,7 @@ mod class;
 mod entry;
 mod instructor;
 mod learner;
+mod reset;
 mod times;
 
 use super::error::PageError;
@@ -86,6 +87,8 @@ pub fn routes() -> Vec<rocket::Route> {
         learner::code_page,
         learner::code_submit,
         learner::done,
+        reset::confirm,
+        reset::reset,
         instructor::instructor,
         instructor::instructor_csv
     ]
