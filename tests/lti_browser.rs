@@ -1,6 +1,9 @@
 //! Headless Chromium walks the LTI pages inside an iframe of a pretend LMS on another site
 //! (localhost vs 127.0.0.1), so the session cookie is a third-party one: SameSite=None,
-//! Secure, Partitioned. Screenshots go to target/lti-browser/.
+//! Secure, Partitioned; a learner to the end, then a teacher through the instructor page, a
+//! reset and an error page, in English and in Dutch. axe-core checks every page (a serious or
+//! critical finding fails). Screenshots go to target/lti-browser/<locale>/, and to
+//! docs/screenshots/<locale>/ when `OTRBOT_SCREENSHOTS=docs` (how the README's are made).
 
 mod lti_common;
 
@@ -10,8 +13,31 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Every screenshot a walk takes, each also checked by axe-core.
+const SHOTS: [&str; 10] = [
+    "1-welcome-jid.png",
+    "2-jid-entered.png",
+    "3-weak-secret.png",
+    "4-code.png",
+    "5-wrong-code.png",
+    "6-done.png",
+    "7-instructor.png",
+    "8-reset-confirm.png",
+    "9-reset-done.png",
+    "10-error.png",
+];
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn chromium_walks_the_pages_in_a_cross_site_iframe() {
+async fn chromium_walks_the_pages_in_a_cross_site_iframe_in_english() {
+    walk("en-GB").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_walks_the_pages_in_a_cross_site_iframe_in_dutch() {
+    walk("nl-NL").await;
+}
+
+async fn walk(locale: &str) {
     assert!(
         Path::new("/usr/bin/chromium").exists(),
         "Debian's chromium package is needed (scripts/lib/deps.sh installs it)"
@@ -37,6 +63,8 @@ async fn chromium_walks_the_pages_in_a_cross_site_iframe() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let mut p = learner("browser-user");
+    p.insert("launch_presentation_locale".into(), locale.into());
+    p.insert("lis_person_name_full".into(), "Ada Lovelace".into());
     p.insert(
         "launch_presentation_return_url".into(),
         "http://localhost/course/1".into(),
@@ -47,8 +75,15 @@ async fn chromium_walks_the_pages_in_a_cross_site_iframe() {
     );
     p.insert("lis_result_sourcedid".into(), "c1:l1:browser".into());
     let body = signed(&format!("{base}/launch"), &p);
+    let mut t = learner("teacher");
+    t.insert("launch_presentation_locale".into(), locale.into());
+    t.insert("roles".into(), "Instructor".into());
+    t.insert("lis_person_name_full".into(), "Grace Hopper".into());
+    let teacher = signed(&format!("{base}/launch"), &t);
 
-    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/lti-browser");
+    let out = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/lti-browser")
+        .join(locale);
     std::fs::create_dir_all(&out).unwrap();
     let profile = tempfile::tempdir().unwrap();
     let mut node = Command::new("node")
@@ -56,6 +91,7 @@ async fn chromium_walks_the_pages_in_a_cross_site_iframe() {
         .args([&base, &body])
         .arg(&out)
         .arg(profile.path())
+        .arg(&teacher)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -96,16 +132,23 @@ async fn chromium_walks_the_pages_in_a_cross_site_iframe() {
         "{lines:?}"
     );
     assert_eq!(lines.last().map(String::as_str), Some("OK"));
-    for shot in [
-        "1-welcome-jid.png",
-        "2-jid-entered.png",
-        "3-weak-secret.png",
-        "4-code.png",
-        "5-wrong-code.png",
-        "6-done.png",
-    ] {
+    let findings: Vec<&String> = lines.iter().filter(|l| l.starts_with("AXE ")).collect();
+    eprintln!("{locale}: axe-core findings (none serious or critical): {findings:?}");
+    let keep = std::env::var("OTRBOT_SCREENSHOTS").is_ok_and(|v| v == "docs");
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("docs/screenshots")
+        .join(locale);
+    for shot in SHOTS {
         let meta = std::fs::metadata(out.join(shot)).unwrap();
         assert!(meta.len() > 5_000, "{shot} is {} bytes", meta.len());
+        assert!(
+            lines.contains(&format!("AUDITED {shot}")),
+            "{shot} was not checked: {lines:?}"
+        );
+        if keep {
+            std::fs::create_dir_all(&docs).unwrap();
+            std::fs::copy(out.join(shot), docs.join(shot)).unwrap();
+        }
     }
     assert_eq!(env.store.grades().unwrap().len(), 1, "grade queued");
 }
