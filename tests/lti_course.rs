@@ -663,6 +663,63 @@ async fn a_teacher_resets_one_learner_after_confirming() {
     );
 }
 
+/// The step a page marks as current (`aria-current="step"`), and the steps before it marked done.
+fn progress_of(html: &str) -> (String, usize, usize) {
+    let nav = &html[html.find("<nav aria-label=\"Your progress\"").expect(html)..];
+    let nav = &nav[..nav.find("</nav>").unwrap()];
+    let current = nav
+        .split("aria-current=\"step\">")
+        .nth(1)
+        .map_or(String::new(), |c| {
+            let name = &c[c.find("</span>").unwrap() + "</span>".len()..];
+            name[..name.find("</li>").unwrap()].to_owned()
+        });
+    (
+        current,
+        nav.matches("<li class=\"done\"").count(),
+        nav.matches("<li ").count(),
+    )
+}
+
+/// Every learner page shows where the learner is: the OTR lesson's five steps, the OMEMO
+/// lesson's four (no shared secret), the current one for screen readers too.
+#[rocket::async_test]
+async fn every_learner_page_shows_where_the_learner_is() {
+    let (c, env) = client(PUBLIC).await;
+    launch(&c, &learner("p1")).await;
+    let step = |html: String| progress_of(&html);
+    assert_eq!(step(get(&c, "/jid").await), ("Your Jabber ID".into(), 0, 5));
+    enter_jid(&c, "p1@example.org").await;
+    assert_eq!(step(get(&c, "/added").await), ("Add the bot".into(), 1, 5));
+    assert_eq!(
+        step(get(&c, "/secret").await),
+        ("Shared secret".into(), 2, 5)
+    );
+    assert_eq!(
+        step(get(&c, "/code").await),
+        ("Encrypt and verify in the chat".into(), 3, 5)
+    );
+    give_code(&env.store, "p1@example.org", "K7QM-3XPA", 3);
+    assert_eq!(
+        step(get(&c, "/code").await),
+        ("Completion code".into(), 4, 5)
+    );
+
+    let mut o = learner("p2");
+    o.insert("custom_protocol".into(), "omemo".into());
+    launch(&c, &o).await;
+    let page = get(&c, "/jid").await;
+    assert_eq!(step(page.clone()), ("Your Jabber ID".into(), 0, 4));
+    assert!(page.contains("a chat client with OMEMO"), "{page}");
+    assert!(!page.contains("a chat client with OTR"), "{page}");
+    enter_jid(&c, "p2@example.org").await;
+    assert_eq!(step(get(&c, "/added").await), ("Add the bot".into(), 1, 4));
+    assert_eq!(
+        step(get(&c, "/code").await),
+        ("Trust only the true device".into(), 2, 4)
+    );
+}
+
 #[rocket::async_test]
 async fn only_the_named_lms_may_frame_the_pages() {
     let (mut app, _env) = app(PUBLIC, fake_keys());

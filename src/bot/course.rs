@@ -300,4 +300,8 @@ impl Course for CoursePages {
         let d = self.teacher.omemo();
         (d.true_id(), d.true_fingerprint().hex())
     }
+
+    fn default_protocol(&self) -> Protocol {
+        self.protocol
+    }
 }

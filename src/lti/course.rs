@@ -41,6 +41,9 @@ pub trait Course: Send + Sync {
 
     /// The bot's true OMEMO device: its id and fingerprint (64 hex digits, no `05`).
     fn omemo_device(&self) -> (u32, String);
+
+    /// The lesson of launches that choose none (`lesson.protocol`).
+    fn default_protocol(&self) -> Protocol;
 }
 
 /// Why the bot could not act on what a page sent (shown as "something went wrong").

@@ -1,7 +1,8 @@
 //! The learner's pages: the JID (`/jid`, `/added`), the shared secret (`/secret`), the
 //! completion code (`/code`) and the end (`/done`).
 
-use super::{blocking, context, now, render, session_ended, to, Page};
+use super::progress::Place;
+use super::{blocking, context, now, protocol_of, render, session_ended, to, with_progress, Page};
 use crate::lesson::Protocol;
 use crate::lti::course::same_learner;
 use crate::lti::course::{code_attempts_left, CodeVerdict, Ended, SecretVerdict, Started};
@@ -30,7 +31,16 @@ pub const JID_CLAIM_WINDOW: u64 = 24 * 3600;
 
 #[rocket::get("/jid")]
 pub(super) fn jid_page(app: &State<App>, v: Visit) -> Page {
-    render(app, &v.locale, "jid.html.tera", &context(app, &v))
+    render(app, &v.locale, "jid.html.tera", &jid_context(app, &v))
+}
+
+/// The JID page's context: the lesson the launch chose, and where that is in the exercise.
+fn jid_context(app: &App, v: &Visit) -> Context {
+    let mut ctx = context(app, v);
+    let protocol = protocol_of(app, v);
+    ctx.insert("omemo", &(protocol == Protocol::Omemo));
+    with_progress(app, v, &mut ctx, protocol, Place::Jid);
+    ctx
 }
 
 /// The JID form.
@@ -49,7 +59,7 @@ fn jid_refused(
     entered: &str,
     why: &str,
 ) -> Result<(Status, RawHtml<String>), PageError> {
-    let mut ctx = context(app, v);
+    let mut ctx = jid_context(app, v);
     ctx.insert("entered", entered);
     ctx.insert("error", &app.pages.text(&v.locale, why));
     let page = render(app, &v.locale, "jid.html.tera", &ctx)?;
@@ -198,8 +208,10 @@ pub(super) async fn added(app: &State<App>, v: Visit) -> Page {
     let mut ctx = context(app, &v);
     if is_omemo(app, &rec) {
         ctx.insert("omemo", &omemo_view(app, &v)?);
+        with_progress(app, &v, &mut ctx, Protocol::Omemo, Place::AddBot);
         return render(app, &v.locale, "added.html.tera", &ctx);
     }
+    with_progress(app, &v, &mut ctx, Protocol::Otr, Place::AddBot);
     let (s, j) = (app.store.clone(), jid.clone());
     let fingerprint = blocking(move || s.otr_key(&j))
         .await?
@@ -235,6 +247,7 @@ pub(super) async fn secret_page(
     }
     let mut ctx = context(app, &v);
     ctx.insert("has_secret", &rec.session.shared_secret.is_some());
+    with_progress(app, &v, &mut ctx, Protocol::Otr, Place::Secret);
     render(app, &v.locale, "secret.html.tera", &ctx).map_err(Err)
 }
 
@@ -269,6 +282,7 @@ pub(super) async fn secret_submit(
             tracing::info!(%jid, reason, "shared secret refused");
             let mut ctx = context(app, &v);
             ctx.insert("has_secret", &rec.session.shared_secret.is_some());
+            with_progress(app, &v, &mut ctx, Protocol::Otr, Place::Secret);
             ctx.insert("error", &shown);
             let page = render(app, &v.locale, "secret.html.tera", &ctx).map_err(Err)?;
             Err(Ok((Status::UnprocessableEntity, page)))
@@ -281,6 +295,17 @@ fn code_context(app: &App, v: &Visit, omemo: bool, attempts_left: Option<u8>) ->
     let mut ctx = context(app, v);
     ctx.insert("omemo", &omemo);
     ctx.insert("has_code", &attempts_left.is_some());
+    let protocol = if omemo {
+        Protocol::Omemo
+    } else {
+        Protocol::Otr
+    };
+    let at = if attempts_left.is_some() {
+        Place::Code
+    } else {
+        Place::Chat
+    };
+    with_progress(app, v, &mut ctx, protocol, at);
     ctx.insert("attempts_left", &attempts_left.unwrap_or(0));
     ctx
 }
@@ -384,6 +409,7 @@ pub(super) fn done(app: &State<App>, v: Visit) -> Page {
         .with_locale(&v.locale));
     }
     let mut ctx = context(app, &v);
+    with_progress(app, &v, &mut ctx, protocol_of(app, &v), Place::Done);
     ctx.insert("return_url", &v.lti.return_url);
     let grade = match v.grade {
         Some(GradeNote::Queued) => "queued",

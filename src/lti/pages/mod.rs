@@ -5,6 +5,7 @@ mod class;
 mod entry;
 mod instructor;
 mod learner;
+mod progress;
 mod reset;
 mod times;
 
@@ -41,6 +42,22 @@ fn context(app: &App, v: &Visit) -> Context {
     ctx.insert("jid", &v.jid);
     ctx.insert("replaced_jid", &v.replaced_jid);
     ctx
+}
+
+/// The lesson of the visit: the one its launch chose, else the operator's default.
+fn protocol_of(app: &App, v: &Visit) -> crate::lesson::Protocol {
+    v.protocol.unwrap_or_else(|| app.course.default_protocol())
+}
+
+/// Puts the progress row for a page at `at` of `protocol`'s exercise into `ctx`.
+fn with_progress(
+    app: &App,
+    v: &Visit,
+    ctx: &mut Context,
+    protocol: crate::lesson::Protocol,
+    at: progress::Place,
+) {
+    ctx.insert("progress", &progress::shown(app, &v.locale, protocol, at));
 }
 
 /// A redirect to `path` under the public URL's prefix.
