@@ -91,8 +91,13 @@ async fn launches_without_a_user_id_are_learners_of_their_own() {
     let (s, html) = enter_jid(&c, "first@example.org").await;
     assert_eq!(s, Status::UnprocessableEntity, "{html}");
     assert!(html.contains("already taking part"), "{html}");
-    let (s, _) = fetch(&c, "/code").await;
-    assert_eq!(s, Status::Forbidden, "no session of the first learner's");
+    let r = c.get("/code").dispatch().await;
+    assert_eq!(
+        (r.status(), r.headers().get_one("Location")),
+        (Status::SeeOther, Some("/")),
+        "no session of the first learner's: back to the step this one is on"
+    );
+    assert_eq!(launch_location(&c, "/").await, "/jid");
     let bound = env.store.session("first@example.org").unwrap().unwrap();
     assert!(bound
         .session
@@ -718,6 +723,96 @@ async fn every_learner_page_shows_where_the_learner_is() {
         step(get(&c, "/code").await),
         ("Trust only the true device".into(), 2, 4)
     );
+}
+
+/// Where a GET of `path` sends the browser.
+async fn launch_location(c: &Client, path: &str) -> String {
+    let r = c.get(path.to_owned()).dispatch().await;
+    assert_eq!(r.status(), Status::SeeOther, "{path}");
+    r.headers().get_one("Location").unwrap_or("").to_owned()
+}
+
+/// A page opened out of order sends the learner to the step they are on (`/` knows which),
+/// and an error page says what to do next and links there and back to the course.
+#[rocket::async_test]
+async fn pages_opened_out_of_order_send_the_learner_to_their_step() {
+    let (c, env) = client(PUBLIC).await;
+    launch(&c, &learner("o1")).await;
+    assert_eq!(launch_location(&c, "/").await, "/jid");
+    for early in ["/added", "/secret", "/code", "/done"] {
+        assert_eq!(
+            launch_location(&c, early).await,
+            "/",
+            "{early} before a JID"
+        );
+    }
+    enter_jid(&c, "o1@example.org").await;
+    assert_eq!(launch_location(&c, "/").await, "/added");
+    assert_eq!(launch_location(&c, "/done").await, "/", "not done yet");
+    set_stage(
+        &env.store,
+        "o1@example.org",
+        &otrbot::lesson::Stage::Plaintext(Default::default()),
+    );
+    assert_eq!(
+        launch_location(&c, "/").await,
+        "/secret",
+        "wrote, no secret yet"
+    );
+    let token = csrf_of(&get(&c, "/secret").await);
+    let (s, _) = post(
+        &c,
+        "/secret",
+        format!("csrf={token}&secret=purple+otters+sing+at+noon"),
+    )
+    .await;
+    assert_eq!(s, Status::SeeOther);
+    assert_eq!(launch_location(&c, "/").await, "/code");
+
+    // The session ended (expired, or the bot's operator ended it): the error page leads on.
+    env.store.remove_session("o1@example.org").unwrap();
+    let (s, html) = fetch(&c, "/code").await;
+    assert_eq!(s, Status::NotFound);
+    assert!(
+        html.contains("<a id=\"way-on\" href=\"/\">Go to the step you are on</a>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<a id=\"back-to-course\" href=\"https:&#x2F;&#x2F;lms.example.org&#x2F;course&#x2F;1\""),
+        "{html}"
+    );
+    assert_eq!(
+        launch_location(&c, "/").await,
+        "/jid",
+        "a new JID, a new session"
+    );
+
+    let mut o = learner("o2");
+    o.insert("custom_protocol".into(), "omemo".into());
+    launch(&c, &o).await;
+    enter_jid(&c, "o2@example.org").await;
+    assert_eq!(launch_location(&c, "/").await, "/added");
+    set_stage(
+        &env.store,
+        "o2@example.org",
+        &otrbot::lesson::Stage::Omemo(otrbot::lesson::OmemoStage::Plaintext(Default::default())),
+    );
+    assert_eq!(
+        launch_location(&c, "/").await,
+        "/code",
+        "no secret in OMEMO"
+    );
+
+    launch(&c, &with_roles("t", "Instructor")).await;
+    assert_eq!(launch_location(&c, "/").await, "/instructor");
+
+    // Without any visit: no way on but the course.
+    let fresh = Client::tracked(otrbot::lti::rocket(app(PUBLIC, fake_keys()).0, figment()))
+        .await
+        .unwrap();
+    let (s, html) = fetch(&fresh, "/code").await;
+    assert_eq!(s, Status::Forbidden);
+    assert!(!html.contains("way-on"), "{html}");
 }
 
 #[rocket::async_test]

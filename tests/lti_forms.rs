@@ -226,13 +226,17 @@ async fn pages_speak_the_launch_locale() {
     let (c, _env) = launched(p).await;
     assert!(get(&c, "/jid").await.contains("Deine Jabber-ID"));
     // Error pages too, in the visit's locale.
-    let r = c.get("/done").dispatch().await;
+    let r = c.get("/instructor").dispatch().await;
     assert_eq!(r.status(), Status::Forbidden);
-    assert!(r
-        .into_string()
-        .await
-        .unwrap()
-        .contains("Bitte gib zuerst deinen Abschlusscode ein."));
+    let html = r.into_string().await.unwrap();
+    assert!(
+        html.contains("Diese Seite ist für Lehrkräfte des Kurses."),
+        "{html}"
+    );
+    assert!(
+        html.contains("Zum Schritt, bei dem du gerade bist"),
+        "{html}"
+    );
 }
 
 #[rocket::async_test]

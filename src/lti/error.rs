@@ -17,6 +17,9 @@ pub struct PageError {
     pub locale: Option<String>,
     /// Details for the log, never shown.
     pub log: Option<String>,
+    /// Not an error after all: the page is not the learner's step, so the answer sends them to
+    /// this path (under the public URL's prefix) instead.
+    pub elsewhere: Option<&'static str>,
 }
 
 impl PageError {
@@ -27,6 +30,15 @@ impl PageError {
             msgid,
             locale: None,
             log: None,
+            elsewhere: None,
+        }
+    }
+
+    /// Sends the browser to `path` (a redirect, 303): for a page opened out of order.
+    pub fn elsewhere(path: &'static str) -> Self {
+        PageError {
+            elsewhere: Some(path),
+            ..Self::new(Status::SeeOther, MSG_400)
         }
     }
 
@@ -61,7 +73,14 @@ pub fn render(req: &Request<'_>, status: Status, msgid: &str, locale: Option<&st
             visit::from_jar(req.cookies(), app, crate::clock::unix_now())
                 .map_or_else(|| app.pages.locale_for(None), |v| v.locale)
         });
+        let visit = visit::from_jar(req.cookies(), app, crate::clock::unix_now());
         let mut ctx = app.base_context();
+        // The way on: the step the visit is on (`/` sends there), and back to the course.
+        ctx.insert("has_visit", &visit.is_some());
+        ctx.insert(
+            "return_url",
+            &visit.as_ref().and_then(|v| v.lti.return_url.clone()),
+        );
         ctx.insert("status", &status.code);
         ctx.insert("message", &app.pages.text(&locale, msgid));
         match app.pages.render(&locale, "error.html.tera", &ctx) {
@@ -87,6 +106,14 @@ pub type Page = (Status, (ContentType, String));
 
 impl<'r> Responder<'r, 'static> for PageError {
     fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
+        if let Some(path) = self.elsewhere {
+            let prefix = req
+                .rocket()
+                .state::<App>()
+                .map_or("", |a| a.prefix.as_str());
+            tracing::info!(uri = %req.uri(), to = path, "page opened out of order");
+            return rocket::response::Redirect::to(format!("{prefix}{path}")).respond_to(req);
+        }
         if let Some(detail) = &self.log {
             tracing::error!(status = self.status.code, uri = %req.uri(), detail, "page error");
         } else {

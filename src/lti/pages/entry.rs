@@ -1,7 +1,10 @@
 //! The ways in: the LMS's launch (`POST /launch`, checked and turned into a visit), `/` (to
 //! the page where the visitor is) and `/is_up`.
 
+use super::class::{step_of, Step};
 use super::{now, to};
+use crate::lesson::{Protocol, Stage};
+use crate::lti::course::same_learner;
 use crate::lti::error::PageError;
 use crate::lti::launch::{launch_params, LaunchError, Verifier};
 use crate::lti::visit::{self, Visit};
@@ -152,13 +155,43 @@ pub(super) fn launch_get() -> PageError {
     )
 }
 
+/// Sends a visit to the step it is on: the instructor page, the result, the JID page when
+/// there is no session (yet, or any more), else by the lesson's stage and the shared secret.
 #[rocket::get("/")]
-pub(super) fn home(app: &State<App>, v: Visit) -> Redirect {
-    let next = match (&v.jid, v.staff, v.done) {
-        (_, true, _) => "/instructor",
-        (_, _, true) => "/done",
-        (Some(_), _, _) => "/added",
-        (None, _, _) => "/jid",
+pub(super) async fn home(app: &State<App>, v: Visit) -> Result<Redirect, PageError> {
+    if v.staff {
+        return Ok(to(app, "/instructor"));
+    }
+    if v.done {
+        return Ok(to(app, "/done"));
+    }
+    let Some(jid) = v.jid.clone() else {
+        return Ok(to(app, "/jid"));
     };
-    to(app, next)
+    let s = app.store.clone();
+    let rec = tokio::task::spawn_blocking(move || s.session(&jid))
+        .await
+        .map_err(|e| PageError::internal(format!("task: {e}")))?
+        .map_err(|e| PageError::internal(format!("store: {e}")))?;
+    let Some(rec) = rec.filter(|r| {
+        r.session
+            .lti
+            .as_ref()
+            .is_some_and(|b| same_learner(b, &v.lti))
+    }) else {
+        return Ok(to(app, "/jid"));
+    };
+    let stage = app.course.stage(&rec.session);
+    let protocol = stage.as_ref().map_or(Protocol::Otr, Stage::protocol);
+    let started = stage
+        .as_ref()
+        .is_none_or(|s| step_of(Some(s)) == Some(Step::Started));
+    let next = match protocol {
+        Protocol::Otr if rec.session.shared_secret.is_some() => "/code",
+        // Not written to the bot yet: adding it is the step.
+        _ if started => "/added",
+        Protocol::Otr => "/secret",
+        Protocol::Omemo => "/code",
+    };
+    Ok(to(app, next))
 }

@@ -181,11 +181,8 @@ async fn end_replaced(app: &App, v: &Visit, old: &str) -> Result<(), PageError> 
 /// The session of the visit's JID, or the page that says to enter one / start again.
 async fn learner_session(app: &App, v: &Visit) -> Result<(String, StoredSession), PageError> {
     let Some(jid) = v.jid.clone() else {
-        return Err(PageError::new(
-            Status::Forbidden,
-            crate::tr!("Please enter your Jabber ID first."),
-        )
-        .with_locale(&v.locale));
+        // Opened before a Jabber ID was entered: to the step the learner is on.
+        return Err(PageError::elsewhere("/"));
     };
     let (s, j) = (app.store.clone(), jid.clone());
     match blocking(move || s.session(&j)).await? {
@@ -402,11 +399,7 @@ const CODE_VOIDED_OMEMO: &str = crate::tr!("That was the last attempt for this c
 #[rocket::get("/done")]
 pub(super) fn done(app: &State<App>, v: Visit) -> Page {
     if !v.done {
-        return Err(PageError::new(
-            Status::Forbidden,
-            crate::tr!("Please enter your completion code first."),
-        )
-        .with_locale(&v.locale));
+        return Err(PageError::elsewhere("/"));
     }
     let mut ctx = context(app, &v);
     with_progress(app, &v, &mut ctx, protocol_of(app, &v), Place::Done);
