@@ -231,28 +231,26 @@ impl Course for CoursePages {
         // Under the learner's lock: no turn of the old session may write into the new one.
         let lock = self.teacher.lock_for(jid);
         let _turn = lock.lock().await;
-        let (s, j, c) = (self.store.clone(), jid.to_owned(), class.clone());
-        let old = tokio::task::spawn_blocking(move || {
-            let Some(rec) = s.session(&j)? else {
-                return Ok(None);
-            };
-            if !rec
-                .session
-                .lti
-                .as_ref()
-                .is_some_and(|b| same_activity(b, &c))
-            {
-                return Ok(None);
-            }
-            s.remove_session(&j)?;
-            Ok::<_, store::Error>(Some(rec.session))
-        })
-        .await
-        .map_err(task_err)?
-        .map_err(store_err)?;
+        let (s, j) = (self.store.clone(), jid.to_owned());
+        let old = tokio::task::spawn_blocking(move || s.session(&j))
+            .await
+            .map_err(task_err)?
+            .map_err(store_err)?
+            .map(|r| r.session)
+            .filter(|old| old.lti.as_ref().is_some_and(|b| same_activity(b, class)));
         let Some(old) = old else {
             return Ok(Reset::NotInClass);
         };
+        // The lesson tells the learner and ends OTR, so their client shows the private
+        // conversation ended instead of writing into a session the bot no longer has.
+        if let Err(e) = self.teacher.event_turn(jid, lesson::Event::Reset).await {
+            tracing::warn!(%jid, error = %e, "the learner could not be told of the reset");
+        }
+        let (s, j) = (self.store.clone(), jid.to_owned());
+        tokio::task::spawn_blocking(move || s.remove_session(&j))
+            .await
+            .map_err(task_err)?
+            .map_err(store_err)?;
         self.event(AdminEvent::SessionKilled {
             jid: jid.to_owned(),
         })

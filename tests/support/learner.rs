@@ -381,13 +381,16 @@ impl Learner {
         self.said.iter().skip(n).any(|s| s.contains(part))
     }
 
-    /// Runs SMP with `secret` until the bot gives the completion code, which it returns;
+    /// Runs SMP with `secret` until the bot gives a completion code (a new one), which it returns;
     /// libotr must have read every message of the bot's.
     pub async fn smp_to_the_code(&mut self, secret: &[u8]) -> String {
+        let before = self.said.len();
         let out = self.peer.smp_start(&self.contact(), secret, None);
         self.send_wire(&out.inject).await;
-        self.until("the completion code", |l| l.heard("completion code is"))
-            .await;
+        self.until("the completion code", |l| {
+            l.heard_since(before, "completion code is")
+        })
+        .await;
         let unreadable = self.events.msg_events();
         assert!(
             !unreadable.iter().any(|e| e.contains("UNREADABLE")),

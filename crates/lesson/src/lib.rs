@@ -84,6 +84,8 @@ pub enum SmpBy {
 pub enum EndReason {
     /// No activity until `session_timeout`.
     Expired,
+    /// A teacher started the learner's exercise again.
+    Reset,
 }
 
 /// Where a learner is in the lesson.
@@ -228,6 +230,8 @@ pub enum Event {
     },
     /// The session has expired.
     Expire,
+    /// A teacher started the learner's exercise again (the course page makes a new session).
+    Reset,
     /// An OMEMO message with a payload from the learner (empty key-transport messages are not
     /// events): which of the bot's devices it was encrypted for, and its text when the bot's
     /// true device could read it.
@@ -264,6 +268,7 @@ impl Event {
             Event::CompletionCodeEntered { .. } => "bot_secret_checked",
             Event::Warn { .. } => "warn",
             Event::Expire => "expire",
+            Event::Reset => "reset",
             Event::OmemoReceived { .. } => "omemo_received",
             Event::OmemoUnreadable => "omemo_unreadable",
         }

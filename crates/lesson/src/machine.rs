@@ -20,6 +20,7 @@ pub fn step(stage: &Stage, event: &Event, env: &Env) -> Step {
     };
     match stage {
         Stage::Ended(_) => Err(LessonError::SessionOver),
+        _ if *event == Event::Reset => Ok(reset(stage)),
         Stage::Verified(f) => verified(f, event),
         Stage::Completed(f) => completed(f, event),
         Stage::Omemo(s) => omemo::step(s, event, env),
@@ -52,6 +53,16 @@ fn expire(actions_before: Vec<Action>) -> Step {
         Action::EndSession,
     ]);
     Ok((Stage::Ended(EndReason::Expired), actions))
+}
+
+/// A teacher's reset, at any stage: the learner hears of it, OTR ends (the client shows that
+/// the private conversation ended), and the session is over; the course page starts the next.
+fn reset(stage: &Stage) -> (Stage, Vec<Action>) {
+    let mut actions = vec![Action::say(Msg::ResetByTeacher)];
+    if stage.protocol() == crate::Protocol::Otr {
+        actions.push(Action::EndOtr);
+    }
+    (Stage::Ended(EndReason::Reset), actions)
 }
 
 fn warning(minutes_left: u64) -> Action {
@@ -108,6 +119,7 @@ fn learning(stage: &Stage, mut p: Progress, event: &Event, env: &Env) -> Option<
             ok(with(stage, p), vec![warning(*minutes_left)])
         }
         Event::Expire => Some(expire(vec![Action::say(Msg::Expired)])),
+        Event::Reset => Some(Ok(reset(stage))),
         Event::MessageReceived { text, encrypted } => {
             let text = strip_markup(text);
             if text.is_empty() {
@@ -348,6 +360,34 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_reset_is_told_ends_otr_and_the_session_at_any_stage() {
+        let done = crate::Finished {
+            code: "0123-4567".into(),
+            attempts_left: 4,
+            encrypted: true,
+            warned: false,
+        };
+        for stage in [
+            Stage::start(false),
+            Stage::Encrypted(Progress::default()),
+            Stage::Verified(done.clone()),
+            Stage::Completed(done),
+        ] {
+            let (s, a) = step(&stage, &Event::Reset, &Env::default()).unwrap();
+            assert_eq!(s, Stage::Ended(EndReason::Reset), "{}", stage.name());
+            assert_eq!(a, [Action::say(Msg::ResetByTeacher), Action::EndOtr]);
+        }
+        let omemo = Stage::start_with(crate::Protocol::Omemo, false);
+        let (s, a) = step(&omemo, &Event::Reset, &Env::default()).unwrap();
+        assert_eq!(s, Stage::Ended(EndReason::Reset));
+        assert_eq!(a, [Action::say(Msg::ResetByTeacher)], "no OTR to end");
+        assert_eq!(
+            step(&s, &Event::Reset, &Env::default()),
+            Err(LessonError::SessionOver)
+        );
     }
 
     #[test]

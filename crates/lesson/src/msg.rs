@@ -139,6 +139,8 @@ messages! {
     OmemoUnreadable => Text::One(tr!("I could not decrypt your last message: your client used a key of mine that was no longer valid. I have started a new encrypted session with your device. Please send your message again.")),
     /// No attempts left for the OMEMO lesson's code (page and chat).
     OmemoCodeAttemptsExhausted => Text::One(tr!("That code is not right, and it was the last attempt for it: the code no longer works. To get a new code, write to me again, encrypted for my real device only.")),
+    /// A teacher started the learner's exercise again (either lesson).
+    ResetByTeacher => Text::One(tr!("Your teacher has started your exercise again: what you did so far and your completion code are gone. If your chat client says that our private conversation has ended, end it on your side too. Then follow the course page and write to me to begin anew.")),
 }
 
 /// A parameter value of a message.

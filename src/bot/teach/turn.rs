@@ -81,7 +81,12 @@ impl Teacher {
         Ok(Some((first, turn)))
     }
 
-    pub(super) async fn event_turn(&self, jid: &str, ev: lesson::Event) -> Result<(), TurnError> {
+    /// Runs one lesson event for `jid` (the caller holds the learner's lock).
+    pub(in crate::bot) async fn event_turn(
+        &self,
+        jid: &str,
+        ev: lesson::Event,
+    ) -> Result<(), TurnError> {
         if let Some(mut turn) = self.load_bare(jid).await? {
             self.run_lesson(&mut turn, &mut VecDeque::from([ev]))
                 .await?;

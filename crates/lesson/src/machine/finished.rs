@@ -78,6 +78,7 @@ pub(super) fn verified(f: &Finished, event: &Event) -> Step {
             return Ok((Stage::Verified(f), vec![warning(*minutes_left)]));
         }
         Event::Expire => return expire(vec![Action::say(Msg::Expired)]),
+        Event::Reset => return Ok(super::reset(&Stage::Verified(f))),
         Event::MessageReceived { text, encrypted } => {
             if !strip_markup(text).is_empty() {
                 f.encrypted = *encrypted;
