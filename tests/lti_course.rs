@@ -695,7 +695,25 @@ async fn every_learner_page_shows_where_the_learner_is() {
     let step = |html: String| progress_of(&html);
     assert_eq!(step(get(&c, "/jid").await), ("Your Jabber ID".into(), 0, 5));
     enter_jid(&c, "p1@example.org").await;
-    assert_eq!(step(get(&c, "/added").await), ("Add the bot".into(), 1, 5));
+    let added = get(&c, "/added").await;
+    assert_eq!(step(added.clone()), ("Add the bot".into(), 1, 5));
+    // Pick your client: each OTR client's steps, each with its picture.
+    for client in ["Pidgin", "Psi+", "Profanity", "mcabber"] {
+        assert!(
+            added.contains(&format!("<summary>{client}</summary>")),
+            "{added}"
+        );
+    }
+    assert_eq!(
+        added.matches("<svg xmlns").count(),
+        12,
+        "three pictures per client"
+    );
+    assert!(
+        added.contains("aria-label=\"Buddies → Add Buddy…\""),
+        "{added}"
+    );
+    assert!(!added.contains("<summary>Conversations</summary>"));
     assert_eq!(
         step(get(&c, "/secret").await),
         ("Shared secret".into(), 2, 5)
@@ -718,7 +736,15 @@ async fn every_learner_page_shows_where_the_learner_is() {
     assert!(page.contains("a chat client with OMEMO"), "{page}");
     assert!(!page.contains("a chat client with OTR"), "{page}");
     enter_jid(&c, "p2@example.org").await;
-    assert_eq!(step(get(&c, "/added").await), ("Add the bot".into(), 1, 4));
+    let added = get(&c, "/added").await;
+    assert_eq!(step(added.clone()), ("Add the bot".into(), 1, 4));
+    for client in ["Conversations", "Gajim", "Dino", "Monal", "Profanity"] {
+        assert!(
+            added.contains(&format!("<summary>{client}</summary>")),
+            "{added}"
+        );
+    }
+    assert!(!added.contains("<summary>Pidgin</summary>"));
     assert_eq!(
         step(get(&c, "/code").await),
         ("Trust only the true device".into(), 2, 4)

@@ -1,6 +1,7 @@
 //! The learner's pages: the JID (`/jid`, `/added`), the shared secret (`/secret`), the
 //! completion code (`/code`) and the end (`/done`).
 
+use super::guide;
 use super::progress::Place;
 use super::{blocking, context, now, protocol_of, render, session_ended, to, with_progress, Page};
 use crate::lesson::Protocol;
@@ -203,12 +204,20 @@ async fn learner_session(app: &App, v: &Visit) -> Result<(String, StoredSession)
 pub(super) async fn added(app: &State<App>, v: Visit) -> Page {
     let (jid, rec) = learner_session(app, &v).await?;
     let mut ctx = context(app, &v);
-    if is_omemo(app, &rec) {
+    let protocol = if is_omemo(app, &rec) {
+        Protocol::Omemo
+    } else {
+        Protocol::Otr
+    };
+    with_progress(app, &v, &mut ctx, protocol, Place::AddBot);
+    ctx.insert(
+        "guides",
+        &guide::guides(protocol, &app.bot_jid, |m| app.pages.text(&v.locale, m)),
+    );
+    if protocol == Protocol::Omemo {
         ctx.insert("omemo", &omemo_view(app, &v)?);
-        with_progress(app, &v, &mut ctx, Protocol::Omemo, Place::AddBot);
         return render(app, &v.locale, "added.html.tera", &ctx);
     }
-    with_progress(app, &v, &mut ctx, Protocol::Otr, Place::AddBot);
     let (s, j) = (app.store.clone(), jid.clone());
     let fingerprint = blocking(move || s.otr_key(&j))
         .await?

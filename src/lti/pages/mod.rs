@@ -3,6 +3,7 @@
 
 mod class;
 mod entry;
+mod guide;
 mod instructor;
 mod learner;
 mod progress;
