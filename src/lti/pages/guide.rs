@@ -1,6 +1,7 @@
 //! Client guides: pick your chat client, then its steps, each with a picture drawn here as SVG
 //! (the menu path to click, or the commands to type), so learners see where to go rather than
-//! read it. Menu names and commands are the clients' own (English, as the hints in the chat);
+//! read it. Menu names and commands are the clients' own (English, as the hints in the chat;
+//! Psi+'s from its OTR plugin's chat-window menu, the OMEMO clients' from docs/omemo-clients.md);
 //! the step texts are translated.
 
 use crate::lesson::Protocol;
@@ -49,11 +50,11 @@ const OTR_GUIDES: &[Guide] = &[
             (ADD, Picture::Menu(&["Menu", "Add a contact"])),
             (
                 START_OTR,
-                Picture::Menu(&["OTR", "Start private conversation"]),
+                Picture::Menu(&["OTR Messaging", "Start private conversation"]),
             ),
             (
                 SMP,
-                Picture::Menu(&["OTR", "Authenticate contact", "Shared secret"]),
+                Picture::Menu(&["OTR Messaging", "Authenticate contact", "Shared secret"]),
             ),
         ],
     },
