@@ -152,3 +152,43 @@ async fn the_bots_device_is_published_kept_across_restarts_and_accepted_by_pytho
     let _ = writeln!(stdin, "{}", serde_json::json!({"op": "quit"}));
     let _ = peer.wait();
 }
+
+/// Another client of the bot's account replaces the account's device list with its own (as a
+/// client that does not merge would): the bot hears it (PEP notification, `+notify`) and
+/// publishes the list again with its two devices first and the other client's kept.
+#[tokio::test]
+async fn a_device_list_replaced_by_another_client_of_the_account_is_published_again() {
+    let (ljid, lpw) = prosody::fresh_account("omemoreader");
+    let (bjid, bpw) = prosody::fresh_account("replaced");
+    let bot = start_bot_as(&bjid, &bpw, tempfile::tempdir().unwrap(), &ljid, "");
+    let bot_jid = bot.jid.clone();
+    let (ids, _, _) = published(&ljid, &lpw, &bot_jid).await;
+
+    // The other client, on the same account, publishes a list naming only its own device.
+    let (mut other, _) = prosody::chat_client(&bjid, &bpw, T).await;
+    let theirs = glue::Publication {
+        ids: vec![424242],
+        bundles: Vec::new(),
+    };
+    for st in theirs.stanzas() {
+        other.send_stanza(st).await.unwrap();
+    }
+
+    let (mut reader, _) = prosody::chat_client(&ljid, &lpw, T).await;
+    let deadline = tokio::time::Instant::now() + T;
+    let last = loop {
+        let list = fetch(&mut reader, &bot_jid, glue::DEVICE_LIST_NODE).await;
+        let now = glue::device_ids(&xml::DeviceList::try_from(list).unwrap()).unwrap();
+        if (now.contains(&424242) && now.starts_with(&ids))
+            || tokio::time::Instant::now() > deadline
+        {
+            break now;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(
+        last,
+        [ids[0], ids[1], 424242],
+        "the bot's devices first, the other client's kept"
+    );
+}

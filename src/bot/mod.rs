@@ -184,6 +184,7 @@ async fn serve(settings: Settings, store: Store) -> Result<(), Failure> {
         avatar,
         omemo: Some(omemo.publication()),
     };
+    let me = login.jid().clone();
     let xmpp_task = tokio::spawn(link::run(
         client,
         login.jid().clone(),
@@ -253,7 +254,7 @@ async fn serve(settings: Settings, store: Store) -> Result<(), Failure> {
                 };
                 queue(&cmd_tx, cmds, false);
             }
-            Some(link) = link_rx.recv() => on_link(&store, &cmd_tx, &teacher, &mut mutual, link),
+            Some(link) = link_rx.recv() => on_link(&store, &cmd_tx, &teacher, &mut mutual, &me, link),
         }
     }
 
@@ -319,6 +320,7 @@ fn on_link(
     tx: &mpsc::Sender<Command>,
     teacher: &teach::Teacher,
     mutual: &mut roster::Mutual,
+    me: &tokio_xmpp::jid::BareJid,
     link: Link,
 ) {
     use crate::xmpp::stanza::{Incoming, Outgoing};
@@ -348,6 +350,16 @@ fn on_link(
                     body,
                 } => teacher.omemo_in_order(from, message, body),
                 Incoming::PepAnswer { id, answer } => teacher.pep_answer(&id, answer),
+                Incoming::DeviceList { from, ids } if from == *me => {
+                    // The account's own list: another client of it may have replaced it.
+                    if let Some(p) = teacher.omemo().publication_unless_listed(&ids) {
+                        tracing::warn!(
+                            listed = ?ids,
+                            "the bot's OMEMO device list no longer names its devices; publishing it again"
+                        );
+                        queue(tx, vec![Command::PublishOmemo(p)], false);
+                    }
+                }
                 Incoming::DeviceList { from, ids } => {
                     let t = teacher.clone();
                     tokio::spawn(async move { t.on_device_list(from, ids).await });

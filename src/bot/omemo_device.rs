@@ -158,6 +158,22 @@ impl Devices {
         }
     }
 
+    /// What to publish again when the account's device list, as the server now has it, is
+    /// `listed`: `None` when it names both devices; else the list with both first and the
+    /// other devices kept (another client of this account may have replaced it), and bundles.
+    pub fn publication_unless_listed(&self, listed: &[u32]) -> Option<elements::Publication> {
+        let mut p = self.publication();
+        if p.ids.iter().all(|id| listed.contains(id)) {
+            return None;
+        }
+        for id in listed {
+            if !p.ids.contains(id) && p.ids.len() < elements::MAX_DEVICES {
+                p.ids.push(*id);
+            }
+        }
+        Some(p)
+    }
+
     /// Decrypts `message` with the true device and `session` (the one with its sender, if
     /// any). When a one-time prekey was used, the device is stored (durably) before this
     /// returns and its new bundle is to be published.
