@@ -191,3 +191,45 @@ async fn fragmented_messages_from_the_learner_are_reassembled_across_turns() {
     l.until("the completion code", |l| l.heard("completion code is"))
         .await;
 }
+
+/// The operator ends a session in the middle of the lesson (`otrbot sessions kill` through the
+/// running bot's admin socket): the learner hears why in the private conversation, which the
+/// bot then ends, so their client does not go on writing into a session the bot no longer has.
+#[tokio::test]
+async fn a_session_the_operator_ends_is_told_and_its_otr_ended() {
+    let (ljid, lpw) = prosody::fresh_account("killed");
+    let bot = start_bot(&ljid, "");
+    let mut l = Learner::login(&ljid, &lpw, &bot.jid).await;
+    go_private(&mut l).await;
+
+    let jid = ljid.clone();
+    let settings = support::flood::settings_file(&bot);
+    let kill = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_otrbot"))
+            .args(["sessions", "kill", &jid, "--settings"])
+            .arg(settings)
+            .output()
+            .expect("run otrbot")
+    });
+    l.until("why the session ended", |l| {
+        l.heard("ended by the people who run this bot")
+    })
+    .await;
+    let out = kill.await.unwrap();
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("ended"),
+        "{out:?}"
+    );
+    l.relay_for(Duration::from_millis(300)).await;
+    let status = l.peer.status(&l.contact());
+    assert_eq!(
+        status.msgstate,
+        support::libotr::MsgState::Finished,
+        "the learner's client shows the private conversation ended: {status:?}"
+    );
+    let listed = support::flood::admin_json(&bot, &["sessions", "list", "--json"]);
+    assert!(
+        !listed.to_string().contains(&ljid),
+        "the session is gone: {listed}"
+    );
+}

@@ -430,6 +430,20 @@ pub async fn serve(
     }
 }
 
+/// Answers `req` from the store (on the blocking pool): the reply and the change to announce.
+async fn in_store(store: &Store, req: Request) -> (Response, Option<AdminEvent>) {
+    let store = store.clone();
+    let now = crate::clock::unix_now();
+    tokio::task::spawn_blocking(move || handle(&store, &req, now))
+        .await
+        .unwrap_or_else(|e| {
+            (
+                error(ErrorKind::Store, format!("request failed: {e}")),
+                None,
+            )
+        })
+}
+
 async fn connection(
     stream: UnixStream,
     store: Store,
@@ -470,18 +484,21 @@ async fn connection(
                         None,
                     )
                 }
+                Ok(Request::SessionsKill { jid }) => {
+                    tracing::info!(%jid, "admin request: end a session");
+                    // Under the learner's lock, the lesson tells them and ends OTR (their
+                    // client shows the private conversation ended), then the store's kill.
+                    let bare = check_jid(&jid).unwrap_or_else(|_| jid.clone());
+                    let lock = teacher.lock_for(&bare);
+                    let _turn = lock.lock().await;
+                    if let Err(e) = teacher.event_turn(&bare, crate::lesson::Event::Kill).await {
+                        tracing::warn!(jid = %bare, error = %e, "the learner could not be told");
+                    }
+                    in_store(&store, Request::SessionsKill { jid }).await
+                }
                 Ok(req) => {
                     tracing::info!(request = ?req, "admin request");
-                    let store = store.clone();
-                    let now = crate::clock::unix_now();
-                    tokio::task::spawn_blocking(move || handle(&store, &req, now))
-                        .await
-                        .unwrap_or_else(|e| {
-                            (
-                                error(ErrorKind::Store, format!("request failed: {e}")),
-                                None,
-                            )
-                        })
+                    in_store(&store, req).await
                 }
             }
         };

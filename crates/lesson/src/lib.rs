@@ -86,6 +86,8 @@ pub enum EndReason {
     Expired,
     /// A teacher started the learner's exercise again.
     Reset,
+    /// The bot's operator ended the session.
+    Operator,
 }
 
 /// Where a learner is in the lesson.
@@ -232,6 +234,8 @@ pub enum Event {
     Expire,
     /// A teacher started the learner's exercise again (the course page makes a new session).
     Reset,
+    /// The bot's operator ends the session (`sessions kill`; the store removes it after).
+    Kill,
     /// An OMEMO message with a payload from the learner (empty key-transport messages are not
     /// events): which of the bot's devices it was encrypted for, and its text when the bot's
     /// true device could read it.
@@ -269,6 +273,7 @@ impl Event {
             Event::Warn { .. } => "warn",
             Event::Expire => "expire",
             Event::Reset => "reset",
+            Event::Kill => "kill",
             Event::OmemoReceived { .. } => "omemo_received",
             Event::OmemoUnreadable => "omemo_unreadable",
         }

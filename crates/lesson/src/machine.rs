@@ -21,6 +21,11 @@ pub fn step(stage: &Stage, event: &Event, env: &Env) -> Step {
     match stage {
         Stage::Ended(_) => Err(LessonError::SessionOver),
         _ if *event == Event::Reset => Ok(reset(stage)),
+        _ if *event == Event::Kill => Ok(ended_from_outside(
+            stage,
+            Msg::EndedByOperator,
+            EndReason::Operator,
+        )),
         Stage::Verified(f) => verified(f, event),
         Stage::Completed(f) => completed(f, event),
         Stage::Omemo(s) => omemo::step(s, event, env),
@@ -58,11 +63,17 @@ fn expire(actions_before: Vec<Action>) -> Step {
 /// A teacher's reset, at any stage: the learner hears of it, OTR ends (the client shows that
 /// the private conversation ended), and the session is over; the course page starts the next.
 fn reset(stage: &Stage) -> (Stage, Vec<Action>) {
-    let mut actions = vec![Action::say(Msg::ResetByTeacher)];
+    ended_from_outside(stage, Msg::ResetByTeacher, EndReason::Reset)
+}
+
+/// The session ended by someone else than the learner (a teacher, the operator): `msg` says
+/// so, OTR ends, and whoever ended it removes the session.
+fn ended_from_outside(stage: &Stage, msg: Msg, why: EndReason) -> (Stage, Vec<Action>) {
+    let mut actions = vec![Action::say(msg)];
     if stage.protocol() == crate::Protocol::Otr {
         actions.push(Action::EndOtr);
     }
-    (Stage::Ended(EndReason::Reset), actions)
+    (Stage::Ended(why), actions)
 }
 
 fn warning(minutes_left: u64) -> Action {
@@ -120,6 +131,11 @@ fn learning(stage: &Stage, mut p: Progress, event: &Event, env: &Env) -> Option<
         }
         Event::Expire => Some(expire(vec![Action::say(Msg::Expired)])),
         Event::Reset => Some(Ok(reset(stage))),
+        Event::Kill => Some(Ok(ended_from_outside(
+            stage,
+            Msg::EndedByOperator,
+            EndReason::Operator,
+        ))),
         Event::MessageReceived { text, encrypted } => {
             let text = strip_markup(text);
             if text.is_empty() {
@@ -388,6 +404,9 @@ mod tests {
             step(&s, &Event::Reset, &Env::default()),
             Err(LessonError::SessionOver)
         );
+        let (s, a) = step(&Stage::start(false), &Event::Kill, &Env::default()).unwrap();
+        assert_eq!(s, Stage::Ended(EndReason::Operator));
+        assert_eq!(a, [Action::say(Msg::EndedByOperator), Action::EndOtr]);
     }
 
     #[test]

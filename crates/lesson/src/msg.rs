@@ -141,6 +141,8 @@ messages! {
     OmemoCodeAttemptsExhausted => Text::One(tr!("That code is not right, and it was the last attempt for it: the code no longer works. To get a new code, write to me again, encrypted for my real device only.")),
     /// A teacher started the learner's exercise again (either lesson).
     ResetByTeacher => Text::One(tr!("Your teacher has started your exercise again: what you did so far and your completion code are gone. If your chat client says that our private conversation has ended, end it on your side too. Then follow the course page and write to me to begin anew.")),
+    /// The bot's operator ended the learner's session (either lesson).
+    EndedByOperator => Text::One(tr!("This session has been ended by the people who run this bot. If your chat client says that our private conversation has ended, end it on your side too. To start again, open the exercise from your course again.")),
 }
 
 /// A parameter value of a message.

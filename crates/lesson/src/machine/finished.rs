@@ -79,6 +79,13 @@ pub(super) fn verified(f: &Finished, event: &Event) -> Step {
         }
         Event::Expire => return expire(vec![Action::say(Msg::Expired)]),
         Event::Reset => return Ok(super::reset(&Stage::Verified(f))),
+        Event::Kill => {
+            return Ok(super::ended_from_outside(
+                &Stage::Verified(f),
+                Msg::EndedByOperator,
+                EndReason::Operator,
+            ))
+        }
         Event::MessageReceived { text, encrypted } => {
             if !strip_markup(text).is_empty() {
                 f.encrypted = *encrypted;
