@@ -43,6 +43,8 @@ enum Ev {
         minutes_left: u64,
     },
     Expire,
+    Reset,
+    Kill,
     OmemoReceived {
         text: String,
         devices: u8,
@@ -120,6 +122,8 @@ fn to_event(e: &Ev, given: Option<&str>) -> Event {
         },
         Ev::Warn { minutes_left } => Event::Warn { minutes_left },
         Ev::Expire => Event::Expire,
+        Ev::Reset => Event::Reset,
+        Ev::Kill => Event::Kill,
         Ev::OmemoReceived {
             text,
             devices,
