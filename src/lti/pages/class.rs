@@ -107,6 +107,12 @@ impl Funnel {
     }
 }
 
+/// Plain text after the bot asked for encryption (either lesson).
+const REMINDED: (&str, &str) = crate::trn!(
+    "wrote unencrypted after being asked {n} time",
+    "wrote unencrypted after being asked {n} times"
+);
+
 /// The mistakes a learner met on the way, as (singular, plural, count) in English, counts
 /// above zero only; the lesson keeps them until the bot is verified.
 pub fn mistakes(stage: Option<&Stage>) -> Vec<(&'static str, &'static str, u64)> {
@@ -120,13 +126,7 @@ pub fn mistakes(stage: Option<&Stage>) -> Vec<(&'static str, &'static str, u64)>
         Some(
             Stage::Waiting(p) | Stage::Plaintext(p) | Stage::Encrypted(p) | Stage::Verifying(p, ..),
         ) => {
-            add(
-                crate::trn!(
-                    "wrote unencrypted after being asked {n} time",
-                    "wrote unencrypted after being asked {n} times"
-                ),
-                p.reminders,
-            );
+            add(REMINDED, p.reminders);
             add(
                 crate::trn!(
                     "{n} verification with a different secret",
@@ -145,13 +145,7 @@ pub fn mistakes(stage: Option<&Stage>) -> Vec<(&'static str, &'static str, u64)>
         Some(Stage::Omemo(
             OmemoStage::Waiting(p) | OmemoStage::Plaintext(p) | OmemoStage::Unverified(p),
         )) => {
-            add(
-                crate::trn!(
-                    "wrote unencrypted after being asked {n} time",
-                    "wrote unencrypted after being asked {n} times"
-                ),
-                p.reminders,
-            );
+            add(REMINDED, p.reminders);
             add(
                 crate::trn!(
                     "{n} message still encrypted for the impostor",

@@ -2,7 +2,7 @@
 //! the page where the visitor is) and `/is_up`.
 
 use super::class::{step_of, Step};
-use super::{now, to};
+use super::{blocking, now, to};
 use crate::lesson::{Protocol, Stage};
 use crate::lti::course::same_learner;
 use crate::lti::error::PageError;
@@ -116,10 +116,7 @@ pub(super) async fn launch(
     }
     if let Some(name) = l.name.take() {
         let (store, who) = (app.store.clone(), l.binding.learner_key());
-        tokio::task::spawn_blocking(move || store.learner_name_put(&who, &name))
-            .await
-            .map_err(|e| PageError::internal(format!("task: {e}")))?
-            .map_err(|e| PageError::internal(format!("store: {e}")))?;
+        blocking(move || store.learner_name_put(&who, &name)).await?;
     }
     let locale = app.pages.locale_for(l.locale.as_deref());
     tracing::info!(
@@ -169,10 +166,7 @@ pub(super) async fn home(app: &State<App>, v: Visit) -> Result<Redirect, PageErr
         return Ok(to(app, "/jid"));
     };
     let s = app.store.clone();
-    let rec = tokio::task::spawn_blocking(move || s.session(&jid))
-        .await
-        .map_err(|e| PageError::internal(format!("task: {e}")))?
-        .map_err(|e| PageError::internal(format!("store: {e}")))?;
+    let rec = blocking(move || s.session(&jid)).await?;
     let Some(rec) = rec.filter(|r| {
         r.session
             .lti

@@ -128,7 +128,7 @@ pub(super) fn staff_only(v: &Visit) -> Result<(), PageError> {
 async fn class_of(app: &App, v: &Visit) -> Result<Vec<Member>, PageError> {
     staff_only(v)?;
     let (s, lti) = (app.store.clone(), v.lti.clone());
-    let all = tokio::task::spawn_blocking(move || {
+    let all = super::blocking(move || {
         let mut out = Vec::new();
         for (jid, r) in s.sessions()? {
             let Some(b) = r.session.lti.as_ref() else {
@@ -141,11 +141,9 @@ async fn class_of(app: &App, v: &Visit) -> Result<Vec<Member>, PageError> {
             let reached_at = times::reached_at(r.session.created_at, &s.stage_times(&jid)?);
             out.push((name, jid, r.session, reached_at));
         }
-        Ok::<_, crate::store::Error>(out)
+        Ok(out)
     })
-    .await
-    .map_err(|e| PageError::internal(format!("task: {e}")))?
-    .map_err(|e| PageError::internal(format!("store: {e}")))?;
+    .await?;
     Ok(all
         .into_iter()
         .map(|(name, jid, session, reached_at)| Member {

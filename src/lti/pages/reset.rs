@@ -2,7 +2,7 @@
 //! (the session ends and a new one starts: a new code, a new OTR key; [`crate::lti::Course`]).
 
 use super::instructor::staff_only;
-use super::{context, render, store_err, to, Page};
+use super::{blocking, context, render, to, Page};
 use crate::lti::course::{same_activity, Reset};
 use crate::lti::error::PageError;
 use crate::lti::visit::Visit;
@@ -21,7 +21,7 @@ const NOT_IN_CLASS: &str =
 /// The learner `jid`'s name and stage name, if their session belongs to the visit's activity.
 async fn member(app: &App, v: &Visit, jid: &str) -> Result<Option<(String, String)>, PageError> {
     let (s, j, class) = (app.store.clone(), jid.to_owned(), v.lti.clone());
-    tokio::task::spawn_blocking(move || {
+    blocking(move || {
         let Some(rec) = s.session(&j)? else {
             return Ok(None);
         };
@@ -37,8 +37,6 @@ async fn member(app: &App, v: &Visit, jid: &str) -> Result<Option<(String, Strin
         Ok(Some((name, rec.session.stage.clone())))
     })
     .await
-    .map_err(|e| PageError::internal(format!("task: {e}")))?
-    .map_err(store_err)
 }
 
 /// Asks the teacher to confirm resetting `jid`.
